@@ -1,0 +1,77 @@
+"""The documented files of ``reportgen segment`` (a contract: names and columns are stable).
+
+===================  =====================================================================
+``assignments.csv``  one row per customer: ``CUST_ID``, ``segment`` (1..k), ``persona``
+``profiles.csv``     one row per segment: ``segment``, ``persona``, ``persona_key``,
+                     ``customers``, ``share``, then ``mean_<FEATURE>`` for the 17 columns and
+                     the derived ratios
+``k_selection.csv``  one row per k tried: ``k``, ``inertia``, ``silhouette``,
+                     ``calinski_harabasz``, ``davies_bouldin``, ``stability``, ``min_share``,
+                     ``admissible``, ``chosen``
+``model.json``       the segment model that re-scores next month's customers (JSON, no pickle)
+``report-model.json`` the report model every deliverable is rendered from
+===================  =====================================================================
+
+Text cells are neutralised against spreadsheet formula injection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from reportgen.contract import ID_COLUMN
+from reportgen.outputs import neutralise_formula, write_set
+from reportgen.report import ReportModel, model_to_json
+from reportgen.segmentation import save_model
+
+SEGMENT_FILES = ("assignments.csv", "profiles.csv", "k_selection.csv", "model.json", "report-model.json")
+
+
+def build_segment_files(result, model: ReportModel) -> dict[str, bytes]:
+    """The bytes of every file ``reportgen segment`` writes, keyed by file name."""
+    names = [s.name for s in model.segments]
+    assignments = pd.DataFrame(
+        {
+            ID_COLUMN: result.clean.ids.map(neutralise_formula),
+            "segment": result.labels + 1,
+            "persona": [names[i] for i in result.labels],
+        }
+    )
+    return {
+        "assignments.csv": _csv(assignments),
+        "profiles.csv": _csv(profiles_table(model)),
+        "k_selection.csv": _csv(pd.DataFrame([dataclasses.asdict(r) for r in model.k_choice.rows])),
+        "model.json": save_model(result.model),
+        "report-model.json": model_to_json(model).encode("utf-8"),
+    }
+
+
+def profiles_table(model: ReportModel) -> pd.DataFrame:
+    """One row per segment with its size and mean profile."""
+    rows = []
+    for s in model.segments:
+        row = {
+            "segment": s.id,
+            "persona": neutralise_formula(s.name),
+            "persona_key": s.persona_key or "",
+            "customers": s.customers,
+            "share": s.share,
+        }
+        row.update({f"mean_{p.feature}": p.mean for p in s.profile})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_segment_files(result, model: ReportModel, out_dir: Path) -> list[Path]:
+    """Write the segment files into ``out_dir`` (all or nothing)."""
+    return write_set(Path(out_dir), build_segment_files(result, model))
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")

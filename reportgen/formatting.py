@@ -1,0 +1,67 @@
+"""Numbers to text, one way for every format (PDF, HTML, PowerPoint, dashboard, e-mail).
+
+Renderers never format numbers themselves; they call these functions (also registered as Jinja
+filters), so the PDF, the deck and the dashboard cannot show the same value two ways.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def format_count(value: float) -> str:
+    """A whole number with thousands separators: ``8950 -> '8,950'``."""
+    return f"{int(round(value)):,}"
+
+
+def format_money(value: float, *, compact: bool = False) -> str:
+    """Dollars: ``1234.5 -> '$1,235'``; compact: ``12_345_678 -> '$12.3M'``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if compact:
+        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if value >= limit:
+                return f"{sign}${value / limit:,.1f}{suffix}"
+    return f"{sign}${value:,.0f}"
+
+
+def format_share(value: float, digits: int = 1) -> str:
+    """A share of 1 as a percentage: ``0.1234 -> '12.3%'``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 100:.{digits}f}%"
+
+
+def format_number(value: float, digits: int = 2) -> str:
+    """A plain decimal: ``0.23544 -> '0.24'``; ``nan -> 'n/a'``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def format_signed(value: float, digits: int = 2) -> str:
+    """A z-score or change with its sign: ``0.5 -> '+0.50'``."""
+    return f"{value:+.{digits}f}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """A feature value in its unit (``$``, ``share``, ``transactions``, ``months``, ``ratio``)."""
+    if unit == "$":
+        return format_money(value)
+    if unit == "share":
+        return format_share(value)
+    if unit in ("transactions", "months"):
+        return format_number(value, 1)
+    return format_number(value, 2)
+
+
+FILTERS = {
+    "count": format_count,
+    "money": format_money,
+    "share": format_share,
+    "number": format_number,
+    "signed": format_signed,
+    "value": format_value,
+}

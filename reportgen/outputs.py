@@ -1,0 +1,70 @@
+"""Writing deliverables safely: all or nothing, never a half-written file under a final name.
+
+Files are staged under temporary names in their target folder and moved into place with
+:func:`os.replace` only once every file of the set is complete, so a run that dies leaves the
+previous deliverables intact. Text cells bound for spreadsheets are neutralised against
+formula injection here too.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from reportgen.errors import ReportgenError
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    return write_set(Path(path).parent, {Path(path).name: data})[0]
+
+
+def write_set(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write every file of ``files`` into ``folder``, all or nothing; return the final paths."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportgenError(f"{folder}: cannot create output folder ({exc.strerror})") from None
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, data in files.items():
+            staged.append((name, _stage(folder, name, data)))
+        finals = []
+        for name, tmp in staged:
+            final = folder / name
+            os.replace(tmp, final)
+            finals.append(final)
+        return finals
+    except OSError as exc:
+        raise ReportgenError(f"{folder}: cannot write output ({exc.strerror})") from None
+    finally:
+        for _name, tmp in staged:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _stage(folder: Path, name: str, data: bytes) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, _file_mode())  # mkstemp makes 0600; deliverables are meant to be shared
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(tmp)
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix a text cell a spreadsheet would run as a formula with an apostrophe."""
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES) else text
