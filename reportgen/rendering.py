@@ -1,0 +1,58 @@
+"""What every renderer shares: its settings, the chart bundle, and the registry of formats.
+
+A renderer is a function ``(model, charts, settings) -> bytes``. It never sees the raw data or
+scikit-learn: only the :class:`~reportgen.report.ReportModel` and the charts made from it once
+per build. Registry misses raise an error that lists the valid formats.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart, made once per build. ``png`` for PDF/HTML pictures; ``data`` is the plain data
+    behind it (for native PowerPoint charts and the dashboard)."""
+
+    key: str
+    title: str
+    alt: str
+    png: bytes
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Options of the renderers (not of the analysis)."""
+
+    templates: Path | None = None
+    pptx_template: Path | None = None
+    pptx_layouts: tuple[tuple[str, str], ...] = ()
+
+
+# format -> (module, function, file extension); modules are imported only when used.
+RENDERERS: dict[str, tuple[str, str, str]] = {
+    "html": ("reportgen.html", "render_html", "html"),
+    "pdf": ("reportgen.pdf", "render_pdf", "pdf"),
+    "pptx": ("reportgen.deck", "render_pptx", "pptx"),
+}
+
+
+def renderer_for(fmt: str):
+    """The render function of a format; an unknown format lists the valid ones."""
+    try:
+        module, function, _ext = RENDERERS[fmt]
+    except KeyError:
+        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all") from None
+    return getattr(importlib.import_module(module), function)
+
+
+def file_name(fmt: str, month: str) -> str:
+    """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
+    return f"segment-report-{month}.{RENDERERS[fmt][2]}"
