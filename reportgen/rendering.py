@@ -16,8 +16,8 @@ from reportgen.errors import ConfigError
 
 @dataclass(frozen=True)
 class Chart:
-    """One chart, made once per build. ``png`` for PDF/HTML pictures; ``data`` is the plain data
-    behind it (for native PowerPoint charts and the dashboard)."""
+    """One chart picture, made once per build from the report model (PNG for PDF, HTML and the
+    deck's pictures). Native PowerPoint charts and the dashboard read the model's data instead."""
 
     key: str
     title: str
