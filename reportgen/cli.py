@@ -12,11 +12,12 @@ another run, 70 internal error (a bug: please report it).
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import sys
 from pathlib import Path
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import ConfigError, ReportgenError
 
 K_HELP = (
     "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max "
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reportgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except Exception as exc:  # a bug, not a user mistake: say so briefly, details with --verbose
         logging.getLogger("reportgen").debug("internal error", exc_info=True)
         print(f"reportgen: internal error: {exc.__class__.__name__}: {exc} (run with --verbose for details)", file=sys.stderr)
@@ -53,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Segment credit-card customers into business personas and build the monthly report.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_build(sub)
     _add_segment(sub)
     _add_synth(sub)
     return parser
@@ -72,6 +77,53 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
     return value
+
+
+FORMATS = ("pdf", "pptx", "html", "all")
+
+
+def _add_build(sub) -> None:
+    p = sub.add_parser(
+        "build",
+        help="segment customers and build the report deliverables (PDF, PowerPoint, HTML)",
+        description=(
+            "Segment the customers of an extract and write the month's deliverables to OUT/MONTH/, "
+            "e.g. output/2026-11/segment-report-2026-11.pdf."
+        ),
+    )
+    p.add_argument("--format", dest="formats", action="append", choices=FORMATS, metavar="FORMAT",
+                   help="pdf, pptx, html or all; repeat for several (default: pdf)")
+    p.add_argument("--data", type=Path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
+    p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
+    p.add_argument("--month", help="report month YYYY-MM (default: the current month)")
+    p.add_argument("--k", type=_positive_int, help=K_HELP)
+    p.add_argument("--config", type=Path, help="TOML config: column mapping, k range, seed, playbook")
+    p.add_argument("--templates", type=Path, help="folder of Jinja2 templates overriding or extending the defaults")
+    p.add_argument("--pptx-template", type=Path, help="PowerPoint master (.pptx/.potx) to build the deck from")
+    _common(p)
+    p.set_defaults(handler=_run_build)
+
+
+def _run_build(args) -> int:
+    from reportgen.api import build
+    from reportgen.rendering import RenderSettings
+
+    if args.templates is not None and not args.templates.is_dir():
+        raise ConfigError(f"{args.templates}: --templates must be a folder of templates")
+    outcome = build(
+        args.data,
+        formats=tuple(args.formats or ("pdf",)),
+        out=args.out,
+        month=args.month,
+        k=args.k,
+        config=args.config,
+        render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
+    )
+    model = outcome.model
+    print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k})")
+    for path in outcome.files:
+        print(f"wrote {path}")
+    return 0
 
 
 def _add_segment(sub) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from reportgen.errors import ModelError
 from reportgen.features import Scaler
@@ -74,8 +75,13 @@ def assign_nearest(matrix: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def fit_kmeans(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Final K-Means fit on all customers: (labels, centroids). Same input and seed, same result."""
-    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(matrix)
+    """Final K-Means fit on all customers: (labels, centroids). Same input and seed, same result.
+
+    Small inputs run single-threaded: OpenMP threads spin-wait and slow down badly on a shared
+    machine, and below ~100k customers a second thread gains little."""
+    threads = None if len(matrix) > 100_000 else 1
+    with threadpool_limits(threads):
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(matrix)
     return km.labels_.astype(np.int32), km.cluster_centers_
 
 

@@ -1,0 +1,155 @@
+"""The segmentation engine on hand-made toy data, the model file, personas and determinism."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from reportgen.api import SAMPLE_DATA
+from reportgen.config import SegmentationSettings, load_settings
+from reportgen.contract import FEATURES
+from reportgen.errors import ConfigError, ModelError
+from reportgen.extract import load_extract
+from reportgen.features import derive_ratios, fit_scaler
+from reportgen.personas import PROFILE_FEATURES, Persona, Playbook, load_playbook, name_segments
+from reportgen.segmentation import assign_nearest, fit_kmeans, load_model
+from reportgen.selection import select_k
+from reportgen.validation import validate_extract
+
+
+def _blobs(centres, per, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    points = np.vstack([rng.normal(c, spread, size=(per, len(c))) for c in centres])
+    truth = np.repeat(np.arange(len(centres)), per)
+    return points, truth
+
+
+def test_log1p_then_standardise_by_hand():
+    frame = pd.DataFrame({name: [0.0, 0.0, 0.0] for name in FEATURES})
+    frame["BALANCE"] = [0.0, np.e - 1, np.e**2 - 1]  # log1p -> 0, 1, 2
+    frame["PURCHASES_FREQUENCY"] = [0.0, 0.5, 1.0]  # a frequency: used as it is
+    scaler = fit_scaler(frame, ("BALANCE", "PURCHASES_FREQUENCY", "TENURE"))
+    z = scaler.transform(frame)
+    expected = np.array([-1.0, 0.0, 1.0]) / np.std([0.0, 1.0, 2.0])
+    assert np.allclose(z[:, 0], expected) and np.allclose(z[:, 1], expected)
+    assert np.allclose(z[:, 2], 0.0)  # a constant column stays at 0 instead of dividing by zero
+    assert scaler.log_columns == ("BALANCE",)
+
+
+def test_ratios_by_hand():
+    frame = pd.DataFrame({name: [0.0, 0.0] for name in FEATURES})
+    frame["BALANCE"], frame["CREDIT_LIMIT"] = [500.0, 100.0], [1000.0, 0.0]
+    frame["PURCHASES"], frame["PURCHASES_TRX"], frame["CASH_ADVANCE"] = [300.0, 0.0], [3.0, 0.0], [100.0, 0.0]
+    ratios = derive_ratios(frame)
+    assert ratios["UTILISATION"].tolist() == [0.5, 0.0]  # zero limit gives 0, not inf
+    assert ratios["AVERAGE_TICKET"].tolist() == [100.0, 0.0]
+    assert ratios["CASH_ADVANCE_SHARE"].tolist() == [0.25, 0.0]
+
+
+def test_kmeans_recovers_toy_blobs_and_nearest_assignment_matches():
+    points, truth = _blobs([(0, 0), (5, 5), (0, 5)], per=40)
+    labels, centroids = fit_kmeans(points, 3, seed=1)
+    assert adjusted_rand_score(truth, labels) == 1.0
+    by_hand = np.argmin(((points[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+    assert (assign_nearest(points, centroids) == by_hand).all()
+    assert (labels == by_hand).all()
+
+
+def test_select_k_finds_four_planted_groups():
+    points, _truth = _blobs([(0, 0, 0), (6, 0, 0), (0, 6, 0), (0, 0, 6)], per=60, spread=0.4)
+    selection = select_k(points, SegmentationSettings(k_min=2, k_max=6, bootstrap=3))
+    assert selection.chosen_k == 4 and not selection.forced
+    four = next(e for e in selection.evidence if e.k == 4)
+    assert four.admissible and four.stability > 0.95 and four.silhouette > 0.7
+    assert [e.k for e in selection.evidence] == [2, 3, 4, 5, 6]
+
+
+def test_forced_k_keeps_the_evidence():
+    points, _ = _blobs([(0, 0), (5, 5)], per=50)
+    selection = select_k(points, SegmentationSettings(k_min=2, k_max=4, k=3, bootstrap=2))
+    assert selection.chosen_k == 3 and selection.forced and len(selection.evidence) == 3
+
+
+def _z(**values):
+    row = np.zeros(len(PROFILE_FEATURES))
+    for name, v in values.items():
+        row[PROFILE_FEATURES.index(name)] = v
+    return row
+
+
+def test_personas_assigned_one_to_one_and_misfit_gets_descriptive_name():
+    playbook = Playbook(
+        personas=(
+            Persona("spend", "Spenders", "d", {"PURCHASES": 1.0}, ("a",), ("r",)),
+            Persona("cash", "Cash Users", "d", {"CASH_ADVANCE": 1.0}, ("a",), ("r",)),
+        ),
+        min_fit=0.4,
+        path=None,
+    )
+    z = np.vstack([_z(CASH_ADVANCE=1.2), _z(PURCHASES=1.5, CASH_ADVANCE=0.9), _z(TENURE=-1.0, BALANCE=0.1)])
+    names = [n.name for n in name_segments(z, playbook)]
+    # segment 1 fits both personas, but the optimal one-to-one assignment gives it Spenders
+    assert names[:2] == ["Cash Users", "Spenders"]
+    assert names[2] == "New accounts"  # fits no persona: named after its strongest trait
+
+
+def test_bundled_playbook_and_user_edits(tmp_path):
+    playbook = load_playbook(load_settings().playbook)
+    assert [p.name for p in playbook.personas] == [
+        "High Balance Holders", "Frequent Spenders", "Balanced Users", "Dormant Users", "Revolvers",
+    ]
+    custom = tmp_path / "p.toml"
+    custom.write_text(
+        load_settings().playbook.read_text().replace('name = "Revolvers"', 'name = "Credit Revolvers"')
+    )
+    assert load_playbook(custom).personas[-1].name == "Credit Revolvers"
+    custom.write_text('[[persona]]\nkey = "x"\nname = "X"\ndescription = "d"\nsignature = { BALANCEE = 1 }\n')
+    with pytest.raises(ConfigError, match="unknown signature feature"):
+        load_playbook(custom)
+
+
+def test_segment_files_contract_and_rescoring(cli, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = cli("segment", "--out", out, "--k", "5")
+    assert code == 0, err
+    assert "k = 5 (set with --k)" in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["assignments.csv", "profiles.csv", "k_selection.csv", "model.json", "report-model.json"]
+    )
+    assignments = pd.read_csv(out / "assignments.csv")
+    profiles = pd.read_csv(out / "profiles.csv")
+    assert profiles["customers"].sum() == len(assignments) == 4000
+    assert assignments.groupby("segment").size().tolist() == profiles["customers"].tolist()
+    model_json = json.loads((out / "model.json").read_text())
+    assert model_json["format"] == "reportgen-segment-model" and len(model_json["centroids"]) == 5
+    # the saved model alone re-scores the same customers to the same segments
+    model = load_model(out / "model.json")
+    clean = validate_extract(load_extract(SAMPLE_DATA), min_customers=10)
+    assert (model.predict(clean.features) + 1 == assignments["segment"].to_numpy()).all()
+
+
+def test_damaged_model_file(tmp_path):
+    bad = tmp_path / "model.json"
+    bad.write_text('{"format": "something else"}')
+    with pytest.raises(ModelError, match="not a reportgen model file"):
+        load_model(bad)
+
+
+def test_same_input_same_files_byte_for_byte(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
+    for run in ("a", "b"):
+        assert cli("segment", "--out", tmp_path / run, "-q")[0] == 0
+    for name in ("assignments.csv", "profiles.csv", "k_selection.csv", "model.json", "report-model.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_python_api_matches_cli(tmp_path):
+    from reportgen.api import segment
+
+    outcome = segment(out=tmp_path / "api", k=4)
+    assert len(outcome.model.segments) == 4 and outcome.result.labels.max() == 3
+    assert len(outcome.files) == 5
