@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
+import pandas as pd
 
 from reportgen.contract import BY_NAME, COLUMNS, RATIOS
 from reportgen.features import TRANSFORM_DESCRIPTION
 from reportgen.formatting import format_count, format_money, format_share
 from reportgen.personas import PROFILE_FEATURES, feature_label
+from reportgen.profiles import profile_frame
 
 MODEL_VERSION = 1
 
@@ -165,6 +167,32 @@ class DictionaryEntry:
 
 
 @dataclass(frozen=True)
+class Cube:
+    """Exact aggregates for filtering: one row per (segment, tenure, limit band, utilisation band)
+    cell with the customer count and the sums every KPI is made of. Its size depends on k and the
+    bands, never on the number of customers, and any filter's KPIs are sums over its rows."""
+
+    dimensions: tuple[str, ...]
+    measures: tuple[str, ...]
+    limit_bands: tuple[str, ...]
+    utilisation_bands: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class CustomerSample:
+    """A fixed-size random sample of customers for drill-down tables and distributions.
+    ``ids`` are masked unless the configuration allows them."""
+
+    columns: tuple[str, ...]
+    ids: tuple[str, ...]
+    segment: tuple[int, ...]
+    values: tuple[tuple[float, ...], ...]
+    total_customers: int
+    ids_masked: bool
+
+
+@dataclass(frozen=True)
 class ReportModel:
     """Everything the deliverables show."""
 
@@ -178,9 +206,24 @@ class ReportModel:
     scatter: Scatter
     correlation: Correlation
     dictionary: tuple[DictionaryEntry, ...]
+    cube: Cube
+    sample: CustomerSample
 
 
-def build_report_model(result, *, month: str, generated_at: str, title: str | None = None) -> ReportModel:
+LIMIT_BANDS = ((0, 1_000, "under $1k"), (1_000, 2_500, "$1k-2.5k"), (2_500, 5_000, "$2.5k-5k"),
+               (5_000, 10_000, "$5k-10k"), (10_000, float("inf"), "$10k and over"))
+UTILISATION_BANDS = ((0, 0.1, "under 10%"), (0.1, 0.3, "10-30%"), (0.3, 0.6, "30-60%"),
+                     (0.6, 0.9, "60-90%"), (0.9, float("inf"), "90% and over"))
+CUBE_MEASURES = ("customers", "BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
+                 "PRC_FULL_PAYMENT", "cash_advance_users")
+SAMPLE_SIZE = 5_000
+SAMPLE_COLUMNS = ("BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE", "PURCHASES_FREQUENCY",
+                  "PRC_FULL_PAYMENT", "TENURE", "UTILISATION")
+
+
+def build_report_model(
+    result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False
+) -> ReportModel:
     """Turn a pipeline result into the report model (all numbers computed here, once)."""
     features = result.clean.features
     labels = result.labels
@@ -206,6 +249,60 @@ def build_report_model(result, *, month: str, generated_at: str, title: str | No
         ),
         dictionary=tuple(DictionaryEntry(c.name, c.unit, c.description) for c in COLUMNS)
         + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
+        cube=build_cube(features, labels),
+        sample=_customer_sample(result, show_ids),
+    )
+
+
+def _band(values: np.ndarray, bands) -> np.ndarray:
+    edges = [low for low, _high, _label in bands[1:]]
+    return np.searchsorted(np.asarray(edges), values, side="right")
+
+
+def build_cube(features, labels) -> Cube:
+    """Aggregate customers into (segment, tenure, limit band, utilisation band) cells."""
+    limit = features["CREDIT_LIMIT"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(limit > 0, features["BALANCE"].to_numpy() / np.where(limit > 0, limit, 1), 0.0)
+    frame = pd.DataFrame(
+        {
+            "segment": labels + 1,
+            "tenure": features["TENURE"].to_numpy().astype(int),
+            "limit_band": _band(limit, LIMIT_BANDS),
+            "utilisation_band": _band(util, UTILISATION_BANDS),
+            "customers": 1,
+            **{m: features[m].to_numpy() for m in CUBE_MEASURES[1:-1]},
+            "cash_advance_users": (features["CASH_ADVANCE"].to_numpy() > 0).astype(int),
+        }
+    )
+    dims = ("segment", "tenure", "limit_band", "utilisation_band")
+    grouped = frame.groupby(list(dims), sort=True)[list(CUBE_MEASURES)].sum().reset_index()
+    rows = tuple(
+        tuple(int(v) if i < len(dims) + 1 or i == len(grouped.columns) - 1 else _round(v, 10) for i, v in enumerate(r))
+        for r in grouped.itertuples(index=False)
+    )
+    return Cube(dims, CUBE_MEASURES, tuple(b[2] for b in LIMIT_BANDS), tuple(b[2] for b in UTILISATION_BANDS), rows)
+
+
+def mask_id(customer_id: str) -> str:
+    """Hide most of an id, keeping its first and last two characters: ``C10001 -> C•••01``."""
+    text = str(customer_id)
+    return text[:1] + "•••" + text[-2:] if len(text) > 4 else "•••"
+
+
+def _customer_sample(result, show_ids: bool) -> CustomerSample:
+    n = len(result.labels)
+    rng = np.random.default_rng(result.settings.segmentation.seed)
+    idx = np.sort(rng.choice(n, size=min(SAMPLE_SIZE, n), replace=False))
+    frame = profile_frame(result.clean.features.iloc[idx])
+    ids = result.clean.ids.iloc[idx].astype(str)
+    return CustomerSample(
+        columns=SAMPLE_COLUMNS,
+        ids=tuple(ids if show_ids else ids.map(mask_id)),
+        segment=tuple(int(s) + 1 for s in result.labels[idx]),
+        values=tuple(tuple(_round(v, 6) for v in row) for row in frame[list(SAMPLE_COLUMNS)].to_numpy()),
+        total_customers=n,
+        ids_masked=not show_ids,
     )
 
 
