@@ -81,7 +81,7 @@ def segment(
     return Outcome(result, model, tuple(files))
 
 
-FORMATS_ALL = ("pdf", "pptx", "html")
+FORMATS_ALL = ("pdf", "pptx", "html", "dashboard")
 
 
 def parse_month(text: str | None, stamp: datetime) -> str:

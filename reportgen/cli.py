@@ -79,7 +79,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-FORMATS = ("pdf", "pptx", "html", "all")
+FORMATS = ("pdf", "pptx", "html", "dashboard", "all")
 
 
 def _add_build(sub) -> None:
@@ -92,7 +92,7 @@ def _add_build(sub) -> None:
         ),
     )
     p.add_argument("--format", dest="formats", action="append", choices=FORMATS, metavar="FORMAT",
-                   help="pdf, pptx, html or all; repeat for several (default: pdf)")
+                   help="pdf, pptx, html, dashboard or all; repeat for several (default: pdf)")
     p.add_argument("--data", type=Path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="report month YYYY-MM (default: the current month)")

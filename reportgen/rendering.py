@@ -36,11 +36,12 @@ class RenderSettings:
     pptx_layouts: tuple[tuple[str, str], ...] = ()
 
 
-# format -> (module, function, file extension); modules are imported only when used.
+# format -> (module, function, file name pattern); modules are imported only when used.
 RENDERERS: dict[str, tuple[str, str, str]] = {
-    "html": ("reportgen.html", "render_html", "html"),
-    "pdf": ("reportgen.pdf", "render_pdf", "pdf"),
-    "pptx": ("reportgen.deck", "render_pptx", "pptx"),
+    "html": ("reportgen.html", "render_html", "segment-report-{month}.html"),
+    "pdf": ("reportgen.pdf", "render_pdf", "segment-report-{month}.pdf"),
+    "pptx": ("reportgen.deck", "render_pptx", "segment-report-{month}.pptx"),
+    "dashboard": ("reportgen.dashboard", "render_dashboard", "segment-dashboard-{month}.html"),
 }
 
 
@@ -55,4 +56,4 @@ def renderer_for(fmt: str):
 
 def file_name(fmt: str, month: str) -> str:
     """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
-    return f"segment-report-{month}.{RENDERERS[fmt][2]}"
+    return RENDERERS[fmt][2].format(month=month)

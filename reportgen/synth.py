@@ -5,7 +5,23 @@ customer belongs to one of five planted behaviours (:data:`BEHAVIOURS`) and carr
 traits (standard-normal scores, one per trait in :data:`_TRAITS`). A month of data turns the traits
 into the 17 contract columns through per-behaviour location/scale parameters, so the behaviours are
 recoverable by K-Means on log1p-transformed, standard-scaled features, and a customer who keeps a
-behaviour keeps similar numbers from month to month.
+behaviour keeps similar numbers from month to month. The parameters keep the five behaviours distinct
+enough that the pipeline's own k rule (:mod:`reportgen.selection`) picks k = 5 on the bundled sample
+and the persona playbook names each segment after the behaviour most of its customers were planted
+with.
+
+The behaviours:
+
+- **High Balance Holders**: large balances (about 60% of high limits) updated every month; few
+  purchases (one-off, in one or two months a year); pay a good part of the balance (about twice the
+  minimum); little or no cash advance.
+- **Frequent Spenders**: many one-off AND instalment purchases nearly every month, the highest limits,
+  pay in full most often, almost never take cash.
+- **Balanced Users**: buy mostly in instalments most months, few one-off purchases, moderate balances,
+  steady payments, no cash advance as a rule.
+- **Dormant Users**: low balances rarely updated, no purchases as a rule, no cash advance.
+- **Revolvers**: sit near their limit, pay less than the minimum and far less than the balance, never
+  pay in full, take cash advances often and buy a little.
 
 Months: every month each customer's traits are blurred with small fresh noise
 (``rho * z + sqrt(1 - rho**2) * noise``, which keeps them standard normal) and about 7% of the
@@ -52,22 +68,26 @@ _LN = np.log
 # Per trait, the (location, scale) of its latent score for each behaviour, in BEHAVIOURS order:
 #   High Balance, Frequent Spenders, Balanced, Dormant, Revolvers.
 # "log" traits are exp(location + scale * z); "logit" traits are sigmoid(location + scale * z).
+# A behaviour either clearly has an activity or clearly lacks it (e.g. Dormant Users almost never buy,
+# High Balance Holders almost always buy a little and almost never take cash, Balanced Users rarely buy
+# one-off): a behaviour split half and half between zero and non-zero amounts makes K-Means split it
+# in two (log1p puts $0 far from $50), and the k rule then prefers 3 or 6 segments over the planted 5.
 _TRAITS: dict[str, tuple[tuple[float, float], ...]] = {
     "limit": ((_LN(7000), 0.7), (_LN(9000), 0.55), (_LN(3500), 0.5), (_LN(2500), 0.6), (_LN(3000), 0.5)),
     "utilisation": ((0.4, 0.5), (-2.1, 0.8), (-1.1, 0.6), (-4.0, 1.2), (2.6, 0.6)),
     "balance_freq": ((4.5, 1.0), (3.5, 1.0), (3.0, 1.0), (-0.6, 0.7), (4.5, 1.0)),
-    "purchase_freq": ((-2.8, 1.2), (3.5, 1.0), (1.0, 0.7), (-2.8, 1.4), (-1.6, 1.2)),
-    "oneoff_share": ((0.5, 1.0), (1.5, 1.0), (-2.0, 1.0), (0.0, 1.0), (0.0, 1.0)),
-    "instal_share": ((-0.5, 1.0), (1.0, 1.0), (3.5, 1.0), (0.0, 1.0), (0.0, 1.0)),
+    "purchase_freq": ((-2.2, 0.4), (3.5, 1.0), (1.0, 0.7), (-4.5, 0.8), (-1.0, 1.0)),
+    "oneoff_share": ((2.5, 0.5), (1.5, 1.0), (-3.2, 1.0), (0.0, 1.0), (0.0, 1.0)),
+    "instal_share": ((-3.0, 0.5), (1.0, 1.0), (3.5, 1.0), (0.0, 1.0), (0.0, 1.0)),
     "oneoff_amount": ((_LN(120), 0.8), (_LN(220), 0.8), (_LN(60), 0.7), (_LN(40), 0.7), (_LN(60), 0.7)),
     "instal_amount": ((_LN(80), 0.8), (_LN(110), 0.8), (_LN(70), 0.7), (_LN(30), 0.7), (_LN(50), 0.7)),
-    "purchase_trx": ((_LN(0.5), 0.6), (_LN(2.2), 0.5), (_LN(0.9), 0.5), (_LN(0.3), 0.5), (_LN(0.5), 0.6)),
-    "cash_freq": ((-2.0, 1.2), (-5.0, 1.0), (-4.0, 1.0), (-4.5, 1.0), (0.2, 0.7)),
+    "purchase_trx": ((_LN(0.3), 0.6), (_LN(3.0), 0.5), (_LN(0.6), 0.5), (_LN(0.3), 0.5), (_LN(0.5), 0.6)),
+    "cash_freq": ((-4.5, 1.0), (-5.0, 1.0), (-4.0, 1.0), (-4.5, 1.0), (0.2, 0.7)),
     "cash_amount": ((_LN(350), 0.8), (_LN(150), 0.8), (_LN(150), 0.8), (_LN(100), 0.8), (_LN(550), 0.7)),
     "cash_trx": ((_LN(0.6), 0.5), (_LN(0.3), 0.5), (_LN(0.3), 0.5), (_LN(0.3), 0.5), (_LN(1.2), 0.5)),
     "min_rate": ((_LN(0.25), 0.5), (_LN(0.25), 0.5), (_LN(0.3), 0.5), (_LN(1.0), 0.5), (_LN(0.35), 0.4)),
-    "pay_multiple": ((_LN(1.6), 0.5), (_LN(1.1), 0.4), (_LN(1.2), 0.4), (_LN(1.5), 0.6), (_LN(0.6), 0.3)),
-    "full_payment": ((-1.2, 1.3), (-0.2, 1.5), (-2.0, 1.3), (-1.0, 1.5), (-7.0, 0.5)),
+    "pay_multiple": ((_LN(2.0), 0.5), (_LN(1.1), 0.4), (_LN(1.2), 0.4), (_LN(1.5), 0.6), (_LN(0.6), 0.3)),
+    "full_payment": ((-1.2, 1.3), (0.5, 1.0), (-2.0, 1.3), (-1.0, 1.5), (-7.0, 0.5)),
     "no_payment": ((0.0, 1.0),) * 5,  # compared with _NO_PAYMENT thresholds, not transformed
 }
 _TRAIT_ROW: dict[str, int] = {name: i for i, name in enumerate(_TRAITS)}

@@ -221,6 +221,25 @@ def test_kmeans_recovers_planted_behaviours(sample):
     assert ari >= 0.6
 
 
+
+def test_pipeline_finds_the_five_planted_behaviours_in_the_bundled_sample(sample):
+    """The demo input, through the real pipeline and its own k rule: five segments named after the
+    five planted behaviours, each named after the behaviour most of its customers were planted with."""
+    from reportgen.api import analyse
+
+    _, planted = sample
+    result, model = analyse(SAMPLE)
+    assert model.k_choice.chosen_k == 5, model.k_choice.reason
+    names = [segment.name for segment in model.segments]
+    assert set(names) == set(BEHAVIOURS)
+    assert result.clean.ids.tolist() == sample[0][ID_COLUMN].tolist()
+    found = np.asarray(names, dtype=object)[result.labels]
+    ari = adjusted_rand_score(planted, found)
+    print(f"adjusted Rand index, pipeline (k = {model.k_choice.chosen_k}) vs planted behaviours: {ari:.3f}")
+    assert ari >= 0.8
+    for name in names:
+        assert pd.Series(planted[found == name]).mode()[0] == name, name
+
 # --- writing --------------------------------------------------------------------------------------
 
 
