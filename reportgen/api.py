@@ -58,6 +58,8 @@ def analyse(
         result,
         month=month or stamp.strftime("%Y-%m"),
         generated_at=stamp.isoformat(timespec="seconds"),
+        title=settings.title,
+        show_ids=settings.show_customer_ids,
     )
     return result, model
 

@@ -1,6 +1,10 @@
 """Settings: one frozen object built from defaults, an optional TOML config file and CLI flags.
 
-The config file is TOML. Every table is optional::
+The config file is TOML. Every table is optional; unknown keys are an error (a typo must not be
+silently ignored)::
+
+    [report]
+    title = "Customer Segmentation Report"
 
     [input]
     delimiter = ";"          # sniffed from the header when absent
@@ -25,7 +29,29 @@ The config file is TOML. Every table is optional::
     [personas]
     playbook = "my-personas.toml"   # relative to the config file
 
-Unknown keys are an error (a typo must not be silently ignored).
+    [history]
+    database = "history.duckdb"     # relative to the config file; default OUT/history.duckdb
+    trend_months = 6
+
+    [dashboard]
+    show_customer_ids = false       # true shows full ids in the dashboard's customer table
+
+    [email]
+    host = "smtp.example.com"
+    port = 587
+    security = "starttls"           # or "ssl"
+    sender = "reports@example.com"
+    username_env = "REPORTGEN_SMTP_USER"      # credentials only from the environment
+    password_env = "REPORTGEN_SMTP_PASSWORD"
+    max_attachment_mb = 10
+
+    [email.audiences.executives]
+    to = ["cfo@example.com"]
+    attach = ["pdf", "pptx"]
+
+    [email.audiences.marketing]
+    to = ["campaigns@example.com"]
+    attach = ["recommendations", "targets"]
 """
 
 from __future__ import annotations
@@ -66,12 +92,51 @@ class SegmentationSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """Where runs are recorded (DuckDB) and how many months the trends show."""
+
+    database: Path | None = None
+    trend_months: int = 6
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One group of e-mail recipients and what they receive."""
+
+    name: str
+    to: tuple[str, ...]
+    attach: tuple[str, ...]
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """SMTP delivery. Credentials come only from the environment variables named here."""
+
+    host: str | None = None
+    port: int = 587
+    security: str = "starttls"
+    sender: str | None = None
+    username_env: str = "REPORTGEN_SMTP_USER"
+    password_env: str = "REPORTGEN_SMTP_PASSWORD"
+    max_attachment_mb: float = 10.0
+    timeout: float = 30.0
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    audiences: tuple[Audience, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a run needs besides the data itself."""
 
     input: InputSettings = field(default_factory=InputSettings)
     segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
     playbook: Path = field(default_factory=lambda: bundled_path("data", "personas.toml"))
+    history: HistorySettings = field(default_factory=HistorySettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    show_customer_ids: bool = False
+    title: str = "Customer Segmentation Report"
     config_path: Path | None = None
 
 
@@ -93,31 +158,92 @@ def _settings_from_file(path: Path) -> Settings:
         raise ConfigError(f"{path}: cannot read config file ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    _reject_unknown(raw, {"input", "segmentation", "personas"}, path, "top level")
-    input_raw = dict(raw.get("input", {}))
-    _reject_unknown(input_raw, {"delimiter", "encoding", "columns"}, path, "[input]")
-    columns = {str(k): str(v) for k, v in input_raw.pop("columns", {}).items()}
-    known = {ID_COLUMN, *FEATURES}
-    bad = sorted(set(columns) - known)
+    _reject_unknown(raw, {"report", "input", "segmentation", "personas", "history", "dashboard", "email"}, path, "top level")
+    report = _table(raw, "report", path)
+    _reject_unknown(report, {"title"}, path, "[report]")
+    personas = _table(raw, "personas", path)
+    _reject_unknown(personas, {"playbook"}, path, "[personas]")
+    dashboard = _table(raw, "dashboard", path)
+    _reject_unknown(dashboard, {"show_customer_ids"}, path, "[dashboard]")
+    playbook = (path.parent / personas["playbook"]).resolve() if "playbook" in personas else Settings().playbook
+    return Settings(
+        input=_input(raw, path),
+        segmentation=_build(SegmentationSettings, _table(raw, "segmentation", path), path, "[segmentation]"),
+        playbook=playbook,
+        history=_history(raw, path),
+        email=_email(raw, path),
+        show_customer_ids=_typed(dashboard.get("show_customer_ids", False), bool, path, "dashboard.show_customer_ids"),
+        title=_typed(report.get("title", Settings.title), str, path, "report.title"),
+        config_path=path,
+    )
+
+
+def _table(raw: dict, name: str, path: Path) -> dict:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    return dict(value)
+
+
+def _typed(value, kind, path: Path, where: str):
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ConfigError(f"{path}: {where} must be a {kind.__name__}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def _build(cls, table: dict, path: Path, where: str):
+    valid = {f.name: f for f in fields(cls)}
+    _reject_unknown(table, set(valid), path, where)
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {where}: {exc}") from None
+
+
+def _input(raw: dict, path: Path) -> InputSettings:
+    table = _table(raw, "input", path)
+    _reject_unknown(table, {"delimiter", "encoding", "columns"}, path, "[input]")
+    columns = {str(k): str(v) for k, v in table.pop("columns", {}).items()}
+    bad = sorted(set(columns) - {ID_COLUMN, *FEATURES})
     if bad:
         raise ConfigError(
             f"{path}: [input.columns] maps unknown contract column(s) {', '.join(bad)}; "
             f"valid names: {ID_COLUMN}, {', '.join(FEATURES)}"
         )
-    seg_raw = raw.get("segmentation", {})
-    valid_seg = {f.name for f in fields(SegmentationSettings)}
-    _reject_unknown(seg_raw, valid_seg, path, "[segmentation]")
-    personas_raw = raw.get("personas", {})
-    _reject_unknown(personas_raw, {"playbook"}, path, "[personas]")
-    playbook = Settings().playbook
-    if "playbook" in personas_raw:
-        playbook = (path.parent / personas_raw["playbook"]).resolve()
-    try:
-        segmentation = SegmentationSettings(**seg_raw)
-        inp = InputSettings(columns=columns, **input_raw)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return Settings(input=inp, segmentation=segmentation, playbook=playbook, config_path=path)
+    return InputSettings(columns=columns, **{k: _typed(v, str, path, f"input.{k}") for k, v in table.items()})
+
+
+def _history(raw: dict, path: Path) -> HistorySettings:
+    table = _table(raw, "history", path)
+    _reject_unknown(table, {"database", "trend_months"}, path, "[history]")
+    database = (path.parent / _typed(table["database"], str, path, "history.database")).resolve() if "database" in table else None
+    months = _typed(table.get("trend_months", 6), int, path, "history.trend_months")
+    if not 2 <= months <= 36:
+        raise ConfigError(f"{path}: history.trend_months must be from 2 to 36, got {months}")
+    return HistorySettings(database=database, trend_months=months)
+
+
+def _email(raw: dict, path: Path) -> EmailSettings:
+    table = _table(raw, "email", path)
+    audiences_raw = table.pop("audiences", {})
+    email = _build(EmailSettings, table, path, "[email]")
+    if email.security not in ("starttls", "ssl"):
+        raise ConfigError(f"{path}: email.security must be 'starttls' or 'ssl', got {email.security!r}")
+    audiences = []
+    for name, spec in audiences_raw.items():
+        where = f"[email.audiences.{name}]"
+        _reject_unknown(spec, {"to", "attach", "subject"}, path, where)
+        to = spec.get("to", [])
+        if isinstance(to, str):
+            to = [to]
+        if not to or not all(isinstance(a, str) and "@" in a for a in to):
+            raise ConfigError(f"{path}: {where} needs 'to': a list of e-mail addresses")
+        attach = tuple(spec.get("attach", ()))
+        audiences.append(Audience(name=name, to=tuple(to), attach=attach, subject=spec.get("subject")))
+    return replace(email, audiences=tuple(audiences))
 
 
 def _reject_unknown(table: dict[str, Any], valid: set[str], path: Path, where: str) -> None:
