@@ -94,10 +94,20 @@ def load_model(path: Path) -> SegmentModel:
     """Read a model file written by :func:`save_model`."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: not a readable model file ({exc.__class__.__name__})") from None
+    return parse_model(text, str(path))
+
+
+def parse_model(text: str, source: str) -> SegmentModel:
+    """Parse a model file's text; ``source`` names it in errors."""
+    path = source
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: not a readable model file ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != "reportgen-segment-model":
         raise ModelError(f"{path}: not a reportgen model file")
