@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
-from reportgen.outputs import write_set
-from reportgen.pipeline import SegmentationResult, run_segmentation
+from reportgen.outputs import month_lock, write_set
+from reportgen.history import load_migration, load_trend, previous_run, record_run
+from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
 from reportgen.rendering import RenderSettings, file_name, renderer_for
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
-from reportgen.segmentation import save_model
+from reportgen.segmentation import parse_model, save_model
 
 SAMPLE_DATA = bundled_path("data", "sample.csv")
 
@@ -49,19 +53,48 @@ def analyse(
     month: str | None = None,
     generated_at: datetime | None = None,
     progress: Progress | None = None,
+    history: Path | None = None,
+    refit: bool = False,
 ) -> tuple[SegmentationResult, ReportModel]:
-    """Run the pipeline on ``data`` (default: the bundled sample) and build the report model."""
+    """Run the pipeline on ``data`` (default: the bundled sample) and build the report model.
+
+    With a ``history`` database holding earlier months, the month is scored with the saved model
+    (or refitted and matched when ``refit``) and the report gains trends and migration."""
     settings = settings or load_settings()
     stamp = generated_at or now_utc()
-    result = run_segmentation(Path(data) if data else SAMPLE_DATA, settings, log=progress)
+    month = month or stamp.strftime("%Y-%m")
+    previous = _previous_model(history, month) if history else None
+    result = run_segmentation(
+        Path(data) if data else SAMPLE_DATA, settings, log=progress, previous=previous, refit=refit, month=month
+    )
+    trend = migration = None
+    if previous is not None:
+        current = pd.DataFrame({"cust_id": result.clean.ids.astype(str).to_numpy(), "name": segment_names(result)})
+        trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
+        migration = load_migration(history, previous.previous_month, current)
     model = build_report_model(
         result,
-        month=month or stamp.strftime("%Y-%m"),
+        month=month,
         generated_at=stamp.isoformat(timespec="seconds"),
         title=settings.title,
         show_ids=settings.show_customer_ids,
+        trend=trend,
+        migration=migration,
     )
     return result, model
+
+
+def segment_names(result: SegmentationResult) -> np.ndarray:
+    """The segment name of every customer."""
+    return np.asarray([s.name for s in result.model.segments], dtype=object)[result.labels]
+
+
+def _previous_model(history: Path, month: str) -> PreviousModel | None:
+    past = previous_run(history, month)
+    if past is None:
+        return None
+    model = parse_model(past.model_json, f"{history} (model of {past.month})")
+    return PreviousModel(model, past.model_month, past.month, past.reference)
 
 
 def segment(
@@ -106,8 +139,14 @@ def build(
     config: Path | str | None = None,
     render: RenderSettings | None = None,
     progress: Progress | None = None,
+    refit: bool = False,
 ) -> Outcome:
-    """Analyse ``data`` and write the deliverables of ``formats`` into ``out/<month>/``."""
+    """Analyse ``data`` and write the deliverables of ``formats`` into ``out/<month>/``.
+
+    The run is recorded in the history database (``[history] database``, default
+    ``out/history.duckdb``); earlier months make this one scored with the saved model (or
+    refitted and matched with ``refit``) and add trends and migration to the report. Two builds
+    of the same month cannot run at once."""
     from reportgen.charts import build_charts
 
     render = render or RenderSettings()
@@ -116,9 +155,12 @@ def build(
     stamp = now_utc()
     month = parse_month(month, stamp)
     settings = load_settings(Path(config) if config else None, k=k)
+    database = history_path(settings, out)
     progress = progress or Progress()
-    with progress.running():
-        result, model = analyse(data, settings=settings, month=month, generated_at=stamp, progress=progress)
+    with month_lock(Path(out), month), progress.running():
+        result, model = analyse(
+            data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database, refit=refit
+        )
         progress("charts")
         charts = build_charts(model)
         files: dict[str, bytes] = {}
@@ -129,4 +171,45 @@ def build(
         files["report-model.json"] = model_to_json(model).encode("utf-8")
         progress("write files")
         written = write_set(Path(out) / month, files)
+        progress("record history")
+        record_history(database, result, model, files["model.json"])
     return Outcome(result, model, tuple(written))
+
+
+def history_path(settings: Settings, out: Path | str) -> Path:
+    """The history database: the configured path, else ``out/history.duckdb``."""
+    return settings.history.database or Path(out) / "history.duckdb"
+
+
+def record_history(database: Path, result: SegmentationResult, model: ReportModel, model_bytes: bytes) -> None:
+    """Record the month's run, assignments and segment KPIs (replacing that month's records)."""
+    import hashlib
+    import json
+
+    month = model.facts.month
+    chosen = next(r for r in model.k_choice.rows if r.chosen) if any(r.chosen for r in model.k_choice.rows) else None
+    c = result.continuity
+    run = {
+        "month": month, "built_at": model.facts.generated_at, "input_name": model.facts.input_name,
+        "input_sha256": model.facts.input_sha256, "mode": c.mode, "model_month": c.model_month or month,
+        "model_version": hashlib.sha256(model_bytes).hexdigest()[:16], "k": model.facts.k,
+        "silhouette": chosen.silhouette if chosen else None, "stability": chosen.stability if chosen else None,
+        "customers": model.facts.customers, "versions": json.dumps(dict(model.facts.versions)),
+        "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps(c.reference),
+    }
+    assignments = pd.DataFrame(
+        {"month": month, "cust_id": result.clean.ids.astype(str).to_numpy(), "segment": result.labels + 1,
+         "name": segment_names(result)}
+    )
+    kpis = lambda s, key: next(k.value for k in s.kpis if k.key == key)  # noqa: E731
+    segments = pd.DataFrame(
+        [
+            {"month": month, "segment": s.id, "name": s.name, "persona_key": s.persona_key or "", "color": s.color,
+             "customers": s.customers, "share": s.share, "balance": kpis(s, "balance"),
+             "purchases": kpis(s, "purchases"), "payments": kpis(s, "payments"),
+             "utilisation": kpis(s, "utilisation"), "avg_balance": kpis(s, "avg_balance"),
+             "avg_purchases": kpis(s, "avg_purchases"), "full_payment": kpis(s, "full_payment")}
+            for s in model.segments
+        ]
+    )
+    record_run(database, run=run, assignments=assignments, segments=segments)

@@ -100,6 +100,8 @@ def _add_build(sub) -> None:
     p.add_argument("--config", type=Path, help="TOML config: column mapping, k range, seed, playbook")
     p.add_argument("--templates", type=Path, help="folder of Jinja2 templates overriding or extending the defaults")
     p.add_argument("--pptx-template", type=Path, help="PowerPoint master (.pptx/.potx) to build the deck from")
+    p.add_argument("--refit", action="store_true",
+                   help="fit the segments afresh and match them to last month's (default: score with the saved model)")
     _common(p)
     p.set_defaults(handler=_run_build)
 
@@ -118,9 +120,13 @@ def _run_build(args) -> int:
         k=args.k,
         config=args.config,
         render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
+        refit=args.refit,
     )
     model = outcome.model
-    print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k})")
+    print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k}); "
+          f"{model.monitoring.statement}")
+    for event in model.monitoring.events:
+        print(f"  note: {event}")
     for path in outcome.files:
         print(f"wrote {path}")
     return 0

@@ -8,12 +8,14 @@ formula injection here too.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import LockedError, ReportgenError
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -68,3 +70,25 @@ def _stage(folder: Path, name: str, data: bytes) -> Path:
 def neutralise_formula(text: str) -> str:
     """Prefix a text cell a spreadsheet would run as a formula with an apostrophe."""
     return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES) else text
+
+
+@contextmanager
+def month_lock(root: Path, month: str):
+    """Hold an exclusive lock for one month's build; a second run of the month exits at once."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / f".{month}.lock", "a+")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise ReportgenError(f"{root}: cannot create the lock file ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(
+                f"another reportgen run for {month} is already running (lock {root / f'.{month}.lock'}); "
+                "try again when it has finished"
+            ) from None
+        yield
+    finally:
+        handle.close()

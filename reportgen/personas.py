@@ -148,6 +148,20 @@ def name_segments(z_profiles: np.ndarray, playbook: Playbook) -> list[Naming]:
     return _disambiguate(namings)
 
 
+def saved_naming(info, z: np.ndarray, playbook: Playbook, fits: np.ndarray) -> Naming:
+    """The naming of a segment a saved model already named: its persona's texts from the
+    playbook (by key), or the descriptive texts when it has no persona."""
+    traits = describe_traits(z)
+    keys = [p.key for p in playbook.personas]
+    if info.persona_key in keys:
+        j = keys.index(info.persona_key)
+        p = playbook.personas[j]
+        return Naming(info.name, p.key, float(fits[j]), p.description, p.actions, p.risks, traits)
+    best = float(fits.max()) if len(fits) else 0.0
+    descriptive = _descriptive(traits, best)
+    return Naming(info.name, None, best, descriptive.description, descriptive.actions, descriptive.risks, traits)
+
+
 def describe_traits(z: np.ndarray, count: int = 3) -> tuple[str, ...]:
     """The segment's strongest readable traits, strongest first (e.g. 'high balances')."""
     scored = []

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,25 @@ from reportgen.contract import FEATURES
 from reportgen.errors import InputError
 from reportgen.extract import Extract, load_extract
 from reportgen.features import fit_scaler
-from reportgen.personas import Naming, Playbook, assign_colors, load_playbook, name_segments
+from reportgen.drift import (
+    centroid_shift,
+    describe_changes,
+    match_refit,
+    population_shift,
+    reference_distribution,
+)
+from reportgen.personas import (
+    PALETTE,
+    Naming,
+    Playbook,
+    assign_colors,
+    load_playbook,
+    name_segments,
+    saved_naming,
+    score_fits,
+)
 from reportgen.profiles import Profiles, describe_segments
-from reportgen.segmentation import SegmentInfo, SegmentModel, fit_kmeans
+from reportgen.segmentation import SegmentInfo, SegmentModel, assign_nearest, fit_kmeans
 from reportgen.selection import KSelection, select_k
 from reportgen.validation import MIN_CUSTOMERS_PER_SEGMENT, CleanData, validate_extract
 
@@ -55,36 +71,82 @@ class SegmentationResult:
     pca: PcaView
     correlation: pd.DataFrame
     settings: Settings
+    continuity: Continuity
 
 
-def run_segmentation(data: Path, settings: Settings, log=None) -> SegmentationResult:
-    """Segment the customers in ``data`` as ``settings`` say; ``log(step)`` reports progress."""
+@dataclass(frozen=True)
+class PreviousModel:
+    """Last month's model, as the history store recorded it."""
+
+    model: SegmentModel
+    model_month: str
+    previous_month: str
+    reference: dict
+
+
+@dataclass(frozen=True)
+class Continuity:
+    """How this month's segments relate to the saved model: the mode and what moved."""
+
+    mode: str  # "fit" (no history), "score" (saved model), "refit" (fresh fit matched to last month)
+    model_month: str
+    previous_month: str | None
+    psi: dict[str, float]
+    centroid_shift: tuple[float, ...]
+    events: tuple[str, ...]
+    reference: dict
+
+
+def run_segmentation(
+    data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
+    refit: bool = False, month: str = "",
+) -> SegmentationResult:
+    """Segment the customers in ``data`` as ``settings`` say; ``log(step)`` reports progress.
+
+    Without ``previous`` the segments are fitted afresh. With it, the saved model scores this
+    month's customers (names, colours and meaning kept) unless ``refit``, which fits afresh
+    and matches the new clusters to last month's so names and colours do not shuffle."""
     log = log or (lambda step: None)
     log("load")
     playbook = load_playbook(settings.playbook)
     extract = load_extract(Path(data), settings.input)
     seg = settings.segmentation
-    largest_k = max(seg.k_max, seg.k or 0)
+    if previous is not None and not refit:
+        largest_k = len(previous.model.segments)
+    else:
+        largest_k = max(seg.k_max, seg.k or 0)
     clean = validate_extract(extract, min_customers=MIN_CUSTOMERS_PER_SEGMENT * largest_k)
     log("transform")
-    scaler = fit_scaler(clean.features, CLUSTER_FEATURES)
+    if previous is not None and not refit:
+        scaler = previous.model.scaler
+    else:
+        scaler = fit_scaler(clean.features, CLUSTER_FEATURES)
     matrix = scaler.transform(clean.features)
     _check_distinct(extract, matrix, seg.k or seg.k_min)
     log("choose k")
     selection = select_k(matrix, seg)
     log("fit")
-    labels, centroids = fit_kmeans(matrix, selection.chosen_k, seg.seed)
-    profiles = describe_segments(clean.features, labels, selection.chosen_k)
-    log("name personas")
-    namings = name_segments(profiles.z, playbook)
-    order = _segment_order(namings, profiles.sizes, playbook)
-    labels = np.argsort(order).astype(np.int32)[labels]
-    namings = [namings[i] for i in order]
-    centroids = centroids[order]
-    profiles = describe_segments(clean.features, labels, selection.chosen_k)
-    colors = assign_colors(namings, playbook)
-    infos = tuple(SegmentInfo(i + 1, n.name, n.persona_key, c) for i, (n, c) in enumerate(zip(namings, colors)))
-    model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
+    if previous is not None and not refit:
+        labels, model, namings, continuity = _score(clean, matrix, previous, playbook)
+        selection = replace(
+            selection, chosen_k=len(model.segments), forced=True,
+            reason=f"k = {len(model.segments)}: scored with the saved model fitted in {previous.model_month} "
+                   "(segments keep their names; use --refit to fit afresh)",
+        )
+    else:
+        labels, centroids = fit_kmeans(matrix, selection.chosen_k, seg.seed)
+        z = describe_segments(clean.features, labels, selection.chosen_k).z
+        log("name personas")
+        namings = name_segments(z, playbook)
+        if previous is None:
+            labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, z, playbook)
+            continuity = Continuity("fit", month, None, {}, (), (), reference_distribution(clean.features))
+        else:
+            labels, centroids, namings, infos, continuity = _match_previous(
+                labels, centroids, namings, z, scaler, previous, playbook, clean, month
+            )
+        model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
+    profiles = describe_segments(clean.features, labels, len(model.segments))
     return SegmentationResult(
         extract=extract,
         clean=clean,
@@ -97,7 +159,80 @@ def run_segmentation(data: Path, settings: Settings, log=None) -> SegmentationRe
         pca=_pca_view(matrix, labels, seg.seed),
         correlation=_correlation(clean.features, seg.seed),
         settings=settings,
+        continuity=continuity,
     )
+
+
+def _order_and_colour(labels, centroids, namings, z, playbook):
+    """Fresh fit: persona segments in playbook order, colours from the playbook."""
+    sizes = np.bincount(labels, minlength=len(namings))
+    order = _segment_order(namings, sizes, playbook)
+    labels = np.argsort(order).astype(np.int32)[labels]
+    namings = [namings[i] for i in order]
+    colors = assign_colors(namings, playbook)
+    infos = tuple(SegmentInfo(i + 1, n.name, n.persona_key, c) for i, (n, c) in enumerate(zip(namings, colors)))
+    return labels, centroids[order], namings, infos
+
+
+def _score(clean, matrix, previous: PreviousModel, playbook):
+    """Assign customers with the saved model; personas keep their names and colours."""
+    model = previous.model
+    labels = assign_nearest(matrix, model.centroids)
+    z = describe_segments(clean.features, labels, len(model.segments)).z
+    fits = score_fits(z, playbook)
+    keys = [p.key for p in playbook.personas]
+    namings, events = [], []
+    for i, info in enumerate(model.segments):
+        naming = saved_naming(info, z[i], playbook, fits[i])
+        namings.append(naming)
+        share = float(np.mean(labels == i))
+        if share < 0.005:
+            events.append(f"{info.name} has almost vanished: {share:.1%} of customers this month.")
+        elif info.persona_key in keys and naming.fit < playbook.min_fit:
+            events.append(
+                f"{info.name} no longer fits its persona well (fit {naming.fit:.2f}); consider a refit (--refit)."
+            )
+    continuity = Continuity(
+        "score", previous.model_month, previous.previous_month,
+        population_shift(previous.reference, clean.features) if previous.reference else {},
+        tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
+    )
+    return labels, model, namings, continuity
+
+
+def _match_previous(labels, centroids, namings, z, scaler, previous: PreviousModel, playbook, clean, month):
+    """Refit: matched clusters inherit last month's ids, names and colours; others are named anew."""
+    old = previous.model
+    match = match_refit(centroids, scaler, old.centroids, old.scaler)
+    taken = {old.segments[o].persona_key for o in match.matched.values()}
+    unmatched = [n for n in range(len(centroids)) if n not in match.matched]
+    spare = Playbook(tuple(p for p in playbook.personas if p.key not in taken), playbook.min_fit, playbook.path)
+    fresh = name_segments(z[unmatched], spare) if unmatched and spare.personas else [namings[n] for n in unmatched]
+    order = sorted(match.matched, key=lambda n: match.matched[n]) + unmatched
+    used_colors = {s.color for s in old.segments}
+    spare_colors = [c for c in PALETTE if c not in used_colors]
+    infos, final = [], []
+    for new_id, n in enumerate(order, start=1):
+        if n in match.matched:
+            info = old.segments[match.matched[n]]
+            fits = score_fits(z[n : n + 1], playbook)[0]
+            final.append(saved_naming(info, z[n], playbook, fits))
+            infos.append(SegmentInfo(new_id, info.name, info.persona_key, info.color))
+        else:
+            naming = fresh[unmatched.index(n)]
+            final.append(naming)
+            infos.append(SegmentInfo(new_id, naming.name, naming.persona_key, spare_colors.pop(0) if spare_colors else "#444444"))
+    old_names = [s.name for s in old.segments]
+    new_names = [infos[order.index(n)].name for n in range(len(centroids))]
+    events = describe_changes(match, old_names, new_names)
+    labels = np.argsort(order).astype(np.int32)[labels]
+    continuity = Continuity(
+        "refit", month, previous.previous_month,
+        population_shift(previous.reference, clean.features) if previous.reference else {},
+        tuple(match.distances[n] for n in order if n in match.distances), events,
+        reference_distribution(clean.features),
+    )
+    return labels, centroids[order], final, tuple(infos), continuity
 
 
 def _check_distinct(extract: Extract, matrix: np.ndarray, k: int) -> None:

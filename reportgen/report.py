@@ -193,6 +193,70 @@ class CustomerSample:
 
 
 @dataclass(frozen=True)
+class FeatureShift:
+    """Population stability index of one key feature against the model's fit month."""
+
+    feature: str
+    label: str
+    psi: float
+    level: str
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Which way the segments were made this month, and what moved.
+
+    ``mode``: "fit" (first month, no history), "score" (the saved model assigned this month's
+    customers, names kept) or "refit" (fitted afresh and matched to last month's segments)."""
+
+    mode: str
+    model_month: str
+    previous_month: str | None
+    statement: str
+    psi: tuple[FeatureShift, ...]
+    centroid_shift: tuple[tuple[str, float], ...]
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrendSeries:
+    """One segment's figures over the trend months (``None`` where it did not exist)."""
+
+    name: str
+    color: str
+    customers: tuple[int | None, ...]
+    share: tuple[float | None, ...]
+    avg_balance: tuple[float | None, ...]
+    avg_purchases: tuple[float | None, ...]
+    utilisation: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Customers moving between segments from last month to this month."""
+
+    month_from: str
+    month_to: str
+    names_from: tuple[str, ...]
+    names_to: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+    customers_both: int
+    moved: int
+    highlights: tuple[str, ...]
+    at_risk: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """Trends over the last months and the latest migration (present once a month is recorded)."""
+
+    months: tuple[str, ...]
+    series: tuple[TrendSeries, ...]
+    portfolio_customers: tuple[int, ...]
+    migration: Migration | None
+
+
+@dataclass(frozen=True)
 class ReportModel:
     """Everything the deliverables show."""
 
@@ -208,8 +272,11 @@ class ReportModel:
     dictionary: tuple[DictionaryEntry, ...]
     cube: Cube
     sample: CustomerSample
+    monitoring: Monitoring
+    history: History | None = None
 
 
+AT_RISK = ("dormant", "revolvers")
 LIMIT_BANDS = ((0, 1_000, "under $1k"), (1_000, 2_500, "$1k-2.5k"), (2_500, 5_000, "$2.5k-5k"),
                (5_000, 10_000, "$5k-10k"), (10_000, float("inf"), "$10k and over"))
 UTILISATION_BANDS = ((0, 0.1, "under 10%"), (0.1, 0.3, "10-30%"), (0.3, 0.6, "30-60%"),
@@ -222,9 +289,14 @@ SAMPLE_COLUMNS = ("BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVA
 
 
 def build_report_model(
-    result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False
+    result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False,
+    trend=None, migration=None,
 ) -> ReportModel:
-    """Turn a pipeline result into the report model (all numbers computed here, once)."""
+    """Turn a pipeline result into the report model (all numbers computed here, once).
+
+    ``trend`` (segment KPIs of earlier months from the history store, a DataFrame) and
+    ``migration`` (customers per (segment last month, segment now), a DataFrame) add the
+    history sections."""
     features = result.clean.features
     labels = result.labels
     segments = tuple(_segment(result, i) for i in range(len(result.namings)))
@@ -251,6 +323,95 @@ def build_report_model(
         + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
         cube=build_cube(features, labels),
         sample=_customer_sample(result, show_ids),
+        monitoring=_monitoring(result),
+        history=_history(segments, month, trend, migration, result.playbook),
+    )
+
+
+def _monitoring(result) -> Monitoring:
+    c = result.continuity
+    statements = {
+        "fit": "First recorded month: segments were fitted on this month's customers.",
+        "score": f"Customers were scored with the saved model fitted in {c.model_month}; segment names and "
+                 "colours are unchanged.",
+        "refit": f"Segments were refitted on this month's customers and matched to {c.previous_month}'s segments "
+                 "by centroid distance, so names and colours carry over.",
+    }
+    from reportgen.drift import psi_level
+
+    return Monitoring(
+        mode=c.mode,
+        model_month=c.model_month,
+        previous_month=c.previous_month,
+        statement=statements[c.mode],
+        psi=tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in c.psi.items()),
+        centroid_shift=tuple(
+            (info.name, _round(v, 4)) for info, v in zip(result.model.segments, c.centroid_shift)
+        ),
+        events=c.events,
+    )
+
+
+def _history(segments, month, trend, migration, playbook) -> History | None:
+    if trend is None or trend.empty:
+        return None
+    current = pd.DataFrame(
+        [
+            {
+                "month": month, "name": s.name, "color": s.color, "customers": s.customers, "share": s.share,
+                "avg_balance": _kpi(s, "avg_balance"), "avg_purchases": _kpi(s, "avg_purchases"),
+                "utilisation": _kpi(s, "utilisation"),
+            }
+            for s in segments
+        ]
+    )
+    frame = pd.concat([trend[trend["month"] < month][current.columns], current], ignore_index=True)
+    months = tuple(sorted(frame["month"].unique()))
+    names = [s.name for s in segments] + sorted(set(frame["name"]) - {s.name for s in segments})
+    series = []
+    for name in names:
+        rows = frame[frame["name"] == name].set_index("month")
+        pick = lambda col: tuple(_opt(rows[col].get(m)) for m in months)  # noqa: E731
+        series.append(TrendSeries(name, str(rows["color"].iloc[-1]), tuple(
+            None if v is None else int(v) for v in pick("customers")), pick("share"), pick("avg_balance"),
+            pick("avg_purchases"), pick("utilisation")))
+    totals = tuple(int(frame[frame["month"] == m]["customers"].sum()) for m in months)
+    return History(months, tuple(series), totals, _migration(migration, months, segments, playbook))
+
+
+def _kpi(segment, key: str) -> float:
+    return next(k.value for k in segment.kpis if k.key == key)
+
+
+def _opt(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else _round(value)
+
+
+def _migration(frame, months, segments, playbook) -> Migration | None:
+    if frame is None or frame.empty or len(months) < 2:
+        return None
+    table = frame.pivot_table(index="name_from", columns="name_to", values="customers", aggfunc="sum", fill_value=0)
+    order = [s.name for s in segments]
+    names_to = [n for n in order if n in table.columns] + sorted(set(table.columns) - set(order))
+    names_from = [n for n in order if n in table.index] + sorted(set(table.index) - set(order))
+    table = table.reindex(index=names_from, columns=names_to, fill_value=0)
+    both = int(table.to_numpy().sum())
+    moved = both - int(sum(table.at[n, n] for n in names_from if n in names_to))
+    flows = sorted(
+        ((int(table.at[a, b]), a, b) for a in names_from for b in names_to if a != b and table.at[a, b] > 0),
+        reverse=True,
+    )
+    highlights = tuple(f"{format_count(c)} {a} became {b}." for c, a, b in flows[:3])
+    risky = {s.name for s in segments if s.persona_key in AT_RISK}
+    at_risk = tuple(
+        f"{format_count(sum(c for c, _a, b in flows if b == name))} customers moved into {name} this month: "
+        "an at-risk group for retention and credit follow-up."
+        for name in names_to if name in risky and any(b == name for _c, _a, b in flows)
+    )
+    return Migration(
+        month_from=months[-2], month_to=months[-1], names_from=tuple(names_from), names_to=tuple(names_to),
+        counts=tuple(tuple(int(v) for v in row) for row in table.to_numpy()), customers_both=both, moved=moved,
+        highlights=highlights, at_risk=at_risk,
     )
 
 
