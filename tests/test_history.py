@@ -1,0 +1,138 @@
+"""Monthly operations: history, stable segments, drift, migration, locking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportgen.api import analyse, record_history
+from reportgen.drift import describe_changes, match_refit, population_shift, psi_level, reference_distribution
+from reportgen.errors import LockedError
+from reportgen.features import Scaler
+from reportgen.history import connect, recorded_months
+from reportgen.outputs import month_lock
+from reportgen.segmentation import save_model
+from reportgen.synth import write_synth
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory):
+    """Six synthetic months (3,000 customers, seed 11) run through analyse + record, month 4 refitted."""
+    root = tmp_path_factory.mktemp("months")
+    files = [p for p in write_synth(3000, root / "data", seed=11, months=6) if p.name.startswith("customers-")]
+    db = root / "history.duckdb"
+    models = []
+    for path in files:
+        month = path.stem.removeprefix("customers-")
+        result, model = analyse(path, month=month, history=db, refit=month == "2026-04")
+        record_history(db, result, model, save_model(result.model))
+        models.append((result, model))
+    return db, files, models
+
+
+def test_every_month_is_recorded_and_modes_follow_history(months):
+    db, _files, models = months
+    assert recorded_months(db) == [f"2026-0{i}" for i in range(1, 7)]
+    assert [m.monitoring.mode for _r, m in models] == ["fit", "score", "score", "refit", "score", "score"]
+    assert models[4][1].monitoring.model_month == "2026-04"  # scored with the refitted model
+
+
+def test_personas_keep_names_and_colours_across_months(months):
+    _db, _files, models = months
+    first = [(s.name, s.color) for s in models[0][1].segments]
+    assert len(first) == 5
+    for _result, model in models[1:]:
+        assert [(s.name, s.color) for s in model.segments] == first
+
+
+def test_sixth_month_has_six_month_trend_and_migration(months):
+    db, _files, models = months
+    history = models[-1][1].history
+    assert history.months == tuple(f"2026-0{i}" for i in range(1, 7))
+    assert history.portfolio_customers == (3000,) * 6
+    for series, segment in zip(history.series, models[-1][1].segments):
+        assert series.name == segment.name and series.customers[-1] == segment.customers
+        assert None not in series.customers
+    migration = history.migration
+    assert (migration.month_from, migration.month_to) == ("2026-05", "2026-06")
+    counts = np.asarray(migration.counts)
+    assert counts.sum() == migration.customers_both == 3000
+    assert migration.moved == counts.sum() - np.trace(counts)
+    assert 0.03 * 3000 < migration.moved < 0.15 * 3000  # the generator drifts 5-10% a month
+    # the matrix agrees with the stored assignments of both months
+    with connect(db) as con:
+        stored = con.execute(
+            "SELECT a.name, b.name, count(*) FROM assignments a JOIN assignments b USING (cust_id) "
+            "WHERE a.month = '2026-05' AND b.month = '2026-06' GROUP BY 1, 2"
+        ).fetchall()
+    for name_from, name_to, n in stored:
+        assert counts[migration.names_from.index(name_from), migration.names_to.index(name_to)] == n
+    top = migration.highlights[0]
+    assert top.split(" ", 1)[0].replace(",", "").isdigit() and " became " in top
+    assert any("Revolvers" in line or "Dormant Users" in line for line in migration.at_risk)
+
+
+def test_rebuilding_a_month_replaces_its_records(months):
+    db, files, models = months
+    result, model = models[-1]
+    record_history(db, result, model, save_model(result.model))
+    with connect(db) as con:
+        assert con.execute("SELECT count(*) FROM assignments WHERE month = '2026-06'").fetchone()[0] == 3000
+        assert con.execute("SELECT count(*) FROM runs WHERE month = '2026-06'").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM segment_kpis WHERE month = '2026-06'").fetchone()[0] == 5
+
+
+def test_psi_by_hand():
+    frame = pd.DataFrame({c: np.zeros(1000) for c in _contract()})
+    frame["BALANCE"] = np.arange(1000.0)
+    frame["CREDIT_LIMIT"] = 1000.0
+    reference = reference_distribution(frame)
+    assert population_shift(reference, frame)["BALANCE"] == pytest.approx(0.0, abs=1e-9)
+    shifted = frame.copy()
+    shifted["BALANCE"] = np.arange(1000.0) + 500  # half the customers move above the top decile edge
+    psi = population_shift(reference, shifted)["BALANCE"]
+    shares = np.asarray(reference["BALANCE"]["shares"])
+    from reportgen.drift import _shares
+
+    actual = _shares(shifted["BALANCE"].to_numpy(), np.asarray(reference["BALANCE"]["edges"]))
+    e, a = shares + 1e-4, actual + 1e-4
+    assert psi == pytest.approx(float(np.sum((a - e) * np.log(a / e))))
+    assert psi_level(psi) == "significant shift" and psi_level(0.05) == "stable"
+
+
+def _contract():
+    from reportgen.contract import FEATURES
+
+    return FEATURES
+
+
+def test_refit_matching_names_splits_vanished_and_emerged():
+    scaler = Scaler(("A", "B"), (), (0.0, 0.0), (1.0, 1.0))
+    old = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0]])
+    new = np.array([[5.2, 5.0], [0.1, 0.0], [-0.3, 1.2], [0.0, 9.0]])  # old 0 splits; old 2 gone; new 3 appears
+    match = match_refit(new, scaler, old, scaler)
+    assert match.matched == {0: 1, 1: 0}
+    events = describe_changes(match, ["Zero", "Five", "Ten"], ["Five", "Zero", "Zero-like", "Nine"])
+    assert "Zero split into Zero and Zero-like." in events
+    assert "Ten vanished: no segment of the new fit is close to it." in events
+    assert "Nine emerged: a segment with no close match last month." in events
+
+
+def test_second_run_of_the_same_month_is_refused(tmp_path):
+    with month_lock(tmp_path, "2026-11"):
+        with pytest.raises(LockedError, match="already running"):
+            with month_lock(tmp_path, "2026-11"):
+                pass
+        with month_lock(tmp_path, "2026-10"):  # another month is fine
+            pass
+    with month_lock(tmp_path, "2026-11"):  # released after the first run
+        pass
+
+
+def test_first_month_without_history_has_no_trend(tmp_path):
+    _result, model = analyse(history=tmp_path / "none.duckdb", month="2026-01")
+    assert model.history is None and model.monitoring.mode == "fit"
+    assert not Path(tmp_path / "none.duckdb").exists()
