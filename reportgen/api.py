@@ -17,7 +17,7 @@ import pandas as pd
 
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
-from reportgen.outputs import month_lock, write_set
+from reportgen.outputs import month_lock, remove_stale_temps, write_set
 from reportgen.history import load_migration, load_trend, previous_run, record_run
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
@@ -158,6 +158,7 @@ def build(
     database = history_path(settings, out)
     progress = progress or Progress()
     with month_lock(Path(out), month), progress.running():
+        remove_stale_temps(Path(out) / month)
         result, model = analyse(
             data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database, refit=refit
         )

@@ -57,6 +57,15 @@ def write_set(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
                 tmp.unlink()
 
 
+def remove_stale_temps(folder: Path) -> int:
+    """Delete temporary files a killed run left in ``folder``; call only under the month lock."""
+    removed = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def _stage(folder: Path, name: str, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     os.fchmod(fd, _file_mode())  # mkstemp makes 0600; deliverables are meant to be shared
