@@ -1,0 +1,279 @@
+"""The PDF report: the HTML templates with print CSS through WeasyPrint; text, metadata, bookmarks,
+fonts, the URL fetcher's rules, hostile data, and a look at the pages as pictures."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import real_data_path
+from reportgen.errors import ConfigError, RenderError
+from reportgen.pdf import render_pdf
+from reportgen.rendering import RenderSettings
+from test_html import LONG_WORD, STAMP, hostile_model, make_charts, write  # one chart fixture for both formats
+
+
+
+def tiny_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "#1f4e79").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def pdf_text(data: bytes) -> str:
+    """All text of the PDF, whitespace collapsed (table cells wrap lines anywhere)."""
+    reader = PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text() or "" for page in reader.pages).split())
+
+
+def outline_titles(outline) -> list[str]:
+    titles = []
+    for item in outline:
+        titles.extend(outline_titles(item) if isinstance(item, list) else [item.title])
+    return titles
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from reportgen.api import analyse
+
+    _result, model = analyse(month="2026-11", generated_at=STAMP)
+    return model, make_charts(model)
+
+
+@pytest.fixture(scope="module")
+def pdf(sample):
+    model, charts = sample
+    return render_pdf(model, charts, RenderSettings())
+
+
+@pytest.fixture(scope="module")
+def reader(pdf):
+    return PdfReader(io.BytesIO(pdf))
+
+
+@pytest.fixture(scope="module")
+def text(pdf):
+    return pdf_text(pdf)
+
+
+def test_pdf_is_a4_with_one_page_per_segment(reader, sample):
+    model, _charts = sample
+    assert len(reader.pages) >= 8 + len(model.segments)
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)
+
+
+def test_text_names_every_segment_and_its_recommendations(text, sample):
+    model, _charts = sample
+    for segment in model.segments:
+        assert segment.name in text
+        assert " ".join(segment.actions[0].split()) in text
+    assert "Segment Description Action" in text
+    for finding in model.findings:
+        assert finding in text
+    assert f"Page 3 of " in text
+    assert "Customer Segmentation Report · November 2026" in text  # the running header
+
+
+def test_no_customer_id_in_the_pdf(text):
+    assert not re.search(r"\bC1\d{4}\b", text)
+
+
+def test_metadata_is_set_and_deterministic(reader):
+    meta = reader.metadata
+    assert meta.title == "Customer Segmentation Report — November 2026"
+    assert meta.author == "reportgen"
+    assert "segmentation" in meta.subject
+    assert "customer segmentation" in meta["/Keywords"]
+    assert meta["/CreationDate"].startswith("D:20261126222000")
+    assert meta["/ModDate"] == meta["/CreationDate"]
+
+
+def test_same_model_gives_the_same_bytes(sample, pdf):
+    model, charts = sample
+    assert render_pdf(model, charts, RenderSettings()) == pdf
+
+
+def test_pdf_is_tagged_pdf_ua(reader):
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert root["/Lang"] == "en"
+    assert bool(root["/ViewerPreferences"]["/DisplayDocTitle"])
+    xmp = ET.fromstring(root["/Metadata"].get_object().get_data())
+    parts = [v for e in xmp.iter() for k, v in e.attrib.items() if k.endswith("}part")]
+    assert parts == ["1"]
+
+
+def test_bookmarks_follow_the_headings(reader, sample):
+    model, _charts = sample
+    titles = outline_titles(reader.outline)
+    for title in ("Contents", "Executive summary", "Segment overview", "Data quality and methodology",
+                  "Segment profiles", "Recommendations", "Appendix", "Data dictionary", "Run facts"):
+        assert title in titles
+    for segment in model.segments:
+        assert segment.name in titles
+    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert "Executive summary" in top and model.segments[0].name not in top
+
+
+def test_contents_links_to_the_sections(reader):
+    links = [a.get_object() for a in reader.pages[1].get("/Annots", []) if a.get_object()["/Subtype"] == "/Link"]
+    assert len(links) >= 7
+    assert all("/Dest" in link or link["/A"]["/S"] == "/GoTo" for link in links)
+
+
+def test_fonts_are_embedded(reader, pdf, tmp_path):
+    fonts = {}
+    for page in reader.pages:
+        for font in page["/Resources"].get("/Font", {}).values():
+            font = font.get_object()
+            descriptor = (font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font)["/FontDescriptor"]
+            fonts[font["/BaseFont"]] = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+    assert fonts and all(fonts.values()), fonts
+    if shutil.which("pdffonts"):
+        path = tmp_path / "report.pdf"
+        path.write_bytes(pdf)
+        rows = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+        assert rows and all(row.split()[-5] == "yes" for row in rows), rows
+
+
+def test_bundled_templates_use_only_css_weasyprint_understands(sample, caplog):
+    model, charts = sample
+    with caplog.at_level(logging.DEBUG, logger="reportgen.pdf"):
+        render_pdf(model, charts, RenderSettings())
+    assert [r.getMessage() for r in caplog.records if r.name == "reportgen.pdf"] == []
+
+
+def test_weasyprint_logging_is_quiet_and_restored(sample, caplog):
+    model, charts = sample
+    weasy = logging.getLogger("weasyprint")
+    before = (weasy.level, weasy.propagate, list(weasy.handlers))
+    with caplog.at_level(logging.DEBUG):
+        render_pdf(model, charts, RenderSettings())
+    assert not [r for r in caplog.records if r.name.startswith("weasyprint")]
+    assert (weasy.level, weasy.propagate, list(weasy.handlers)) == before
+
+
+def test_hostile_playbook_texts_are_literal_text_and_keep_the_layout(sample, tmp_path):
+    model, charts = sample
+    data = render_pdf(hostile_model(model), charts, RenderSettings())
+    text = pdf_text(data)
+    assert "<script>alert(1)</script> & Co" in text
+    assert "<b>bold</b>" in text
+    assert LONG_WORD[:40] in text.replace(" ", "")
+    if shutil.which("pdftotext"):
+        # Every word stays inside the page: the 200-character word wraps instead of running off.
+        path = tmp_path / "hostile.pdf"
+        path.write_bytes(data)
+        out = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        pages = re.findall(r'<page width="([\d.]+)"', out)
+        x_max = max(float(v) for v in re.findall(r'xMax="([\d.]+)"', out))
+        assert x_max <= float(pages[0]) - 30, "text runs into the right margin"
+
+
+def test_http_resource_in_a_user_template_fails_the_build(sample, tmp_path):
+    model, charts = sample
+    write(tmp_path, "report/partials/cover.html", '<header id="cover"><img src="http://example.com/x.png" alt="logo"></header>')
+    with pytest.raises(RenderError, match=re.escape("http://example.com/x.png")):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path))
+
+
+def test_file_outside_the_template_folders_fails_the_build(sample, tmp_path):
+    model, charts = sample
+    write(tmp_path, "report/partials/cover.html", '<header id="cover"><img src="file:///etc/passwd" alt="x"></header>')
+    with pytest.raises(RenderError, match=re.escape("file:///etc/passwd")):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path))
+
+
+def test_stylesheet_url_outside_the_folders_fails_the_build(sample, tmp_path):
+    model, charts = sample
+    write(tmp_path, "report/print.css", 'body { background-image: url("https://example.com/evil.png"); }')
+    with pytest.raises(RenderError, match=re.escape("https://example.com/evil.png")):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path))
+
+
+def test_symlink_out_of_the_template_folder_fails_the_build(sample, tmp_path):
+    model, charts = sample
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(tiny_png())
+    (tmp_path / "templates" / "report").mkdir(parents=True)
+    (tmp_path / "templates" / "report" / "logo.png").symlink_to(outside)
+    write(tmp_path / "templates", "report/partials/cover.html", '<header id="cover"><img src="report/logo.png" alt="logo"></header>')
+    with pytest.raises(RenderError, match="blocked resource URL.*logo.png"):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path / "templates"))
+
+
+def test_files_inside_the_template_folder_are_served(sample, tmp_path):
+    model, charts = sample
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "logo.png").write_bytes(tiny_png())
+    write(tmp_path, "report/partials/cover.html",
+          '<header id="cover"><img src="report/logo.png" alt="Acme logo"><h1 class="cover-title">Acme</h1></header>')
+    data = render_pdf(model, charts, RenderSettings(templates=tmp_path))
+    assert "Acme" in pdf_text(data)
+
+
+def test_undefined_name_in_a_user_template_fails_naming_it(sample, tmp_path):
+    model, charts = sample
+    path = write(tmp_path, "report/partials/appendix.html", "<section>\n{{ model.facts.no_such_field }}\n</section>")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:2")):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path))
+
+
+def test_first_pages_render_to_non_blank_pictures(pdf, tmp_path):
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) not installed: cannot look at the pages")
+    from PIL import Image, ImageStat
+
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "50", "-png", str(path), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == len(PdfReader(io.BytesIO(pdf)).pages)
+    for number, picture in enumerate(pages, start=1):
+        image = Image.open(picture).convert("L")
+        assert abs(image.width - 413) <= 1 and abs(image.height - 585) <= 1  # A4 at 50 dpi
+        ink = sum(image.point(lambda v: 255 if v < 200 else 0).histogram()[255:]) / (image.width * image.height)
+        assert ink > (0.05 if number == 1 else 0.005), f"page {number} is (nearly) blank: {ink:.4f} ink"
+        assert ImageStat.Stat(image).stddev[0] > 10
+
+
+@pytest.fixture(scope="module")
+def real_pdf():
+    path = real_data_path()
+    if path is None:
+        pytest.skip("real file not found: set REPORTGEN_REAL_DATA or place ../shared/data/CC GENERAL.csv")
+    from reportgen.api import analyse
+    from reportgen.config import load_settings
+
+    _result, model = analyse(path, settings=load_settings(k=5), month="2026-11", generated_at=STAMP)
+    return model, render_pdf(model, make_charts(model), RenderSettings())
+
+
+@pytest.mark.slow
+def test_real_file_pdf(real_pdf):
+    model, data = real_pdf
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) >= 10
+    text = pdf_text(data)
+    assert len(model.segments) == 5
+    for segment in model.segments:
+        assert segment.name in text
+        assert " ".join(segment.actions[0].split()) in text
+    assert "Segment Description Action" in text
+    assert not re.search(r"\bC1\d{4}\b", text) and "C10001" not in text
+    assert reader.metadata.title and reader.metadata.author == "reportgen"
+    titles = outline_titles(reader.outline)
+    assert all(s.name in titles for s in model.segments)
