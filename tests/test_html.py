@@ -160,6 +160,25 @@ def test_hostile_playbook_texts_render_as_text(sample):
     assert "example.com" not in html, "a colour from data must never reach CSS as written"
 
 
+def test_monitoring_and_migration_are_shown_when_present(sample):
+    from reportgen.report import FeatureShift, History, Migration, Monitoring
+
+    model, charts = sample
+    monitoring = Monitoring(
+        "score", "2026-10", "2026-10", "Scored with the saved model of 2026-10.",
+        (FeatureShift("PURCHASES", "Amount of purchases", 0.31, "significant shift"),), (),
+        ("Revolvers has almost vanished: 2.0% of customers this month.",),
+    )
+    migration = Migration("2026-10", "2026-11", ("A",), ("A",), ((1,),), 3900, 120,
+                          ("120 Balanced Users became Revolvers.",), ())
+    changed = dataclasses.replace(model, monitoring=monitoring,
+                                  history=History(("2026-10", "2026-11"), (), (3900, 4000), migration))
+    html = render_html(changed, charts, RenderSettings()).decode("utf-8")
+    for text in ("Scored with the saved model of 2026-10.", "Revolvers has almost vanished", "Since October 2026.",
+                 "120 of 3,900 customers", "120 Balanced Users became Revolvers.", "significant shift", "0.310"):
+        assert text in html
+
+
 def test_filters_clean_and_colour():
     assert clean_text("a\x00b\x0bc\td\ne\ud800") == "abc\td\ne"
     assert css_color("#0072B2") == "#0072B2"
