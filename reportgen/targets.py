@@ -1,0 +1,168 @@
+"""Marketing target lists: one file per persona with the customers to reach, and the playbook.
+
+Written by the caller into ``OUT/MONTH/targets/`` (see :func:`write_target_files`); the names and
+columns are a contract that campaign tools import:
+
+==============================  =============================================================
+``targets-<persona>.csv``       one row per customer of the segment, in extract order, with
+``targets-<persona>.parquet``   :data:`TARGET_COLUMNS`. ``<persona>`` is the playbook key
+                                (``targets-revolvers.csv``) or, for a segment that fits no
+                                persona, a slug of its descriptive name.
+``recommendations.csv``         one row per segment: :data:`RECOMMENDATION_COLUMNS`; the
+                                playbook's actions (and risks) joined with ``"; "``.
+==============================  =============================================================
+
+Target columns: ``CUST_ID``, ``segment`` (1..k, as in the report), ``persona`` (the segment's
+name), ``persona_key`` (empty when the segment fits no persona), the amounts ``BALANCE``,
+``PURCHASES``, ``PAYMENTS``, ``MINIMUM_PAYMENTS``, ``CREDIT_LIMIT``, ``CASH_ADVANCE`` (rounded
+to cents), ``UTILISATION`` (balance / credit limit, 0 without a limit; 4 decimals), the shares
+``PURCHASES_FREQUENCY`` and ``PRC_FULL_PAYMENT`` (6 decimals, as in the extract) and ``TENURE``
+(months).
+
+Every customer appears in exactly one list. CSV text cells are neutralised against spreadsheet
+formula injection (``=HYPERLINK(...)`` becomes ``'=HYPERLINK(...)``). The Parquet files keep the
+exact ids and names: Parquet is typed and never evaluated as a formula, and campaign tools join
+on the exact customer id.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reportgen.contract import ID_COLUMN
+from reportgen.features import derive_ratios
+from reportgen.outputs import neutralise_formula, write_set
+
+TARGETS_FOLDER = "targets"
+RECOMMENDATIONS_FILE = "recommendations.csv"
+
+_MONEY = ("BALANCE", "PURCHASES", "PAYMENTS", "MINIMUM_PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE")
+_SHARES = ("PURCHASES_FREQUENCY", "PRC_FULL_PAYMENT")
+TARGET_COLUMNS: tuple[str, ...] = (
+    ID_COLUMN, "segment", "persona", "persona_key", *_MONEY, "UTILISATION", *_SHARES, "TENURE",
+)
+RECOMMENDATION_COLUMNS: tuple[str, ...] = (
+    "Segment", "Description", "Action", "Risks", "Customers", "Target list",
+)
+
+_SCHEMA = pa.schema(
+    [
+        pa.field(ID_COLUMN, pa.string(), nullable=False),
+        pa.field("segment", pa.int32(), nullable=False),
+        pa.field("persona", pa.string(), nullable=False),
+        pa.field("persona_key", pa.string()),
+        *(pa.field(name, pa.float64(), nullable=False) for name in (*_MONEY, "UTILISATION", *_SHARES)),
+        pa.field("TENURE", pa.int32(), nullable=False),
+    ]
+)
+_UNSAFE = re.compile(r"[^a-z0-9_]+")
+
+
+def build_target_files(result, model) -> dict[str, bytes]:
+    """The bytes of every target file and ``recommendations.csv``, keyed by file name.
+
+    ``result`` is the :class:`~reportgen.pipeline.SegmentationResult` (its ``labels`` are 0-based
+    indexes into ``model.segments``); ``model`` the :class:`~reportgen.report.ReportModel`.
+    """
+    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    labels = np.asarray(result.labels)
+    files: dict[str, bytes] = {}
+    for index, segment in enumerate(model.segments):
+        rows = _target_frame(result, labels == index, segment)
+        stem = stems[segment.id]
+        files[f"{stem}.csv"] = _csv(_neutralised(rows))
+        files[f"{stem}.parquet"] = _parquet(rows)
+    files[RECOMMENDATIONS_FILE] = _csv(recommendations_table(model, stems))
+    return files
+
+
+def write_target_files(result, model, month_dir: Path) -> list[Path]:
+    """Write the target files into ``month_dir/targets/`` (all or nothing); return the paths."""
+    return write_set(Path(month_dir) / TARGETS_FOLDER, build_target_files(result, model))
+
+
+def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:
+    """File stems by segment id, e.g. ``{5: "targets-revolvers"}``, from ``(id, name, persona_key)``.
+
+    The persona key when it is safe in a file name, else a slug of the name; unique per segment
+    (a clash gets the segment id appended). The mailer uses this to find the lists of a month.
+    """
+    stems: dict[int, str] = {}
+    for seg_id, name, key in segments:
+        base = _slug(key) if key else ""
+        base = base or _slug(name) or f"segment-{seg_id}"
+        stem = f"targets-{base}"
+        if stem in stems.values():
+            stem = f"{stem}-{seg_id}"
+        stems[int(seg_id)] = stem
+    return stems
+
+
+def recommendations_table(model, stems: dict[int, str] | None = None) -> pd.DataFrame:
+    """One row per segment: its name, description, actions, risks, size and target list file."""
+    stems = stems or target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    rows = [
+        {
+            "Segment": neutralise_formula(s.name),
+            "Description": neutralise_formula(s.description),
+            "Action": neutralise_formula("; ".join(s.actions)),
+            "Risks": neutralise_formula("; ".join(s.risks)),
+            "Customers": int(s.customers),
+            "Target list": f"{stems[s.id]}.csv",
+        }
+        for s in model.segments
+    ]
+    return pd.DataFrame(rows, columns=list(RECOMMENDATION_COLUMNS))
+
+
+def _target_frame(result, mask: np.ndarray, segment) -> pd.DataFrame:
+    features = result.clean.features[mask].reset_index(drop=True)
+    n = len(features)
+    frame = pd.DataFrame(
+        {
+            ID_COLUMN: result.clean.ids[mask].astype(str).reset_index(drop=True),
+            "segment": np.full(n, segment.id, dtype="int32"),
+            "persona": [segment.name] * n,
+            "persona_key": [segment.persona_key] * n,
+        }
+    )
+    # features may be float32: widen before rounding so cents and shares print as written
+    for name in _MONEY:
+        frame[name] = features[name].to_numpy(dtype="float64").round(2)
+    frame["UTILISATION"] = derive_ratios(features)["UTILISATION"].to_numpy(dtype="float64").round(4)
+    for name in _SHARES:
+        frame[name] = features[name].to_numpy(dtype="float64").round(6)
+    frame["TENURE"] = features["TENURE"].to_numpy().astype("int32")
+    return frame[list(TARGET_COLUMNS)]
+
+
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in (ID_COLUMN, "persona", "persona_key"):
+        out[column] = [neutralise_formula(v) if isinstance(v, str) else v for v in out[column]]
+    return out
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("-", str(text).lower()).strip("-_")
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,151 @@
+"""Marketing target lists and recommendations, built from a real run on the bundled sample."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from reportgen.targets import (
+    RECOMMENDATION_COLUMNS,
+    TARGET_COLUMNS,
+    build_target_files,
+    target_stems,
+    write_target_files,
+)
+
+HOSTILE_IDS = {
+    0: '=HYPERLINK("http://x","y")',
+    1: "+1-555-0100",
+    2: "@SUM(A1:A9)",
+    3: "-2+3",
+    4: "\tC10005",
+}
+
+
+@pytest.fixture(scope="module")
+def run():
+    from reportgen.api import analyse
+
+    return analyse(month="2026-11")
+
+
+@pytest.fixture(scope="module")
+def files(run):
+    return build_target_files(*run)
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+
+
+def test_one_csv_and_one_parquet_per_persona_and_the_recommendations(run, files):
+    _result, model = run
+    keys = [s.persona_key for s in model.segments]
+    assert all(keys), "the sample fits every persona"
+    expected = {f"targets-{k}.{ext}" for k in keys for ext in ("csv", "parquet")} | {"recommendations.csv"}
+    assert set(files) == expected
+
+
+def test_columns_are_as_documented(files):
+    for name, data in files.items():
+        if name.startswith("targets-") and name.endswith(".csv"):
+            header = next(csv.reader(io.StringIO(data.decode("utf-8"))))
+            assert tuple(header) == TARGET_COLUMNS
+        elif name.endswith(".parquet"):
+            assert tuple(pq.read_schema(io.BytesIO(data)).names) == TARGET_COLUMNS
+    header = next(csv.reader(io.StringIO(files["recommendations.csv"].decode("utf-8"))))
+    assert tuple(header) == RECOMMENDATION_COLUMNS
+    assert TARGET_COLUMNS[:3] == ("CUST_ID", "segment", "persona")
+    assert {"BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "UTILISATION", "PRC_FULL_PAYMENT", "TENURE"} <= set(TARGET_COLUMNS)
+
+
+def test_every_customer_appears_exactly_once(run, files):
+    result, model = run
+    ids = result.clean.ids.astype(str)
+    for ext, read in (("csv", lambda b: pd.read_csv(io.BytesIO(b), dtype={"CUST_ID": str})), ("parquet", lambda b: pd.read_parquet(io.BytesIO(b)))):
+        frames = {name: read(data) for name, data in files.items() if name.startswith("targets-") and name.endswith(ext)}
+        listed = pd.concat(frames.values())["CUST_ID"]
+        assert len(listed) == len(ids) and listed.is_unique
+        assert set(listed) == set(ids)
+        for segment in model.segments:
+            frame = frames[f"targets-{segment.persona_key}.{ext}"]
+            assert len(frame) == segment.customers
+            assert set(frame["segment"]) == {segment.id} and set(frame["persona"]) == {segment.name}
+
+
+def test_values_match_the_customers(run, files):
+    result, model = run
+    frame = pd.read_parquet(io.BytesIO(files[f"targets-{model.segments[0].persona_key}.parquet"]))
+    features = result.clean.features.copy()
+    features.index = result.clean.ids.astype(str)
+    row = frame.iloc[0]
+    source = features.loc[row["CUST_ID"]]
+    assert row["BALANCE"] == round(float(source["BALANCE"]), 2)
+    assert row["TENURE"] == int(source["TENURE"])
+    expected = float(source["BALANCE"]) / float(source["CREDIT_LIMIT"]) if source["CREDIT_LIMIT"] > 0 else 0.0
+    assert row["UTILISATION"] == pytest.approx(expected, abs=5e-5)
+
+
+def test_text_cells_are_neutralised_against_formula_injection(run):
+    result, model = run
+    ids = result.clean.ids.astype(str).copy()
+    for position, value in HOSTILE_IDS.items():
+        ids.iloc[position] = value
+    evil = replace(result, clean=replace(result.clean, ids=ids))
+    first = model.segments[0]
+    segments = (replace(first, name="=cmd|' /C calc'!A0", actions=("-10% off", "Call them")),) + model.segments[1:]
+    files = build_target_files(evil, replace(model, segments=segments))
+
+    rows = [r for name, data in files.items() if name.endswith(".csv") and name.startswith("targets-") for r in read_csv(data)]
+    by_id = {r["CUST_ID"]: r for r in rows}
+    for value in HOSTILE_IDS.values():
+        assert "'" + value in by_id, value  # inert text in a spreadsheet
+        assert value not in by_id
+    assert {r["persona"] for r in rows if r["segment"] == str(first.id)} == {"'=cmd|' /C calc'!A0"}
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
+
+    recommendations = read_csv(files["recommendations.csv"])
+    assert recommendations[0]["Segment"] == "'=cmd|' /C calc'!A0"
+    assert recommendations[0]["Action"] == "'-10% off; Call them"
+
+    # Parquet is typed and never evaluated: it keeps the exact ids campaign tools join on
+    parquet = pd.concat(pd.read_parquet(io.BytesIO(d)) for n, d in files.items() if n.endswith(".parquet"))
+    assert set(HOSTILE_IDS.values()) <= set(parquet["CUST_ID"])
+
+
+def test_recommendations_one_row_per_segment_with_actions_joined(run, files):
+    _result, model = run
+    rows = read_csv(files["recommendations.csv"])
+    assert [r["Segment"] for r in rows] == [s.name for s in model.segments]
+    for row, segment in zip(rows, model.segments):
+        assert row["Description"] == segment.description
+        assert row["Action"] == "; ".join(segment.actions)
+        assert row["Risks"] == "; ".join(segment.risks)
+        assert int(row["Customers"]) == segment.customers
+        assert row["Target list"] in files
+
+
+def test_same_run_same_bytes(run, files):
+    assert build_target_files(*run) == files
+
+
+def test_write_target_files_writes_into_targets(run, tmp_path):
+    paths = write_target_files(*run, tmp_path / "2026-11")
+    assert {p.parent for p in paths} == {tmp_path / "2026-11" / "targets"}
+    assert (tmp_path / "2026-11" / "targets" / "recommendations.csv").is_file()
+
+
+def test_file_stems_are_safe_and_unique():
+    stems = target_stems([(1, "Revolvers", "revolvers"), (2, "Low Spend / High Limit", None), (3, "Low spend: high limit", None), (4, "", None), (5, "../x", "../etc")])
+    assert stems == {
+        1: "targets-revolvers",
+        2: "targets-low-spend-high-limit",
+        3: "targets-low-spend-high-limit-3",
+        4: "targets-segment-4",
+        5: "targets-etc",
+    }
