@@ -25,6 +25,7 @@ from reportgen.rendering import RenderSettings, file_name, renderer_for
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
+from reportgen.targets import write_target_files
 
 SAMPLE_DATA = bundled_path("data", "sample.csv")
 
@@ -171,7 +172,8 @@ def build(
         files["model.json"] = save_model(result.model)
         files["report-model.json"] = model_to_json(model).encode("utf-8")
         progress("write files")
-        written = write_set(Path(out) / month, files)
+        targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
+        written = write_set(Path(out) / month, files) + targets
         progress("record history")
         record_history(database, result, model, files["model.json"])
     return Outcome(result, model, tuple(written))

@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_build(sub)
+    _add_send(sub)
     _add_segment(sub)
     _add_synth(sub)
     return parser
@@ -102,8 +103,43 @@ def _add_build(sub) -> None:
     p.add_argument("--pptx-template", type=Path, help="PowerPoint master (.pptx/.potx) to build the deck from")
     p.add_argument("--refit", action="store_true",
                    help="fit the segments afresh and match them to last month's (default: score with the saved model)")
+    p.add_argument("--send", action="store_true", help="e-mail the month's deliverables afterwards (see `send`)")
     _common(p)
     p.set_defaults(handler=_run_build)
+
+
+def _add_send(sub) -> None:
+    p = sub.add_parser(
+        "send",
+        help="e-mail a built month's deliverables to the audiences in the config",
+        description=(
+            "E-mail OUT/MONTH's deliverables over SMTP to the audiences of the config's [email] table. "
+            "A ledger in the history database makes reruns safe: an audience already mailed for the month "
+            "is skipped unless --resend."
+        ),
+    )
+    p.add_argument("--month", required=True, help="the month to send, YYYY-MM")
+    p.add_argument("--config", type=Path, required=True, help="TOML config with the [email] table")
+    p.add_argument("--out", type=Path, default=Path("output"), help="output root the month was built into (default: output)")
+    p.add_argument("--dry-run", action="store_true", help="write OUT/MONTH/outbox/<audience>.eml instead of sending")
+    p.add_argument("--resend", action="store_true", help="send again to audiences already mailed for this month")
+    _common(p)
+    p.set_defaults(handler=_run_send)
+
+
+def _run_send(args) -> int:
+    from reportgen.api import now_utc, parse_month
+
+    _send(parse_month(args.month, now_utc()), args.out, args.config, dry_run=args.dry_run, resend=args.resend)
+    return 0
+
+
+def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, resend: bool = False) -> None:
+    from reportgen.config import load_settings
+    from reportgen.mail import send_month
+
+    for result in send_month(month, out, load_settings(config), dry_run=dry_run, resend=resend):
+        print(f"{result.audience}: {result.detail}")
 
 
 def _run_build(args) -> int:
@@ -129,6 +165,8 @@ def _run_build(args) -> int:
         print(f"  note: {event}")
     for path in outcome.files:
         print(f"wrote {path}")
+    if args.send:
+        _send(model.facts.month, args.out, args.config)
     return 0
 
 

@@ -274,6 +274,7 @@ class ReportModel:
     sample: CustomerSample
     monitoring: Monitoring
     history: History | None = None
+    changes: tuple[str, ...] = ()
 
 
 AT_RISK = ("dormant", "revolvers")
@@ -300,6 +301,8 @@ def build_report_model(
     features = result.clean.features
     labels = result.labels
     segments = tuple(_segment(result, i) for i in range(len(result.namings)))
+    monitoring = _monitoring(result)
+    history = _history(segments, month, trend, migration, result.playbook)
     return ReportModel(
         version=MODEL_VERSION,
         facts=_facts(result, month, generated_at, title),
@@ -323,9 +326,32 @@ def build_report_model(
         + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
         cube=build_cube(features, labels),
         sample=_customer_sample(result, show_ids),
-        monitoring=_monitoring(result),
-        history=_history(segments, month, trend, migration, result.playbook),
+        monitoring=monitoring,
+        history=history,
+        changes=describe_changes(monitoring, history),
     )
+
+
+def describe_changes(monitoring: Monitoring, history: History | None) -> tuple[str, ...]:
+    """What changed since last month, in sentences (empty in the first recorded month)."""
+    if history is None or len(history.months) < 2:
+        return ()
+    lines = []
+    for series in history.series:
+        before, now = series.customers[-2], series.customers[-1]
+        if before is not None and now is not None and before and abs(now - before) / before >= 0.05:
+            lines.append(f"{series.name}: {format_count(before)} → {format_count(now)} customers "
+                         f"({(now - before) / before:+.0%}).")
+    migration = history.migration
+    if migration is not None:
+        lines.append(f"{format_count(migration.moved)} customers ({format_share(migration.moved / max(migration.customers_both, 1))}) "
+                     f"changed segment since {migration.month_from}.")
+        lines.extend(migration.highlights[:2])
+        lines.extend(migration.at_risk)
+    lines.extend(f"{p.label}: {p.level} since {monitoring.model_month} (PSI {p.psi:.2f})."
+                 for p in monitoring.psi if p.level != "stable")
+    lines.extend(monitoring.events)
+    return tuple(lines)
 
 
 def _monitoring(result) -> Monitoring:
