@@ -229,6 +229,17 @@ def test_a_user_stylesheet_replaces_the_default(sample, tmp_path):
     assert "#123456" in html and ".kpi {" not in html
 
 
+def test_asset_filter_embeds_template_files_and_nothing_outside(sample, tmp_path):
+    model, charts = sample
+    write(tmp_path, "report/brand.txt", "hello")
+    write(tmp_path, "report/partials/cover.html", '<header id="cover"><a href="{{ "report/brand.txt"|asset }}">brand</a></header>')
+    html = render_html(model, charts, RenderSettings(templates=tmp_path)).decode("utf-8")
+    assert 'href="data:text/plain;base64,aGVsbG8="' in html
+    write(tmp_path, "report/partials/cover.html", '<header id="cover">{{ "../../../../etc/passwd"|asset }}</header>')
+    with pytest.raises(RenderError, match="not found in the template folders"):
+        render_html(model, charts, RenderSettings(templates=tmp_path))
+
+
 def test_undefined_name_in_a_user_template_names_the_file_and_line(sample, tmp_path):
     model, charts = sample
     path = write(tmp_path, "report/partials/cover.html", "<header>\n<h1>{{ model.facts.title }}</h1>\n<p>{{ no_such_name }}</p>\n</header>")
