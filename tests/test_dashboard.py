@@ -321,6 +321,17 @@ def test_browser_tiles_filters_and_drill_down(browser, browsed, tmp_path):
     page.keyboard.press("Escape")
     assert page.is_hidden("#detail")
     assert page.evaluate("document.activeElement.dataset.segment") == str(segment.id)
+
+    # Drill down from a chart: the last bar of the money chart belongs to the last segment.
+    bar = page.query_selector_all("#chart-money .point")[-1]
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#chart-money .hoverlayer .hovertext", state="attached")  # Plotly clicks what it hovers
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_selector("#detail", state="visible")
+    assert visit.text("#detail-name") == model.segments[-1].name
     visit.assert_offline_and_clean()
     visit.close()
 
