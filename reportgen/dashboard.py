@@ -241,6 +241,8 @@ def history_payload(model: ReportModel, cubes: dict[str, list] | None = None) ->
     history = getattr(model, "history", None)
     if history is None:
         return None
+    if cubes is None:  # a History that keeps monthly cubes (month -> rows) turns the month filter on
+        cubes = getattr(history, "cubes", None)
     ids = {s.name: s.id for s in model.segments}
     migration = history.migration
     return {
