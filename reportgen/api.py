@@ -179,6 +179,32 @@ def build(
     return Outcome(result, model, tuple(written))
 
 
+def export(
+    data: Path | str | None = None,
+    *,
+    fmt: str = "parquet",
+    out: Path | str = "output",
+    month: str | None = None,
+    k: int | None = None,
+    config: Path | str | None = None,
+) -> list[Path]:
+    """Write the BI extracts (see :mod:`reportgen.bi`) for ``data`` into ``out/<month>/bi/``.
+
+    Reads the history database (scoring with the saved model, and migration) but records nothing."""
+    from reportgen.bi import write_bi_extracts
+
+    stamp = now_utc()
+    month = parse_month(month, stamp)
+    settings = load_settings(Path(config) if config else None, k=k)
+    database = history_path(settings, out)
+    progress = Progress()
+    with progress.running():
+        result, model = analyse(data, settings=settings, month=month, generated_at=stamp, progress=progress,
+                                history=database if database.exists() else None)
+        progress("write files")
+        return write_bi_extracts(result, model, Path(out) / month / "bi", fmt)
+
+
 def history_path(settings: Settings, out: Path | str) -> Path:
     """The history database: the configured path, else ``out/history.duckdb``."""
     return settings.history.database or Path(out) / "history.duckdb"

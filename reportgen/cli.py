@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_build(sub)
     _add_send(sub)
+    _add_export(sub)
     _add_segment(sub)
     _add_synth(sub)
     return parser
@@ -125,6 +126,31 @@ def _add_send(sub) -> None:
     p.add_argument("--resend", action="store_true", help="send again to audiences already mailed for this month")
     _common(p)
     p.set_defaults(handler=_run_send)
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write tidy BI extracts (customers, segment profiles, KPIs by month, migration) for Power BI or Tableau",
+        description="Segment the extract (as `build` does) and write tidy tables with a documented schema "
+                    "(bi-schema.json) to OUT/MONTH/bi/.",
+    )
+    p.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet", help="parquet (default) or csv")
+    p.add_argument("--data", type=Path, help="customer extract; default: the bundled sample")
+    p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
+    p.add_argument("--month", help="month YYYY-MM (default: the current month)")
+    p.add_argument("--k", type=_positive_int, help=K_HELP)
+    p.add_argument("--config", type=Path, help="TOML config")
+    _common(p)
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args) -> int:
+    from reportgen.api import export
+
+    for path in export(args.data, fmt=args.fmt, out=args.out, month=args.month, k=args.k, config=args.config):
+        print(f"wrote {path}")
+    return 0
 
 
 def _run_send(args) -> int:
