@@ -18,7 +18,7 @@ import pandas as pd
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
 from reportgen.outputs import month_lock, remove_stale_temps, write_set
-from reportgen.history import load_migration, load_trend, previous_run, record_run
+from reportgen.history import load_cubes, load_migration, load_trend, previous_run, record_run
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
 from reportgen.rendering import RenderSettings, file_name, renderer_for
@@ -68,11 +68,12 @@ def analyse(
     result = run_segmentation(
         Path(data) if data else SAMPLE_DATA, settings, log=progress, previous=previous, refit=refit, month=month
     )
-    trend = migration = None
+    trend = migration = cubes = None
     if previous is not None:
         current = pd.DataFrame({"cust_id": result.clean.ids.astype(str).to_numpy(), "name": segment_names(result)})
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
+        cubes = load_cubes(history, sorted(set(trend["month"])))
     model = build_report_model(
         result,
         month=month,
@@ -81,6 +82,7 @@ def analyse(
         show_ids=settings.show_customer_ids,
         trend=trend,
         migration=migration,
+        cubes=cubes,
     )
     return result, model
 
@@ -225,6 +227,7 @@ def record_history(database: Path, result: SegmentationResult, model: ReportMode
         "silhouette": chosen.silhouette if chosen else None, "stability": chosen.stability if chosen else None,
         "customers": model.facts.customers, "versions": json.dumps(dict(model.facts.versions)),
         "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps(c.reference),
+        "cube_json": json.dumps({"names": [s.name for s in model.segments], "rows": model.cube.rows}),
     }
     assignments = pd.DataFrame(
         {"month": month, "cust_id": result.clean.ids.astype(str).to_numpy(), "segment": result.labels + 1,

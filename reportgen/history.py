@@ -5,8 +5,9 @@ transaction):
 
 - ``runs``: month, built_at, input file name and sha256, mode (fit / refit / score), the month
   the model was fitted, model version (sha256 of ``model.json``), k, silhouette, stability,
-  customers, versions, the model file itself (JSON) and the reference distribution of the key
-  features in the model's fit month (JSON, for population-shift measures);
+  customers, versions, the model file itself (JSON), the reference distribution of the key
+  features in the model's fit month (JSON, for population-shift measures) and the month's filter
+  cube with segment names (JSON, for the dashboard's month filter);
 - ``assignments``: month, customer id, segment id, segment name;
 - ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs.
 
@@ -29,7 +30,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     month VARCHAR PRIMARY KEY, built_at VARCHAR, input_name VARCHAR, input_sha256 VARCHAR,
     mode VARCHAR, model_month VARCHAR, model_version VARCHAR, k INTEGER, silhouette DOUBLE,
-    stability DOUBLE, customers BIGINT, versions VARCHAR, model_json VARCHAR, reference_json VARCHAR
+    stability DOUBLE, customers BIGINT, versions VARCHAR, model_json VARCHAR, reference_json VARCHAR,
+    cube_json VARCHAR
 );
 CREATE TABLE IF NOT EXISTS assignments (month VARCHAR, cust_id VARCHAR, segment INTEGER, name VARCHAR);
 CREATE TABLE IF NOT EXISTS segment_kpis (
@@ -142,6 +144,17 @@ def load_migration(path: Path, month_from: str, current: pd.DataFrame) -> pd.Dat
             "WHERE a.month = ? GROUP BY 1, 2 ORDER BY 1, 2",
             [month_from],
         ).df()
+
+
+def load_cubes(path: Path, months: list[str]) -> dict[str, dict]:
+    """The stored filter cubes of ``months`` (month -> {"names": [...], "rows": [...]})."""
+    if not months:
+        return {}
+    with connect(path) as con:
+        rows = con.execute(
+            f"SELECT month, cube_json FROM runs WHERE month IN ({', '.join('?' * len(months))})", months
+        ).fetchall()
+    return {month: json.loads(text) for month, text in rows if text}
 
 
 def recorded_months(path: Path) -> list[str]:

@@ -254,6 +254,7 @@ class History:
     series: tuple[TrendSeries, ...]
     portfolio_customers: tuple[int, ...]
     migration: Migration | None
+    cubes: dict[str, tuple[tuple[float, ...], ...]]  # month -> filter cube rows, segment ids of this month
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,7 @@ SAMPLE_COLUMNS = ("BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVA
 
 def build_report_model(
     result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False,
-    trend=None, migration=None,
+    trend=None, migration=None, cubes=None,
 ) -> ReportModel:
     """Turn a pipeline result into the report model (all numbers computed here, once).
 
@@ -302,7 +303,8 @@ def build_report_model(
     labels = result.labels
     segments = tuple(_segment(result, i) for i in range(len(result.namings)))
     monitoring = _monitoring(result)
-    history = _history(segments, month, trend, migration, result.playbook)
+    cube = build_cube(features, labels)
+    history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube))
     return ReportModel(
         version=MODEL_VERSION,
         facts=_facts(result, month, generated_at, title),
@@ -324,7 +326,7 @@ def build_report_model(
         ),
         dictionary=tuple(DictionaryEntry(c.name, c.unit, c.description) for c in COLUMNS)
         + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
-        cube=build_cube(features, labels),
+        cube=cube,
         sample=_customer_sample(result, show_ids),
         monitoring=monitoring,
         history=history,
@@ -378,7 +380,21 @@ def _monitoring(result) -> Monitoring:
     )
 
 
-def _history(segments, month, trend, migration, playbook) -> History | None:
+def _month_cubes(stored, segments, month: str, cube: Cube) -> dict:
+    """Earlier months' cubes with their segment ids translated, by name, to this month's ids
+    (rows of segments that no longer exist are left out), plus this month's cube."""
+    ids = {s.name: s.id for s in segments}
+    out = {}
+    for past, entry in sorted((stored or {}).items()):
+        names = entry["names"]
+        out[past] = tuple(
+            (ids[names[int(row[0]) - 1]], *row[1:]) for row in entry["rows"] if names[int(row[0]) - 1] in ids
+        )
+    out[month] = cube.rows
+    return out
+
+
+def _history(segments, month, trend, migration, playbook, cubes) -> History | None:
     if trend is None or trend.empty:
         return None
     current = pd.DataFrame(
@@ -402,7 +418,8 @@ def _history(segments, month, trend, migration, playbook) -> History | None:
             None if v is None else int(v) for v in pick("customers")), pick("share"), pick("avg_balance"),
             pick("avg_purchases"), pick("utilisation")))
     totals = tuple(int(frame[frame["month"] == m]["customers"].sum()) for m in months)
-    return History(months, tuple(series), totals, _migration(migration, months, segments, playbook))
+    return History(months, tuple(series), totals, _migration(migration, months, segments, playbook),
+                   {m: c for m, c in cubes.items() if m in months})
 
 
 def _kpi(segment, key: str) -> float:
