@@ -43,12 +43,15 @@ CHART_KEYS = ("sizes", "k_evidence", "pca", "comparison", "profile_heat", "corre
 #: model.kpis keys shown as tiles in the executive summary, in this order.
 HEADLINE_KPIS = ("customers", "balance", "purchases", "payments", "utilisation")
 MEDIA = ("screen", "print")
+#: URL scheme of the charts in the print document, served from memory by :mod:`reportgen.pdf`.
+CHART_SCHEME = "reportgen-chart"
 
 # C0 controls other than tab, newline and carriage return, lone surrogates and the two
 # non-characters U+FFFE/U+FFFF are illegal in XML 1.0 and break PDF text and HTML parsers.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _FALLBACK_COLOR = "#888888"
+_STYLE_END = re.compile(r"</style", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,14 @@ def asset_uri(roots: tuple[Path, ...], name: str) -> str:
     raise RenderError(f"asset {name!r} not found in the template folders {', '.join(map(str, roots))}")
 
 
-def chart_image(chart: Chart) -> ChartImage:
-    """A chart with its PNG embedded as a ``data:`` URI."""
-    src = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
+def chart_image(chart: Chart, media: str = "screen") -> ChartImage:
+    """A chart for the templates: on screen its PNG embedded as a ``data:`` URI; in print a
+    ``reportgen-chart:`` URL that the PDF's fetcher serves from memory (WeasyPrint parses a
+    megabyte of base64 in attributes slowly)."""
+    if media == "print":
+        src = f"{CHART_SCHEME}:{chart.key}"
+    else:
+        src = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
     return ChartImage(chart.key, chart.title, chart.alt, src, chart.width_px, chart.height_px)
 
 
@@ -169,7 +177,8 @@ def build_context(model, charts: dict[str, Chart], settings: RenderSettings, *, 
     """The context every report template receives (the contract in ``templates/report/README.md``).
 
     - ``model``: the :class:`~reportgen.report.ReportModel`, as it is.
-    - ``charts``: chart key -> :class:`ChartImage` (all of :data:`CHART_KEYS` are present).
+    - ``charts``: chart key -> :class:`ChartImage` (all of :data:`CHART_KEYS` are present);
+      ``src`` is a ``data:`` URI on screen, a ``reportgen-chart:KEY`` URL in print.
     - ``css``: the stylesheet text, inlined by ``base.html``: ``report.css``, plus ``print.css``
       when ``media`` is ``"print"``.
     - ``media``: ``"screen"`` (the HTML file) or ``"print"`` (the PDF).
@@ -190,7 +199,7 @@ def build_context(model, charts: dict[str, Chart], settings: RenderSettings, *, 
         raise RenderError(f"report model lacks headline KPI(s) {', '.join(absent)}; has: {', '.join(portfolio)}")
     return {
         "model": model,
-        "charts": MappingProxyType({key: chart_image(chart) for key, chart in charts.items()}),
+        "charts": MappingProxyType({key: chart_image(chart, media) for key, chart in charts.items()}),
         "css": _stylesheets(env, media),
         "media": media,
         "headline_kpis": tuple(portfolio[key] for key in HEADLINE_KPIS),
@@ -207,9 +216,9 @@ def _stylesheets(env: jinja2.Environment, media: str) -> Markup:
             text, filename, _uptodate = env.loader.get_source(env, name)
         except jinja2.TemplateNotFound:
             raise RenderError(f"stylesheet {name} not found in the template folders") from None
-        if "</" in text:
+        if _STYLE_END.search(text):
             # Inlined in <style>: a closing tag would end the stylesheet and start markup.
-            raise _located_error(f"stylesheet must not contain '</' (it is inlined in <style>)", filename, None, env)
+            raise _located_error("stylesheet must not contain '</style' (it is inlined in <style>)", filename, None, env)
         parts.append(f"/* {name} */\n{text}")
     return Markup("\n".join(parts))
 

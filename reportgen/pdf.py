@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from reportgen.errors import RenderError
-from reportgen.html import render_document, template_roots
+from reportgen.html import CHART_SCHEME, render_document, template_roots
 from reportgen.rendering import Chart, RenderSettings
 
 LOG = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def render_pdf(model, charts: dict[str, Chart], settings: RenderSettings) -> byt
     """The report as PDF bytes (A4, tagged PDF/UA-1, fonts embedded, bookmarks from h1/h2)."""
     html_text = render_document(model, charts, settings, media="print")
     roots = template_roots(settings)
-    fetcher = TemplateFetcher(roots)
+    fetcher = TemplateFetcher(roots, {key: chart.png for key, chart in charts.items()})
     # An identifier from the content keeps the bytes stable from one build of the same model to the next.
     identifier = hashlib.sha256(html_text.encode("utf-8")).hexdigest()[:32].encode("ascii")
     with _RENDER_LOCK, _captured_weasyprint_logs() as records:
@@ -93,14 +93,15 @@ def render_pdf(model, charts: dict[str, Chart], settings: RenderSettings) -> byt
                 raise _blocked_error(fetcher) from None
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            raise RenderError(f"WeasyPrint could not render the PDF: {exc.__class__.__name__}: {exc}") from exc
+            detail = _short(" ".join(f"{exc.__class__.__name__}: {exc}".split()), 300)
+            raise RenderError(f"WeasyPrint could not render the PDF: {detail}") from exc
     if fetcher.blocked:
         raise _blocked_error(fetcher)
     problems = [r for r in records if r.levelno >= logging.ERROR]
     for record in records:
         LOG.debug("weasyprint: %s", record.getMessage())
     if problems:
-        first = " ".join(problems[0].getMessage().split())
+        first = _short(" ".join(problems[0].getMessage().split()), 300)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RenderError(f"WeasyPrint reported a problem: {first}{more}")
     return pdf
@@ -124,16 +125,18 @@ def _short(url: str, limit: int = 120) -> str:
 
 
 class TemplateFetcher(URLFetcher):
-    """A WeasyPrint URL fetcher serving ``data:`` URLs and files inside ``roots`` only.
+    """A WeasyPrint URL fetcher serving ``data:`` URLs, this build's charts
+    (``reportgen-chart:KEY``) and files inside ``roots`` only.
 
     Any other URL is recorded in ``blocked`` and stops the rendering (WeasyPrint would otherwise
     log the failure and leave a hole). A ``file:`` URL inside one root that does not exist there
     is looked up under the same relative path in the other roots, in order, like templates are.
     """
 
-    def __init__(self, roots: tuple[Path, ...]):
+    def __init__(self, roots: tuple[Path, ...], charts: dict[str, bytes] | None = None):
         super().__init__(allowed_protocols=("data",), allow_redirects=False, fail_on_errors=True)
         self.roots = tuple(Path(r).resolve() for r in roots)
+        self.charts = dict(charts or {})
         self.blocked: list[str] = []
 
     def fetch(self, url, headers=None):
@@ -141,6 +144,8 @@ class TemplateFetcher(URLFetcher):
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
         if scheme == "data":
             return super().fetch(url, headers)
+        if scheme == CHART_SCHEME and url.split(":", 1)[1] in self.charts:
+            return URLFetcherResponse(url, self.charts[url.split(":", 1)[1]], {"Content-Type": "image/png"})
         if scheme == "file":
             path = self._template_file(url)
             if path is not None:

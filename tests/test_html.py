@@ -240,6 +240,13 @@ def test_asset_filter_embeds_template_files_and_nothing_outside(sample, tmp_path
         render_html(model, charts, RenderSettings(templates=tmp_path))
 
 
+def test_a_user_stylesheet_cannot_close_the_style_element(sample, tmp_path):
+    model, charts = sample
+    path = write(tmp_path, "report/report.css", "body { color: red; } </STYLE><script>alert(1)</script>")
+    with pytest.raises(ConfigError, match=re.escape(str(path))):
+        render_html(model, charts, RenderSettings(templates=tmp_path))
+
+
 def test_undefined_name_in_a_user_template_names_the_file_and_line(sample, tmp_path):
     model, charts = sample
     path = write(tmp_path, "report/partials/cover.html", "<header>\n<h1>{{ model.facts.title }}</h1>\n<p>{{ no_such_name }}</p>\n</header>")

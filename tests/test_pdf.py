@@ -215,6 +215,13 @@ def test_symlink_out_of_the_template_folder_fails_the_build(sample, tmp_path):
         render_pdf(model, charts, RenderSettings(templates=tmp_path / "templates"))
 
 
+def test_only_this_builds_charts_are_served_by_the_chart_scheme(sample, tmp_path):
+    model, charts = sample
+    write(tmp_path, "report/partials/cover.html", '<header id="cover"><img src="reportgen-chart:nope" alt="x"></header>')
+    with pytest.raises(RenderError, match="reportgen-chart:nope"):
+        render_pdf(model, charts, RenderSettings(templates=tmp_path))
+
+
 def test_files_inside_the_template_folder_are_served(sample, tmp_path):
     model, charts = sample
     (tmp_path / "report").mkdir()
