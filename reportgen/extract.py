@@ -4,19 +4,42 @@ Real extracts differ from the reference file: other header case, a running-numbe
 front, extra columns, numeric ids, other delimiters and encodings. Unambiguous differences are
 absorbed here; anything that would need a guess is an :class:`~reportgen.errors.InputError`
 that says how to fix it (usually a ``[input.columns]`` mapping in the config).
+
+Reading is columnar and memory-lean, so ten million customers fit on one machine:
+
+- one streaming pass over the file computes its SHA-256, unpacks gzip, rejects binary files and
+  finds the encoding (UTF-8, else cp1252, else latin-1), without holding the file in memory;
+- the header is parsed and mapped first, then only the contract columns are read, with pyarrow
+  (``pyarrow.csv`` multi-threaded, ``pyarrow.parquet`` one column at a time), the 17 behaviour
+  columns straight into float32 (7 significant digits: amounts keep their cents up to
+  $167,772; values beyond float32's range, about 3.4e38, read as infinite);
+- anything the fast reader does not take as it is falls back to a slower path that keeps every
+  tolerance: cells that are not plain numbers (thousands separators, ``N/A`` in any case,
+  spaces) are re-read as text and converted by :mod:`reportgen.validation`, which names the
+  rows of real text; ragged rows are reported with their row number; files the fast reader
+  cannot parse at all are read as text with pandas, as before.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import difflib
 import gzip
 import hashlib
 import io
 import re
+import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from reportgen.config import InputSettings
 from reportgen.contract import FEATURES, ID_COLUMN
@@ -29,12 +52,23 @@ _BINARY_SIGNATURES = {
     b"\x89PNG": "a PNG image",
 }
 _DELIMITERS = (",", ";", "\t", "|")
+# Cells that mean "no value", compared case-insensitively after stripping spaces.
+EMPTY_MARKERS = ("", "na", "nan", "null", "none", "n/a", "#n/a")
+# The fast reader matches null markers exactly; these are the spellings seen in practice. Any
+# other spelling fails the fast read and takes the text path, which compares case-insensitively.
+_NULL_SPELLINGS = sorted(
+    {v for m in EMPTY_MARKERS for v in (m, m.upper(), m.capitalize(), m.title())} | {"NaN", "N/a", "#N/a"}
+)
+_BLOCK = 1 << 22  # streaming block: 4 MiB
+_HEAD = 1 << 16  # the first 64 KiB of content: header, delimiter, binary check
 
 
 @dataclass(frozen=True)
 class Extract:
     """A loaded extract: contract columns only, plus the facts the report states about it.
 
+    ``frame`` holds ``CUST_ID`` as text and the 17 behaviour columns as read: float32 when they
+    were read as numbers (empty cells are NaN), text when some cells need the tolerant text path.
     ``first_row`` is the row number of the first customer as a user would count it in the file
     (2 for CSV, where the header is row 1; 1 for Parquet), so errors can name rows.
     """
@@ -50,29 +84,36 @@ class Extract:
     first_row: int
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """What one streaming pass learnt about a file."""
+
+    sha256: str
+    parquet: bool
+    gzip: bool
+    head: bytes
+    content_size: int
+    encoding: str | None
+
+
 def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
     """Read ``path`` and return its contract columns (``CUST_ID`` as text, the rest as read)."""
     settings = settings or InputSettings()
     path = Path(path)
-    raw = _read_bytes(path)
-    digest = hashlib.sha256(raw).hexdigest()
-    if raw[:4] == b"PAR1":
-        frame, delimiter, encoding, first_row, fmt = _read_parquet(path, raw), None, None, 1, "parquet"
+    scan = _scan(path, settings.encoding)
+    if scan.parquet:
+        frame, renamed, ignored = _load_parquet(path, settings.columns)
+        delimiter, encoding, first_row, fmt = None, None, 1, "parquet"
     else:
-        if raw[:2] == b"\x1f\x8b":
-            raw = _gunzip(path, raw)
-        _reject_binary(path, raw)
-        text, encoding = _decode(path, raw, settings.encoding)
-        delimiter = settings.delimiter or _sniff_delimiter(text)
-        frame, first_row, fmt = _read_csv(path, text, delimiter), 2, "csv"
-    if frame.empty and len(frame.columns) > 0:
-        raise InputError(f"{path}: has a header but no customer rows")
-    renamed, ignored = _map_columns(path, list(frame.columns), settings.columns)
-    frame = frame[list(renamed)].rename(columns=renamed)[[ID_COLUMN, *FEATURES]]
+        encoding = scan.encoding
+        first_line = _first_line(scan)
+        delimiter = settings.delimiter or _sniff_delimiter(first_line)
+        frame, renamed, ignored = _load_csv(path, scan, first_line, delimiter, settings.columns)
+        first_row, fmt = 2, "csv"
     return Extract(
-        frame=frame.reset_index(drop=True),
+        frame=frame,
         path=path,
-        sha256=digest,
+        sha256=scan.sha256,
         file_format=fmt,
         delimiter=delimiter,
         encoding=encoding,
@@ -82,25 +123,125 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+# --- one streaming pass: hash, gzip, emptiness, binary check, encoding ---------------------------
+
+
+def _scan(path: Path, encoding: str | None) -> _Scan:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a CSV or Parquet file")
+    digest = hashlib.sha256()
+    state = {"nonblank": False}
+
+    def raw_blocks():
+        for block in _file_blocks(path):
+            digest.update(block)
+            if not state["nonblank"] and block.strip():
+                state["nonblank"] = True
+            yield block
+
+    blocks = raw_blocks()
+    first = next(blocks, b"")
+    if first[:4] == b"PAR1":
+        for _ in blocks:
+            pass
+        return _Scan(digest.hexdigest(), True, False, b"", 0, None)
+    gz = first[:2] == b"\x1f\x8b"
+    content = _gunzip_blocks(path, _chain(first, blocks)) if gz else _chain(first, blocks)
+    head, size, content_blank = bytearray(), 0, True
+    decoder, decode_error = _decoder(path, encoding or "utf-8-sig"), None
+    damaged = None
     try:
-        raw = path.read_bytes()
+        for block in content:
+            if len(head) < _HEAD:
+                head += block[: _HEAD - len(head)]
+            size += len(block)
+            if content_blank and block.strip():
+                content_blank = False
+            if decoder is not None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    decoder, decode_error = None, True
+    except _DamagedGzip as exc:
+        damaged = exc
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            decode_error = True
+    if not state["nonblank"]:
+        raise InputError(f"{path}: is empty, expected a header and one row per customer")
+    if damaged is not None:
+        raise InputError(f"{path}: is a damaged gzip file ({damaged})") from None
+    _reject_binary(path, bytes(head))
+    if decode_error:
+        if encoding:
+            raise InputError(f"{path}: cannot be decoded as {encoding}; set [input] encoding in the config")
+        encoding = "cp1252" if _decodes(path, gz, "cp1252") else "latin-1"
+    if content_blank:
+        raise InputError(f"{path}: is empty, expected a header and one row per customer")
+    return _Scan(digest.hexdigest(), False, gz, bytes(head), size, encoding or "utf-8-sig")
+
+
+class _DamagedGzip(Exception):
+    pass
+
+
+def _file_blocks(path: Path):
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(_BLOCK):
+                yield block
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if not raw.strip():
-        raise InputError(f"{path}: is empty, expected a header and one row per customer")
-    return raw
 
 
-def _gunzip(path: Path, raw: bytes) -> bytes:
+def _chain(first: bytes, rest):
+    if first:
+        yield first
+    yield from rest
+
+
+def _gunzip_blocks(path: Path, blocks):
+    """Decompress a (possibly multi-member) gzip stream block by block."""
+    unpacker, fed = zlib.decompressobj(31), False
+    for block in blocks:
+        while block:
+            try:
+                out = unpacker.decompress(block)
+            except zlib.error as exc:
+                raise _DamagedGzip(str(exc)) from None
+            fed = True
+            if out:
+                yield out
+            if unpacker.eof:
+                block = unpacker.unused_data.lstrip(b"\x00")
+                unpacker, fed = zlib.decompressobj(31), False
+            else:
+                block = b""
+    if fed and not unpacker.eof:
+        raise _DamagedGzip("Compressed file ended before the end-of-stream marker was reached")
+
+
+def _decoder(path: Path, encoding: str):
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: is a damaged gzip file ({exc})") from None
+        return codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {encoding!r} in the config") from None
+
+
+def _decodes(path: Path, gz: bool, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    blocks = _file_blocks(path)
+    try:
+        for block in _gunzip_blocks(path, blocks) if gz else blocks:
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _reject_binary(path: Path, raw: bytes) -> None:
@@ -111,16 +252,9 @@ def _reject_binary(path: Path, raw: bytes) -> None:
         raise InputError(f"{path}: is a binary file, not CSV text; export it as CSV or Parquet")
 
 
-def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
-    candidates = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
-    for candidate in candidates:
-        try:
-            return raw.decode(candidate), candidate
-        except UnicodeDecodeError:
-            continue
-        except LookupError:
-            raise InputError(f"{path}: unknown encoding {candidate!r} in the config") from None
-    raise InputError(f"{path}: cannot be decoded as {encoding}; set [input] encoding in the config")
+def _first_line(scan: _Scan) -> str:
+    line = re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)[0]
+    return line.decode(scan.encoding, errors="replace")
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -128,6 +262,157 @@ def _sniff_delimiter(text: str) -> str:
     counts = {d: header.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+class _NotFast(Exception):
+    """The fast typed read does not apply; ``text`` says whether the text re-read may."""
+
+    def __init__(self, text: bool):
+        super().__init__()
+        self.text = text
+
+
+def _load_csv(path: Path, scan: _Scan, first_line: str, delimiter: str, mapping: dict[str, str]):
+    if not first_line.strip():  # blank lines before the header: pandas skips them
+        return _load_csv_text(path, scan, delimiter, mapping)
+    header = _header_names(first_line, delimiter)
+    lines = re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)
+    if scan.content_size <= len(scan.head) and (len(lines) < 2 or not lines[1].strip()):
+        raise InputError(f"{path}: has a header but no customer rows")
+    renamed, ignored = _map_columns(path, header, mapping)
+    for text in (False, True):
+        try:
+            table = _read_arrow_csv(path, scan, delimiter, header, renamed, text=text)
+        except _NotFast as exc:
+            if exc.text:
+                continue
+            return _load_csv_text(path, scan, delimiter, mapping)
+        if table.num_rows == 0:
+            raise InputError(f"{path}: has a header but no customer rows")
+        arrays = {renamed[name]: table.column(name) for name in table.column_names}
+        del table  # from here each Arrow column is freed as soon as it is converted
+        return _frame_from_arrow(arrays), renamed, ignored
+    return _load_csv_text(path, scan, delimiter, mapping)  # pragma: no cover - the text read raises
+
+
+def _header_names(line: str, delimiter: str) -> list[str]:
+    """The header as pandas names it: blanks become ``Unnamed: i``, repeats get ``.1``, ``.2``."""
+    line = line.lstrip("\ufeff")
+    fields = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+    names = [f if f != "" else f"Unnamed: {i}" for i, f in enumerate(fields)]
+    counts: dict[str, int] = defaultdict(int)
+    for i, name in enumerate(names):
+        seen = counts[name]
+        while seen > 0:
+            counts[name] = seen + 1
+            name = f"{name}.{seen}"
+            seen = counts[name]
+        names[i] = name
+        counts[name] = seen + 1
+    return names
+
+
+def _read_arrow_csv(path, scan: _Scan, delimiter: str, header: list[str], renamed: dict, *, text: bool):
+    id_header = next(h for h, c in renamed.items() if c == ID_COLUMN)
+    number = pa.string() if text else pa.float32()
+    types = {h: (pa.string() if h == id_header else number) for h in renamed}
+    options = dict(
+        read_options=pacsv.ReadOptions(
+            column_names=header, skip_rows=1, encoding="utf8" if scan.encoding == "utf-8-sig" else scan.encoding
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, include_columns=list(renamed), null_values=_NULL_SPELLINGS,
+            strings_can_be_null=False, quoted_strings_can_be_null=True,
+        ),
+    )
+    try:
+        table = pacsv.read_csv(_source(path, scan), **options)
+    except pa.ArrowInvalid as exc:
+        if "conversion error" in str(exc) and not text:
+            raise _NotFast(text=True) from None
+        _raise_ragged(path, scan, delimiter, header)
+        raise _NotFast(text=False) from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
+        raise _NotFast(text=False) from None
+    if not text:
+        for name in renamed:
+            if name != id_header and pc.any(pc.is_nan(table.column(name))).as_py():
+                # a NaN that is not an empty marker (e.g. "-NaN"): let the text path judge it
+                raise _NotFast(text=True)
+    return table
+
+
+def _source(path: Path, scan: _Scan):
+    return pa.input_stream(str(path), compression="gzip" if scan.gzip else None)
+
+
+def _raise_ragged(path: Path, scan: _Scan, delimiter: str, header: list[str]) -> None:
+    """Name the first row with more fields than the header, as the text reader would."""
+    found: list = []
+
+    def handler(row):
+        if row.actual_columns > row.expected_columns:
+            found.append(row)
+            return "error"
+        return "skip"
+
+    try:
+        pacsv.read_csv(
+            _source(path, scan),
+            read_options=pacsv.ReadOptions(
+                column_names=header, skip_rows=1, use_threads=False,
+                encoding="utf8" if scan.encoding == "utf-8-sig" else scan.encoding,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}),
+        )
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
+        pass
+    # the first data row with one extra field makes pandas read it as an index: leave that to it
+    if found and found[0].number is not None and found[0].number > 2:
+        row = found[0]
+        raise InputError(
+            f"{path}: ragged rows: row {row.number} has {row.actual_columns} fields, "
+            f"the header has {row.expected_columns}"
+        )
+
+
+def _frame_from_arrow(arrays: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
+    """Contract columns as a pandas frame, releasing each Arrow column once converted."""
+    columns = {}
+    for name in (ID_COLUMN, *FEATURES):
+        columns[name] = _to_pandas(arrays.pop(name))
+    return pd.DataFrame(columns, copy=False)
+
+
+def _to_pandas(column: pa.ChunkedArray):
+    if pa.types.is_float32(column.type):
+        return column.to_numpy()
+    return column.to_pandas()
+
+
+def _load_csv_text(path: Path, scan: _Scan, delimiter: str, mapping: dict[str, str]):
+    """The text path: the whole file read as text by pandas (slow, but takes what pandas takes)."""
+    raw = _read_bytes(path)
+    if scan.gzip:
+        raw = gzip.decompress(raw)
+    frame = _read_csv(path, raw.decode(scan.encoding), delimiter)
+    if frame.empty and len(frame.columns) > 0:
+        raise InputError(f"{path}: has a header but no customer rows")
+    renamed, ignored = _map_columns(path, list(frame.columns), mapping)
+    frame = frame[list(renamed)].rename(columns=renamed)[[ID_COLUMN, *FEATURES]].reset_index(drop=True)
+    return frame, renamed, ignored
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def _read_csv(path: Path, text: str, delimiter: str) -> pd.DataFrame:
@@ -153,12 +438,48 @@ def _describe_parser_error(message: str) -> str:
     return f"cannot be parsed as CSV ({message.strip().splitlines()[0]})"
 
 
-def _read_parquet(path: Path, raw: bytes) -> pd.DataFrame:
+# --- Parquet ------------------------------------------------------------------------------------
+
+
+def _load_parquet(path: Path, mapping: dict[str, str]):
+    """Read the contract columns one at a time: features to float32, integer ids to text."""
     try:
-        frame = pd.read_parquet(io.BytesIO(raw))
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
     except Exception as exc:  # pyarrow raises many types for damaged files
         raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
-    return frame
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    headers = [name for name in schema.names if name not in index]
+    if parquet.metadata.num_rows == 0 and headers:
+        raise InputError(f"{path}: has a header but no customer rows")
+    renamed, ignored = _map_columns(path, headers, mapping)
+    by_contract = {v: k for k, v in renamed.items()}
+    columns = {}
+    for name in (ID_COLUMN, *FEATURES):
+        try:
+            column = parquet.read(columns=[by_contract[name]], use_pandas_metadata=False).column(0)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
+        columns[name] = _parquet_id(column) if name == ID_COLUMN else _parquet_feature(column)
+    return pd.DataFrame(columns, copy=False), renamed, ignored
+
+
+def _parquet_id(column: pa.ChunkedArray):
+    if pa.types.is_integer(column.type):
+        return pc.cast(column, pa.string()).to_pandas()
+    return column.to_pandas()
+
+
+def _parquet_feature(column: pa.ChunkedArray):
+    kind = column.type
+    if pa.types.is_decimal(kind):
+        column, kind = pc.cast(column, pa.float64()), pa.float64()
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind):
+        return pc.cast(column, pa.float32(), safe=False).to_numpy().astype(np.float32, copy=False)
+    return column.to_pandas()
+
+
+# --- column mapping -----------------------------------------------------------------------------
 
 
 def _normalise(header: object) -> str:

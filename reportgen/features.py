@@ -33,9 +33,20 @@ class Scaler:
     scale: tuple[float, ...]
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
-        """Return the transformed, standardised matrix (rows = customers) as float64."""
-        matrix = apply_log(features, self.columns, self.log_columns)
-        return (matrix - np.asarray(self.mean)) / np.asarray(self.scale)
+        """Return the transformed, standardised matrix (rows = customers).
+
+        The matrix is float32 when the feature columns are (as :func:`validate_extract` gives
+        them), else float64. Each column is computed in float64 and written once, so memory is
+        the matrix plus one float64 column."""
+        columns = list(self.columns)
+        dtype = matrix_dtype(features, columns)
+        out = np.empty((len(features), len(columns)), dtype=dtype)
+        for i, name in enumerate(columns):
+            values = _log_column(features, name, name in self.log_columns)
+            values -= self.mean[i]
+            values /= self.scale[i]
+            out[:, i] = values
+        return out
 
     def to_dict(self) -> dict:
         """Plain JSON-ready form."""
@@ -58,6 +69,19 @@ class Scaler:
         )
 
 
+def matrix_dtype(features: pd.DataFrame, columns) -> type:
+    """float32 when every column is float32 (memory-lean), else float64."""
+    return np.float32 if all(features[c].dtype == np.float32 for c in columns) else np.float64
+
+
+def _log_column(features: pd.DataFrame, name: str, log: bool) -> np.ndarray:
+    """One column as a fresh float64 array, ``log1p`` applied when ``log``."""
+    values = features[name].to_numpy(dtype="float64", copy=True)
+    if log:
+        np.log1p(values, out=values)
+    return values
+
+
 def apply_log(features: pd.DataFrame, columns, log_columns) -> np.ndarray:
     """The columns as a float64 matrix with ``log1p`` applied to ``log_columns``."""
     matrix = features[list(columns)].to_numpy(dtype="float64", copy=True)
@@ -68,22 +92,31 @@ def apply_log(features: pd.DataFrame, columns, log_columns) -> np.ndarray:
 
 
 def fit_scaler(features: pd.DataFrame, columns: tuple[str, ...]) -> Scaler:
-    """Learn the per-column mean and scale after the log transform."""
+    """Learn the per-column mean and scale after the log transform (one column at a time)."""
     log_columns = tuple(c for c in columns if c in SKEWED)
-    matrix = apply_log(features, columns, log_columns)
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
-    scale[scale == 0] = 1.0  # a constant column carries no information; keep it at 0
-    return Scaler(columns, log_columns, tuple(map(float, mean)), tuple(map(float, scale)))
+    mean, scale = [], []
+    for name in columns:
+        values = _log_column(features, name, name in log_columns)
+        mean.append(float(values.mean()))
+        std = float(values.std())
+        scale.append(std if std != 0 else 1.0)  # a constant column carries no information; keep it at 0
+    return Scaler(columns, log_columns, tuple(mean), tuple(scale))
 
 
 def derive_ratios(features: pd.DataFrame) -> pd.DataFrame:
-    """The playbook's derived ratios per customer; a zero denominator gives 0."""
-    out = {}
-    for name, (num, den, _label) in RATIOS.items():
-        numerator = features[num].to_numpy(dtype="float64")
-        denominator = sum(features[d].to_numpy(dtype="float64") for d in den.split("+"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
-        out[name] = ratio
-    return pd.DataFrame(out, index=features.index)
+    """The playbook's derived ratios per customer (float64); a zero denominator gives 0."""
+    return pd.DataFrame({name: ratio_column(features, name) for name in RATIOS}, index=features.index)
+
+
+def ratio_column(features: pd.DataFrame, name: str) -> np.ndarray:
+    """One derived ratio as a float64 array; a zero denominator gives 0."""
+    num, den, _label = RATIOS[name]
+    numerator = features[num].to_numpy(dtype="float64")
+    denominator = features[den.split("+")[0]].to_numpy(dtype="float64", copy=True)
+    for extra in den.split("+")[1:]:
+        denominator += features[extra].to_numpy(dtype="float64")
+    positive = denominator > 0
+    denominator[~positive] = 1.0
+    ratio = numerator / denominator
+    ratio[~positive] = 0.0
+    return ratio

@@ -4,6 +4,12 @@ A profile holds, per segment and per profile feature (the 17 columns and the der
 the mean and median in the data's own units and a z-score: the segment's mean of the
 standardised feature (amounts, counts and ratios log1p-transformed first), so 0 is the
 portfolio average. Z-scores drive persona naming and the profile heat table.
+
+Everything is computed on all customers, one feature column at a time, in float64: sums per
+segment with ``np.bincount`` (linear, deterministic order), the z-score from the segment means of
+the log-transformed column (the mean of standardised values is the standardised mean), medians
+by partitioning each segment's values (linear, no sort). Memory is a few float64 columns, never
+a customers x features float64 matrix.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.contract import RATIOS, SKEWED
-from reportgen.features import derive_ratios
+from reportgen.features import derive_ratios, ratio_column
 from reportgen.personas import PROFILE_FEATURES
 
 
@@ -39,25 +45,71 @@ def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
 
 def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Profiles:
     """Compute every segment's profile for segment ids ``0..k-1`` in ``labels``."""
-    frame = profile_frame(features)[list(PROFILE_FEATURES)]
-    values = frame.to_numpy(dtype="float64")
-    logged = values.copy()
-    for i, name in enumerate(PROFILE_FEATURES):
-        if name in SKEWED or name in RATIOS:
-            np.log1p(np.maximum(logged[:, i], 0), out=logged[:, i])
-    std = logged.std(axis=0)
-    std[std == 0] = 1.0
-    standard = (logged - logged.mean(axis=0)) / std
-    grouped = pd.DataFrame(values, columns=PROFILE_FEATURES).groupby(labels)
-    z = pd.DataFrame(standard, columns=PROFILE_FEATURES).groupby(labels).mean()
-    index = pd.RangeIndex(k)
+    labels = np.asarray(labels, dtype=np.intp)
+    sizes = np.bincount(labels, minlength=k)
+    members = [np.flatnonzero(labels == s) for s in range(k)]
+    shape = (k, len(PROFILE_FEATURES))
+    sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
+    portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
+    for j, name in enumerate(PROFILE_FEATURES):
+        values = _profile_column(features, name)
+        sums[:, j] = np.bincount(labels, weights=values, minlength=k)
+        portfolio_sums[j] = values.sum()
+        z[:, j] = _segment_z(values, labels, sizes, name)
+        portfolio_medians[j] = _median(values)
+        for s in np.flatnonzero(sizes):
+            medians[s, j] = _median(values[members[s]])
+    empty = sizes == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / sizes[:, None]
+    means[empty], sums[empty], z[empty] = np.nan, np.nan, 0.0
+    n = max(len(labels), 1)
     return Profiles(
-        sizes=np.bincount(labels, minlength=k),
-        means=grouped.mean().reindex(index).to_numpy(),
-        medians=grouped.median().reindex(index).to_numpy(),
-        sums=grouped.sum().reindex(index).to_numpy(),
-        z=z.reindex(index).fillna(0).to_numpy(),
-        portfolio_means=values.mean(axis=0),
-        portfolio_medians=np.median(values, axis=0),
-        portfolio_sums=values.sum(axis=0),
+        sizes=sizes,
+        means=means,
+        medians=medians,
+        sums=sums,
+        z=z,
+        portfolio_means=portfolio_sums / n,
+        portfolio_medians=portfolio_medians,
+        portfolio_sums=portfolio_sums,
     )
+
+
+def segment_z(features: pd.DataFrame, labels: np.ndarray, k: int) -> np.ndarray:
+    """Only the z-scores of :func:`describe_segments` (what persona naming needs): no medians."""
+    labels = np.asarray(labels, dtype=np.intp)
+    sizes = np.bincount(labels, minlength=k)
+    z = np.zeros((k, len(PROFILE_FEATURES)))
+    for j, name in enumerate(PROFILE_FEATURES):
+        z[:, j] = _segment_z(_profile_column(features, name), labels, sizes, name)
+    z[sizes == 0] = 0.0
+    return z
+
+
+def _profile_column(features: pd.DataFrame, name: str) -> np.ndarray:
+    if name in RATIOS:
+        return ratio_column(features, name)
+    return features[name].to_numpy(dtype="float64")
+
+
+def _segment_z(values: np.ndarray, labels: np.ndarray, sizes: np.ndarray, name: str) -> np.ndarray:
+    """Each segment's mean of the standardised (log1p first for skewed columns) values."""
+    if name in SKEWED or name in RATIOS:
+        values = np.log1p(np.maximum(values, 0))
+    mean = values.mean()
+    std = values.std()
+    std = std if std != 0 else 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        segment_means = np.bincount(labels, weights=values, minlength=len(sizes)) / sizes
+    return np.where(sizes > 0, (segment_means - mean) / std, 0.0)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median (middle two values averaged), by partition: linear time."""
+    n = len(values)
+    if n == 0:
+        return float("nan")
+    low, high = (n - 1) // 2, n // 2
+    part = np.partition(values, (low, high))
+    return (float(part[low]) + float(part[high])) / 2

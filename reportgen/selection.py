@@ -1,7 +1,8 @@
 """Choosing k with evidence.
 
 For every k in the configured range, on a bounded random sample of customers (the same sample
-for every k):
+for every k, at most ``selection_sample``; so choosing k costs the same for ten thousand or ten
+million customers):
 
 - **inertia** (within-cluster sum of squares; the elbow chart),
 - **silhouette** on at most ``silhouette_sample`` customers (it is quadratic in their number),
@@ -102,9 +103,10 @@ def select_k(matrix: np.ndarray, settings: SegmentationSettings) -> KSelection:
 
 
 def _sample(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The bounded sample every k is judged on, as float64 (the full matrix may be float32)."""
     if len(matrix) <= size:
-        return matrix
-    return matrix[np.sort(rng.choice(len(matrix), size=size, replace=False))]
+        return np.asarray(matrix, dtype=np.float64)
+    return matrix[np.sort(rng.choice(len(matrix), size=size, replace=False))].astype(np.float64)
 
 
 def _evidence(sample, k, sil_idx, distances, boots, settings) -> KEvidence:

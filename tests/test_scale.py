@@ -1,0 +1,116 @@
+"""Memory-lean behaviour on 200,000 synthetic customers (no timings: see tests/benchmarks/scale.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+
+from reportgen import segmentation
+from reportgen.config import load_settings
+from reportgen.contract import FEATURES, SKEWED
+from reportgen.extract import load_extract
+from reportgen.features import fit_scaler
+from reportgen.personas import PROFILE_FEATURES
+from reportgen.pipeline import CLUSTER_FEATURES, run_segmentation
+from reportgen.profiles import describe_segments, profile_frame, segment_z
+from reportgen.segmentation import assign_nearest, fit_kmeans, lloyd
+from reportgen.synth import generate_customers
+from reportgen.validation import validate_extract
+
+pytestmark = pytest.mark.slow
+
+N = 200_000
+
+
+@pytest.fixture(scope="module")
+def big_parquet(tmp_path_factory):
+    frame, _truth = generate_customers(N, seed=11)
+    path = tmp_path_factory.mktemp("scale") / "customers.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean(big_parquet):
+    return validate_extract(load_extract(big_parquet), min_customers=80)
+
+
+def test_features_are_float32_end_to_end(big_parquet, clean):
+    extract = load_extract(big_parquet)
+    assert all(extract.frame[name].dtype == np.float32 for name in FEATURES)
+    assert pd.api.types.is_string_dtype(extract.frame["CUST_ID"])
+    assert all(clean.features[name].dtype == np.float32 for name in FEATURES)
+    assert len(clean.features) == N and clean.ids.is_unique
+    matrix = fit_scaler(clean.features, CLUSTER_FEATURES).transform(clean.features)
+    assert matrix.dtype == np.float32 and matrix.shape == (N, len(CLUSTER_FEATURES))
+    # a float64 frame still gives a float64 matrix (the public behaviour for other callers)
+    assert fit_scaler(clean.features.astype("float64"), CLUSTER_FEATURES).transform(
+        clean.features.head(10).astype("float64")
+    ).dtype == np.float64
+
+
+def test_float32_gives_the_segments_float64_gives(clean):
+    sample = clean.features.sample(20_000, random_state=3).reset_index(drop=True)
+    labels = {}
+    for dtype in ("float32", "float64"):
+        frame = sample.astype(dtype)
+        scaler = fit_scaler(frame, CLUSTER_FEATURES)
+        labels[dtype], _ = fit_kmeans(scaler.transform(frame), 5, seed=42)
+    ari = adjusted_rand_score(labels["float32"], labels["float64"])
+    print(f"ARI float32 vs float64 on 20,000 customers: {ari:.4f}")
+    assert ari >= 0.99
+
+
+def test_sample_seeded_lloyd_matches_a_full_fit(clean, monkeypatch):
+    """The large-input path (sample starts, then full Lloyd passes) on a size a full fit can check."""
+    matrix = fit_scaler(clean.features, CLUSTER_FEATURES).transform(clean.features)[:60_000]
+    monkeypatch.setattr(segmentation, "FULL_FIT_LIMIT", 20_000)
+    monkeypatch.setattr(segmentation, "SEED_SAMPLE", 10_000)
+    labels, centroids = fit_kmeans(matrix, 5, seed=42)
+    assert (labels == assign_nearest(matrix, centroids)).all()  # a fixed point: nearest final centroid
+    again, _ = fit_kmeans(matrix, 5, seed=42)
+    assert (again == labels).all()  # same input and seed, same assignments
+    full = KMeans(n_clusters=5, n_init=10, random_state=42).fit(matrix.astype("float64"))
+    ari = adjusted_rand_score(full.labels_, labels)
+    inertia = float(((matrix.astype("float64") - centroids[labels]) ** 2).sum())
+    print(f"sample-seeded vs full K-Means: ARI {ari:.4f}, inertia {inertia:.1f} vs {full.inertia_:.1f}")
+    assert ari >= 0.99 and inertia <= full.inertia_ * 1.001
+
+
+def test_lloyd_by_hand():
+    points = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]], dtype=np.float32)
+    labels, centroids = lloyd(points, np.array([[1.0, 0.0], [9.0, 0.0]]))
+    assert labels.tolist() == [0, 0, 1, 1]
+    assert np.allclose(centroids, [[0.0, 0.5], [10.0, 0.5]])
+
+
+def test_chunked_profiles_equal_a_direct_groupby(clean):
+    features = clean.features.head(30_000)
+    labels = np.random.default_rng(0).integers(0, 4, len(features))
+    labels[labels == 3] = 2  # segment 3 is empty
+    profiles = describe_segments(features, labels, 4)
+    frame = profile_frame(features)[list(PROFILE_FEATURES)].astype("float64")
+    grouped = frame.groupby(labels)
+    assert np.allclose(profiles.means[:3], grouped.mean().to_numpy())
+    assert np.allclose(profiles.medians[:3], grouped.median().to_numpy())
+    assert np.allclose(profiles.sums[:3], grouped.sum().to_numpy())
+    assert np.isnan(profiles.means[3]).all() and (profiles.z[3] == 0).all() and profiles.sizes[3] == 0
+    logged = frame.copy()
+    for name in PROFILE_FEATURES:
+        if name in SKEWED or name not in FEATURES:
+            logged[name] = np.log1p(np.maximum(logged[name], 0))
+    standard = (logged - logged.mean()) / logged.std(ddof=0)
+    assert np.allclose(profiles.z[:3], standard.groupby(labels).mean().to_numpy())
+    assert np.allclose(segment_z(features, labels, 4), profiles.z)
+    assert np.allclose(profiles.portfolio_medians, frame.median().to_numpy())
+
+
+def test_the_pipeline_completes_on_200k(big_parquet):
+    result = run_segmentation(big_parquet, load_settings(k=5))
+    assert len(result.labels) == N and result.labels.dtype == np.int32
+    assert sorted(np.unique(result.labels)) == [0, 1, 2, 3, 4]
+    assert result.clean.features["BALANCE"].dtype == np.float32
+    assert result.profiles.sizes.sum() == N
