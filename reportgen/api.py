@@ -21,7 +21,8 @@ from reportgen.outputs import month_lock, remove_stale_temps, write_set
 from reportgen.history import load_cubes, load_migration, load_trend, previous_run, record_run
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
-from reportgen.rendering import RenderSettings, file_name, renderer_for
+from reportgen.parallel import RenderPool
+from reportgen.rendering import RENDERERS, RenderSettings, file_name, renderer_for
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
@@ -143,6 +144,7 @@ def build(
     render: RenderSettings | None = None,
     progress: Progress | None = None,
     refit: bool = False,
+    pool: RenderPool | None = None,
 ) -> Outcome:
     """Analyse ``data`` and write the deliverables of ``formats`` into ``out/<month>/``.
 
@@ -150,35 +152,63 @@ def build(
     ``out/history.duckdb``); earlier months make this one scored with the saved model (or
     refitted and matched with ``refit``) and add trends and migration to the report. Two builds
     of the same month cannot run at once."""
-    from reportgen.charts import build_charts
-
     render = render or RenderSettings()
     formats = tuple(dict.fromkeys(FORMATS_ALL if "all" in formats else formats))
-    renderers = {fmt: renderer_for(fmt) for fmt in formats}  # unknown formats fail before any work
+    for fmt in formats:
+        renderer_for(fmt)  # unknown formats fail before any work
     stamp = now_utc()
     month = parse_month(month, stamp)
     settings = load_settings(Path(config) if config else None, k=k)
     database = history_path(settings, out)
     progress = progress or Progress()
-    with month_lock(Path(out), month), progress.running():
-        remove_stale_temps(Path(out) / month)
-        result, model = analyse(
-            data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database, refit=refit
-        )
-        progress("charts")
-        charts = build_charts(model)
-        files: dict[str, bytes] = {}
-        for fmt, render_fn in renderers.items():
-            progress(f"render {fmt}")
-            files[file_name(fmt, month)] = render_fn(model, charts, render)
-        files["model.json"] = save_model(result.model)
-        files["report-model.json"] = model_to_json(model).encode("utf-8")
-        progress("write files")
-        targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
-        written = write_set(Path(out) / month, files) + targets
-        progress("record history")
-        record_history(database, result, model, files["model.json"])
+    own_pool = pool is None
+    pool = pool or RenderPool(workers=1)
+    try:
+        with month_lock(Path(out), month), progress.running():
+            remove_stale_temps(Path(out) / month)
+            result, model = analyse(
+                data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
+                refit=refit,
+            )
+            progress("charts")
+            charts = draw_charts(model, pool)
+            progress("render " + ", ".join(formats))
+            files = render_formats(model, charts, render, formats, month, pool)
+            files["model.json"] = save_model(result.model)
+            files["report-model.json"] = model_to_json(model).encode("utf-8")
+            progress("write files")
+            targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
+            written = write_set(Path(out) / month, files) + targets
+            progress("record history")
+            record_history(database, result, model, files["model.json"])
+    finally:
+        if own_pool:
+            pool.close()
     return Outcome(result, model, tuple(written))
+
+
+# Two halves of similar drawing cost, one per worker.
+CHART_HALVES = (("pca", "correlation", "sizes"), ("k_evidence", "comparison", "profile_heat"))
+# Longest first, so the PDF starts at once on one worker while the other takes the rest.
+RENDER_ORDER = ("pdf", "pptx", "dashboard", "html")
+
+
+def draw_charts(model: ReportModel, pool: RenderPool) -> dict:
+    """All charts, drawn in two halves on the pool; keys in the charts module's order."""
+    from reportgen.charts import CHARTS
+
+    futures = [pool.submit("reportgen.charts", "build_charts", model, keys) for keys in CHART_HALVES]
+    drawn = {}
+    for future in futures:
+        drawn.update(future.result())
+    return {key: drawn[key] for key in CHARTS}
+
+
+def render_formats(model, charts, render: RenderSettings, formats, month: str, pool: RenderPool) -> dict[str, bytes]:
+    """Render every format on the pool; file name -> bytes."""
+    ordered = sorted(formats, key=lambda f: RENDER_ORDER.index(f) if f in RENDER_ORDER else len(RENDER_ORDER))
+    futures = {fmt: pool.submit(*RENDERERS[fmt][:2], model, charts, render) for fmt in ordered}
+    return {file_name(fmt, month): futures[fmt].result() for fmt in formats}
 
 
 def export(

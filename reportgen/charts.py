@@ -132,9 +132,10 @@ K_PANELS = (
 )
 
 
-def build_charts(model: ReportModel) -> dict[str, Chart]:
-    """Draw every chart of the report from ``model``: key -> :class:`Chart` (PNG and alt text)."""
-    return {key: _render(key, plot(model), describe(model)) for key, (plot, describe) in CHARTS.items()}
+def build_charts(model: ReportModel, keys: tuple[str, ...] | None = None) -> dict[str, Chart]:
+    """Draw the charts of the report from ``model`` (all, or those of ``keys``): key -> :class:`Chart`."""
+    wanted = CHARTS if keys is None else {key: CHARTS[key] for key in keys}
+    return {key: _render(key, plot(model), describe(model)) for key, (plot, describe) in wanted.items()}
 
 
 # --- sizes -----------------------------------------------------------------------------------

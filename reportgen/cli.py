@@ -169,21 +169,26 @@ def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, 
 
 
 def _run_build(args) -> int:
-    from reportgen.api import build
-    from reportgen.rendering import RenderSettings
-
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"{args.templates}: --templates must be a folder of templates")
-    outcome = build(
-        args.data,
-        formats=tuple(args.formats or ("pdf",)),
-        out=args.out,
-        month=args.month,
-        k=args.k,
-        config=args.config,
-        render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
-        refit=args.refit,
-    )
+    from reportgen.api import build
+    from reportgen.parallel import RenderPool
+    from reportgen.rendering import RenderSettings
+
+    # Fork the rendering workers once the analysis libraries are imported (the workers share
+    # them) but before the analysis starts: they import the rendering libraries meanwhile.
+    with RenderPool() as pool:
+        outcome = build(
+            args.data,
+            formats=tuple(args.formats or ("pdf",)),
+            out=args.out,
+            month=args.month,
+            k=args.k,
+            config=args.config,
+            render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
+            refit=args.refit,
+            pool=pool,
+        )
     model = outcome.model
     print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k}); "
           f"{model.monitoring.statement}")
