@@ -160,19 +160,27 @@ def test_hostile_playbook_texts_render_as_text(sample):
     assert "example.com" not in html, "a colour from data must never reach CSS as written"
 
 
+def build(cls, **fields):
+    """A model dataclass from the fields the templates read; fields added later default to empty."""
+    rest = {f.name: () for f in dataclasses.fields(cls) if f.name not in fields
+            and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return cls(**fields, **rest)
+
+
 def test_monitoring_and_migration_are_shown_when_present(sample):
     from reportgen.report import FeatureShift, History, Migration, Monitoring
 
     model, charts = sample
-    monitoring = Monitoring(
-        "score", "2026-10", "2026-10", "Scored with the saved model of 2026-10.",
-        (FeatureShift("PURCHASES", "Amount of purchases", 0.31, "significant shift"),), (),
-        ("Revolvers has almost vanished: 2.0% of customers this month.",),
+    monitoring = build(
+        Monitoring, mode="score", model_month="2026-10", previous_month="2026-10",
+        statement="Scored with the saved model of 2026-10.",
+        psi=(build(FeatureShift, feature="PURCHASES", label="Amount of purchases", psi=0.31, level="significant shift"),),
+        events=("Revolvers has almost vanished: 2.0% of customers this month.",),
     )
-    migration = Migration("2026-10", "2026-11", ("A",), ("A",), ((1,),), 3900, 120,
-                          ("120 Balanced Users became Revolvers.",), ())
-    changed = dataclasses.replace(model, monitoring=monitoring,
-                                  history=History(("2026-10", "2026-11"), (), (3900, 4000), migration))
+    migration = build(Migration, month_from="2026-10", month_to="2026-11", customers_both=3900, moved=120,
+                      highlights=("120 Balanced Users became Revolvers.",))
+    history = build(History, months=("2026-10", "2026-11"), migration=migration)
+    changed = dataclasses.replace(model, monitoring=monitoring, history=history)
     html = render_html(changed, charts, RenderSettings()).decode("utf-8")
     for text in ("Scored with the saved model of 2026-10.", "Revolvers has almost vanished", "Since October 2026.",
                  "120 of 3,900 customers", "120 Balanced Users became Revolvers.", "significant shift", "0.310"):
