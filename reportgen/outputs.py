@@ -58,9 +58,9 @@ def write_set(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
 
 
 def remove_stale_temps(folder: Path) -> int:
-    """Delete temporary files a killed run left in ``folder``; call only under the month lock."""
+    """Delete temporary files a killed run left in ``folder`` and below; only under the month lock."""
     removed = 0
-    for tmp in Path(folder).glob(".*.tmp"):
+    for tmp in Path(folder).rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -85,8 +85,15 @@ def build_target_files(result, model) -> dict[str, bytes]:
 
 
 def write_target_files(result, model, month_dir: Path) -> list[Path]:
-    """Write the target files into ``month_dir/targets/`` (all or nothing); return the paths."""
-    return write_set(Path(month_dir) / TARGETS_FOLDER, build_target_files(result, model))
+    """Write the target files into ``month_dir/targets/`` (all or nothing); return the paths.
+
+    Target lists an earlier build of the month left for segments that no longer exist are
+    removed once the new set is in place, so marketing never picks up a stale list."""
+    folder = Path(month_dir) / TARGETS_FOLDER
+    written = write_set(folder, build_target_files(result, model))
+    for stale in set(folder.glob("targets-*")) - set(written):
+        stale.unlink(missing_ok=True)
+    return written
 
 
 def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:
