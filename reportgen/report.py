@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
@@ -254,7 +254,8 @@ class History:
     series: tuple[TrendSeries, ...]
     portfolio_customers: tuple[int, ...]
     migration: Migration | None
-    cubes: dict[str, tuple[tuple[float, ...], ...]]  # month -> filter cube rows, segment ids of this month
+    # month -> filter cube rows, with this month's segment ids (for the dashboard's month filter)
+    cubes: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
