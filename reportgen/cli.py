@@ -194,8 +194,12 @@ def _run_build(args) -> int:
           f"{model.monitoring.statement}")
     for event in model.monitoring.events:
         print(f"  note: {event}")
+    targets = [p for p in outcome.files if p.parent.name == "targets"]
     for path in outcome.files:
-        print(f"wrote {path}")
+        if path not in targets:
+            print(f"wrote {path}")
+    if targets:
+        print(f"wrote {targets[0].parent}/ ({len(targets) - 1} target lists and recommendations.csv)")
     if args.send:
         _send(model.facts.month, args.out, args.config)
     return 0
