@@ -39,6 +39,7 @@ import pandas as pd
 
 from reportgen.contract import BY_NAME, FEATURES, ID_COLUMN
 from reportgen.errors import ConfigError, RenderError
+from reportgen.exports import export_values
 from reportgen.outputs import neutralise_formula, write_set
 from reportgen.report import LIMIT_BANDS, UTILISATION_BANDS, ReportModel
 
@@ -131,7 +132,7 @@ def customers_table(result, model: ReportModel) -> pd.DataFrame:
         }
     )
     for column in FEATURES:
-        frame[column] = features[column].to_numpy()
+        frame[column] = export_values(features, column)
     return frame
 
 

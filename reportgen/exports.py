@@ -21,14 +21,28 @@ import dataclasses
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from reportgen.contract import ID_COLUMN
+from reportgen.contract import BY_NAME, ID_COLUMN
 from reportgen.outputs import neutralise_formula, write_set
 from reportgen.report import ReportModel, model_to_json
 from reportgen.segmentation import save_model
 
 SEGMENT_FILES = ("assignments.csv", "profiles.csv", "k_selection.csv", "model.json", "report-model.json")
+
+
+def export_values(features: pd.DataFrame, column: str) -> np.ndarray:
+    """A contract column as files should show it: amounts in cents, shares to 6 decimals,
+    counts and tenure as whole numbers. Features may be held as float32 (memory); they are
+    widened before rounding so values print as the extract wrote them, not as 509.94708251953125."""
+    values = features[column].to_numpy(dtype="float64")
+    kind = BY_NAME[column].kind
+    if kind == "amount":
+        return values.round(2)
+    if kind == "frequency":
+        return values.round(6)
+    return values.round().astype("int64")
 
 
 def build_segment_files(result, model: ReportModel) -> dict[str, bytes]:

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reportgen.contract import ID_COLUMN
+from reportgen.exports import export_values
 from reportgen.features import derive_ratios
 from reportgen.outputs import neutralise_formula, write_set
 
@@ -141,13 +142,10 @@ def _target_frame(result, mask: np.ndarray, segment) -> pd.DataFrame:
             "persona_key": [segment.persona_key] * n,
         }
     )
-    # features may be float32: widen before rounding so cents and shares print as written
-    for name in _MONEY:
-        frame[name] = features[name].to_numpy(dtype="float64").round(2)
+    for name in (*_MONEY, *_SHARES):
+        frame[name] = export_values(features, name)
     frame["UTILISATION"] = derive_ratios(features)["UTILISATION"].to_numpy(dtype="float64").round(4)
-    for name in _SHARES:
-        frame[name] = features[name].to_numpy(dtype="float64").round(6)
-    frame["TENURE"] = features["TENURE"].to_numpy().astype("int32")
+    frame["TENURE"] = export_values(features, "TENURE").astype("int32")
     return frame[list(TARGET_COLUMNS)]
 
 
