@@ -85,8 +85,8 @@ class Extract:
 
 
 @dataclass(frozen=True)
-class _Scan:
-    """What one streaming pass learnt about a file."""
+class FileScan:
+    """What one streaming pass over a file learnt: its hash, format, first bytes and encoding."""
 
     sha256: str
     parquet: bool
@@ -94,21 +94,22 @@ class _Scan:
     head: bytes
     content_size: int
     encoding: str | None
+    quoted: bool = False  # some field is quoted (so a field may hold a line break)
 
 
 def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
     """Read ``path`` and return its contract columns (``CUST_ID`` as text, the rest as read)."""
     settings = settings or InputSettings()
     path = Path(path)
-    scan = _scan(path, settings.encoding)
+    scan = scan_file(path, settings.encoding)
     if scan.parquet:
         frame, renamed, ignored = _load_parquet(path, settings.columns)
         delimiter, encoding, first_row, fmt = None, None, 1, "parquet"
     else:
         encoding = scan.encoding
-        first_line = _first_line(scan)
-        delimiter = settings.delimiter or _sniff_delimiter(first_line)
-        frame, renamed, ignored = _load_csv(path, scan, first_line, delimiter, settings.columns)
+        header_line = first_line(scan)
+        delimiter = settings.delimiter or sniff_delimiter(header_line)
+        frame, renamed, ignored = _load_csv(path, scan, header_line, delimiter, settings.columns)
         first_row, fmt = 2, "csv"
     return Extract(
         frame=frame,
@@ -126,7 +127,10 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
 # --- one streaming pass: hash, gzip, emptiness, binary check, encoding ---------------------------
 
 
-def _scan(path: Path, encoding: str | None) -> _Scan:
+def scan_file(path: Path, encoding: str | None) -> FileScan:
+    """Hash ``path`` and check it is a readable, non-empty, non-binary CSV (or Parquet) file.
+
+    Raises the same :class:`InputError` messages :func:`load_extract` does."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -146,10 +150,10 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
     if first[:4] == b"PAR1":
         for _ in blocks:
             pass
-        return _Scan(digest.hexdigest(), True, False, b"", 0, None)
+        return FileScan(digest.hexdigest(), True, False, b"", 0, None)
     gz = first[:2] == b"\x1f\x8b"
     content = _gunzip_blocks(path, _chain(first, blocks)) if gz else _chain(first, blocks)
-    head, size, content_blank = bytearray(), 0, True
+    head, size, content_blank, quoted = bytearray(), 0, True, False
     decoder, decode_error = _decoder(path, encoding or "utf-8-sig"), None
     damaged = None
     try:
@@ -159,6 +163,7 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
             size += len(block)
             if content_blank and block.strip():
                 content_blank = False
+            quoted = quoted or b'"' in block
             if decoder is not None:
                 try:
                     decoder.decode(block)
@@ -182,7 +187,7 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
         encoding = "cp1252" if _decodes(path, gz, "cp1252") else "latin-1"
     if content_blank:
         raise InputError(f"{path}: is empty, expected a header and one row per customer")
-    return _Scan(digest.hexdigest(), False, gz, bytes(head), size, encoding or "utf-8-sig")
+    return FileScan(digest.hexdigest(), False, gz, bytes(head), size, encoding or "utf-8-sig", quoted)
 
 
 class _DamagedGzip(Exception):
@@ -252,12 +257,15 @@ def _reject_binary(path: Path, raw: bytes) -> None:
         raise InputError(f"{path}: is a binary file, not CSV text; export it as CSV or Parquet")
 
 
-def _first_line(scan: _Scan) -> str:
-    line = re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)[0]
+def first_line(scan: FileScan, *, skip_blank: bool = False) -> str:
+    """The header line of a CSV file, decoded (with ``skip_blank``: the first non-blank line)."""
+    lines = re.split(rb"\r\n|\r|\n", scan.head)
+    line = next((x for x in lines if x.strip()), b"") if skip_blank else lines[0]
     return line.decode(scan.encoding, errors="replace")
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
+    """The most frequent of ``, ; tab |`` in the first line (comma if none)."""
     header = text.split("\n", 1)[0]
     counts = {d: header.count(d) for d in _DELIMITERS}
     best = max(counts, key=counts.get)
@@ -275,14 +283,14 @@ class _NotFast(Exception):
         self.text = text
 
 
-def _load_csv(path: Path, scan: _Scan, first_line: str, delimiter: str, mapping: dict[str, str]):
-    if not first_line.strip():  # blank lines before the header: pandas skips them
+def _load_csv(path: Path, scan: FileScan, header_line: str, delimiter: str, mapping: dict[str, str]):
+    if not header_line.strip():  # blank lines before the header: pandas skips them
         return _load_csv_text(path, scan, delimiter, mapping)
-    header = _header_names(first_line, delimiter)
+    header = header_names(header_line, delimiter)
     lines = re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)
     if scan.content_size <= len(scan.head) and (len(lines) < 2 or not lines[1].strip()):
         raise InputError(f"{path}: has a header but no customer rows")
-    renamed, ignored = _map_columns(path, header, mapping)
+    renamed, ignored = map_columns(path, header, mapping)
     for text in (False, True):
         try:
             table = _read_arrow_csv(path, scan, delimiter, header, renamed, text=text)
@@ -298,7 +306,7 @@ def _load_csv(path: Path, scan: _Scan, first_line: str, delimiter: str, mapping:
     return _load_csv_text(path, scan, delimiter, mapping)  # pragma: no cover - the text read raises
 
 
-def _header_names(line: str, delimiter: str) -> list[str]:
+def header_names(line: str, delimiter: str) -> list[str]:
     """The header as pandas names it: blanks become ``Unnamed: i``, repeats get ``.1``, ``.2``."""
     line = line.lstrip("\ufeff")
     fields = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
@@ -315,7 +323,7 @@ def _header_names(line: str, delimiter: str) -> list[str]:
     return names
 
 
-def _read_arrow_csv(path, scan: _Scan, delimiter: str, header: list[str], renamed: dict, *, text: bool):
+def _read_arrow_csv(path, scan: FileScan, delimiter: str, header: list[str], renamed: dict, *, text: bool):
     id_header = next(h for h, c in renamed.items() if c == ID_COLUMN)
     number = pa.string() if text else pa.float32()
     types = {h: (pa.string() if h == id_header else number) for h in renamed}
@@ -346,11 +354,11 @@ def _read_arrow_csv(path, scan: _Scan, delimiter: str, header: list[str], rename
     return table
 
 
-def _source(path: Path, scan: _Scan):
+def _source(path: Path, scan: FileScan):
     return pa.input_stream(str(path), compression="gzip" if scan.gzip else None)
 
 
-def _raise_ragged(path: Path, scan: _Scan, delimiter: str, header: list[str]) -> None:
+def _raise_ragged(path: Path, scan: FileScan, delimiter: str, header: list[str]) -> None:
     """Name the first row with more fields than the header, as the text reader would."""
     found: list = []
 
@@ -395,7 +403,7 @@ def _to_pandas(column: pa.ChunkedArray):
     return column.to_pandas()
 
 
-def _load_csv_text(path: Path, scan: _Scan, delimiter: str, mapping: dict[str, str]):
+def _load_csv_text(path: Path, scan: FileScan, delimiter: str, mapping: dict[str, str]):
     """The text path: the whole file read as text by pandas (slow, but takes what pandas takes)."""
     raw = _read_bytes(path)
     if scan.gzip:
@@ -403,7 +411,7 @@ def _load_csv_text(path: Path, scan: _Scan, delimiter: str, mapping: dict[str, s
     frame = _read_csv(path, raw.decode(scan.encoding), delimiter)
     if frame.empty and len(frame.columns) > 0:
         raise InputError(f"{path}: has a header but no customer rows")
-    renamed, ignored = _map_columns(path, list(frame.columns), mapping)
+    renamed, ignored = map_columns(path, list(frame.columns), mapping)
     frame = frame[list(renamed)].rename(columns=renamed)[[ID_COLUMN, *FEATURES]].reset_index(drop=True)
     return frame, renamed, ignored
 
@@ -452,7 +460,7 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
     headers = [name for name in schema.names if name not in index]
     if parquet.metadata.num_rows == 0 and headers:
         raise InputError(f"{path}: has a header but no customer rows")
-    renamed, ignored = _map_columns(path, headers, mapping)
+    renamed, ignored = map_columns(path, headers, mapping)
     by_contract = {v: k for k, v in renamed.items()}
     columns = {}
     for name in (ID_COLUMN, *FEATURES):
@@ -486,7 +494,7 @@ def _normalise(header: object) -> str:
     return re.sub(r"[\s\-\.]+", "_", str(header).strip()).strip("_").upper()
 
 
-def _map_columns(path: Path, headers: list, mapping: dict[str, str]) -> tuple[dict, list]:
+def map_columns(path: Path, headers: list, mapping: dict[str, str]) -> tuple[dict, list]:
     """Return ({file header: contract name}, ignored headers)."""
     renamed: dict[object, str] = {}
     for contract_name, user_header in mapping.items():

@@ -31,6 +31,17 @@ MIN_CUSTOMERS_PER_SEGMENT = 10
 FREQUENCY_CAP_LIMIT = 1.5
 FEATURE_DTYPE = np.float32
 
+# The checks, as the error messages name them (shared with the Spark engine).
+EMPTY_ID = "empty customer id"
+DUPLICATE_ID = "duplicate customer id"
+BOOLEAN = "true/false values where numbers are expected"
+TEXT = "text where a number is expected"
+GAP = "empty value (only MINIMUM_PAYMENTS and CREDIT_LIMIT may be empty)"
+INFINITE = "infinite value"
+NEGATIVE = "negative value (amounts and counts must be >= 0)"
+OUTSIDE_FREQUENCY = "frequency outside 0..1"
+BAD_TENURE = f"tenure not a whole number of months in {TENURE_RANGE[0]}..{TENURE_RANGE[1]}"
+
 
 @dataclass(frozen=True)
 class CleanData:
@@ -62,12 +73,17 @@ def validate_extract(extract: Extract, *, min_customers: int) -> CleanData:
     return CleanData(ids=ids, features=features, imputed=imputed, impute_values=values, capped=capped)
 
 
+def describe_rows(first_row: int, positions, total: int) -> str:
+    """``rows 5, 19`` / ``row 9`` / ``rows 2, 3, 4, 5, 6 and 40 more`` from 0-based positions."""
+    shown = ", ".join(str(int(p) + first_row) for p in list(positions)[:_MAX_ROWS_NAMED])
+    more = f" and {total - _MAX_ROWS_NAMED} more" if total > _MAX_ROWS_NAMED else ""
+    noun = "row" if total == 1 else "rows"
+    return f"{noun} {shown}{more}"
+
+
 def _rows(extract: Extract, mask: np.ndarray | pd.Series) -> str:
     positions = np.flatnonzero(np.asarray(mask))
-    shown = ", ".join(str(p + extract.first_row) for p in positions[:_MAX_ROWS_NAMED])
-    more = f" and {len(positions) - _MAX_ROWS_NAMED} more" if len(positions) > _MAX_ROWS_NAMED else ""
-    noun = "row" if len(positions) == 1 else "rows"
-    return f"{noun} {shown}{more}"
+    return describe_rows(extract.first_row, positions[:_MAX_ROWS_NAMED], len(positions))
 
 
 def _fail(extract: Extract, column: str, check: str, mask) -> None:
@@ -120,12 +136,12 @@ def _check_ids(extract: Extract, series: pd.Series) -> pd.Series:
     if array is not None:
         empty, stripped = _empty_text(array)
         if empty.any():
-            _fail(extract, ID_COLUMN, "empty customer id", empty)
+            _fail(extract, ID_COLUMN, EMPTY_ID, empty)
         ids = pd.Series(stripped.to_pandas(), name=series.name).reset_index(drop=True)
     else:
         empty = _is_empty(series)
         if empty.any():
-            _fail(extract, ID_COLUMN, "empty customer id", empty)
+            _fail(extract, ID_COLUMN, EMPTY_ID, empty)
         ids = series.astype(str).str.strip()
         if pd.api.types.is_float_dtype(series):
             ids = ids.str.removesuffix(".0")
@@ -134,7 +150,7 @@ def _check_ids(extract: Extract, series: pd.Series) -> pd.Series:
     if _may_repeat(stripped):
         dup = ids.duplicated(keep=False)
         if dup.any():
-            _fail(extract, ID_COLUMN, "duplicate customer id", dup)
+            _fail(extract, ID_COLUMN, DUPLICATE_ID, dup)
     return ids
 
 
@@ -168,7 +184,7 @@ def _may_repeat(array: pa.ChunkedArray) -> bool:
 def _to_number(extract: Extract, series: pd.Series, name: str) -> np.ndarray:
     """The column as float32 (empty cells NaN); text that is not a number is an error."""
     if pd.api.types.is_bool_dtype(series):
-        _fail(extract, name, "true/false values where numbers are expected", np.ones(len(series), bool))
+        _fail(extract, name, BOOLEAN, np.ones(len(series), bool))
     if pd.api.types.is_numeric_dtype(series):
         with np.errstate(over="ignore"):  # beyond float32's range reads as infinite
             return series.to_numpy(dtype=FEATURE_DTYPE, na_value=np.nan)
@@ -194,7 +210,7 @@ def _to_number_pandas(extract: Extract, series: pd.Series, name: str) -> np.ndar
     numbers = pd.to_numeric(text.where(~empty, None), errors="coerce")
     bad = numbers.isna() & ~empty
     if bad.any():
-        _fail(extract, name, "text where a number is expected", bad)
+        _fail(extract, name, TEXT, bad)
     with np.errstate(over="ignore"):
         return numbers.to_numpy(dtype=FEATURE_DTYPE, na_value=np.nan)
 
@@ -203,9 +219,9 @@ def _check_gaps(extract: Extract, columns: dict[str, np.ndarray]) -> None:
     for name in FEATURES:
         gaps = np.isnan(columns[name])
         if gaps.all():
-            raise InputError(f"{extract.path}: column {name}: every value is empty")
+            raise InputError(all_empty_message(extract.path, name))
         if name not in IMPUTABLE and gaps.any():
-            _fail(extract, name, "empty value (only MINIMUM_PAYMENTS and CREDIT_LIMIT may be empty)", gaps)
+            _fail(extract, name, GAP, gaps)
 
 
 def _check_ranges(extract: Extract, columns: dict[str, np.ndarray]) -> None:
@@ -214,21 +230,21 @@ def _check_ranges(extract: Extract, columns: dict[str, np.ndarray]) -> None:
         kind = BY_NAME[name].kind
         infinite = np.isinf(col)
         if infinite.any():
-            _fail(extract, name, "infinite value", infinite)
+            _fail(extract, name, INFINITE, infinite)
         with np.errstate(invalid="ignore"):
             if kind in ("amount", "count"):
                 negative = col < 0
                 if negative.any():
-                    _fail(extract, name, "negative value (amounts and counts must be >= 0)", negative)
+                    _fail(extract, name, NEGATIVE, negative)
             elif kind == "frequency":
                 outside = (col < 0) | (col > FREQUENCY_CAP_LIMIT)
                 if outside.any():
-                    _fail(extract, name, "frequency outside 0..1", outside)
+                    _fail(extract, name, OUTSIDE_FREQUENCY, outside)
             elif kind == "tenure":
                 low, high = TENURE_RANGE
                 outside = (col < low) | (col > high) | (np.round(col) != col)
                 if outside.any():
-                    _fail(extract, name, f"tenure not a whole number of months in {low}..{high}", outside)
+                    _fail(extract, name, BAD_TENURE, outside)
 
 
 def _cap_frequencies(columns: dict[str, np.ndarray]) -> dict[str, int]:
@@ -269,10 +285,25 @@ def _median(values: np.ndarray) -> float:
 def _check_enough(extract: Extract, columns: dict[str, np.ndarray], min_customers: int) -> None:
     n = len(next(iter(columns.values())))
     if n < min_customers:
-        raise InputError(
-            f"{extract.path}: {n} customers is too few to segment (need at least {min_customers}, "
-            f"{MIN_CUSTOMERS_PER_SEGMENT} per segment for the largest k tried)"
-        )
+        raise InputError(too_few_message(extract.path, n, min_customers))
     # customers are all identical exactly when every column is constant (no gaps remain)
     if all(col.min() == col.max() for col in columns.values()):
-        raise InputError(f"{extract.path}: all {n} customers have identical behaviour; there is nothing to segment")
+        raise InputError(identical_message(extract.path, n))
+
+
+def all_empty_message(path, column: str) -> str:
+    """The error for a column without a single value."""
+    return f"{path}: column {column}: every value is empty"
+
+
+def too_few_message(path, n: int, min_customers: int) -> str:
+    """The error for an extract with fewer customers than the largest k tried needs."""
+    return (
+        f"{path}: {n} customers is too few to segment (need at least {min_customers}, "
+        f"{MIN_CUSTOMERS_PER_SEGMENT} per segment for the largest k tried)"
+    )
+
+
+def identical_message(path, n: int) -> str:
+    """The error for an extract whose customers all look the same."""
+    return f"{path}: all {n} customers have identical behaviour; there is nothing to segment"

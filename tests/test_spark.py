@@ -1,0 +1,127 @@
+"""The Spark engine against the default engine (skipped, with the reason, without PySpark or Java).
+
+One module-scoped local[2] session serves every test; the real file runs once on each engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
+
+pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'reportgen[spark]')")
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("Java is not installed: Spark needs a JVM (17 or later)", allow_module_level=True)
+
+from reportgen.config import load_settings  # noqa: E402
+from reportgen.errors import InputError  # noqa: E402
+from reportgen.extract import load_extract  # noqa: E402
+from reportgen.pipeline import run_segmentation  # noqa: E402
+from reportgen.report import build_report_model, model_to_json  # noqa: E402
+from reportgen.spark_engine import quiet_pyspark, run_segmentation_spark, start_session  # noqa: E402
+from reportgen.validation import validate_extract  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def spark():
+    with quiet_pyspark():
+        session = start_session("local[2]")
+    yield session
+    with quiet_pyspark():
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def both(real_data, spark):
+    settings = load_settings(k=5)
+    steps = []
+    return (
+        run_segmentation(real_data, settings),
+        run_segmentation_spark(real_data, settings, log=steps.append, spark=spark),
+        steps,
+    )
+
+
+def _matched(default, on_spark) -> list[tuple[int, int]]:
+    """Pairs (default segment, Spark segment) by the largest overlap of customers."""
+    k = len(default.namings)
+    overlap = np.zeros((k, k), dtype=np.int64)
+    np.add.at(overlap, (default.labels, on_spark.labels), 1)
+    rows, cols = linear_sum_assignment(-overlap)
+    return list(zip(rows.tolist(), cols.tolist()))
+
+
+def test_assignments_agree_with_the_default_engine(both):
+    default, on_spark, steps = both
+    assert on_spark.clean.ids.tolist() == default.clean.ids.tolist()  # the file's order
+    ari = adjusted_rand_score(default.labels, on_spark.labels)
+    print(f"adjusted Rand index, Spark vs default engine, real file, k = 5: {ari:.4f}")
+    assert ari >= 0.9
+    assert steps == ["load", "transform", "choose k", "fit", "name personas"]
+
+
+def test_matched_segments_carry_the_same_personas(both):
+    default, on_spark, _steps = both
+    pairs = _matched(default, on_spark)
+    names = [(default.namings[d].name, on_spark.namings[s].name) for d, s in pairs]
+    assert all(a == b for a, b in names), names
+    assert {n.name for n in on_spark.namings} == {n.name for n in default.namings}
+
+
+def test_data_quality_and_the_report_model(both):
+    default, on_spark, _steps = both
+    assert on_spark.clean.imputed == default.clean.imputed == {"CREDIT_LIMIT": 1, "MINIMUM_PAYMENTS": 313}
+    assert on_spark.clean.capped == default.clean.capped == {"CASH_ADVANCE_FREQUENCY": 8}
+    for column, value in default.clean.impute_values.items():
+        assert on_spark.clean.impute_values[column] == pytest.approx(value, rel=1e-6)
+    assert np.allclose(on_spark.model.scaler.mean, default.model.scaler.mean, rtol=1e-6)
+    assert on_spark.clean.features["BALANCE"].dtype == np.float32
+    assert on_spark.selection.chosen_k == 5 and on_spark.selection.forced
+    model = build_report_model(on_spark, month="2026-11", generated_at="2026-11-30T00:00:00+00:00")
+    assert sum(s.customers for s in model.segments) == 8950
+    assert json.loads(model_to_json(model))["facts"]["input_sha256"] == default.extract.sha256
+
+
+def _default_error(path) -> str:
+    with pytest.raises(InputError) as caught:
+        validate_extract(load_extract(path), min_customers=50)
+    return str(caught.value)
+
+
+def _spark_error(path, spark) -> str:
+    with pytest.raises(InputError) as caught:
+        run_segmentation_spark(path, load_settings(k=5), spark=spark)
+    return str(caught.value)
+
+
+BAD_FILES = {
+    "text": lambda f: f.assign(PURCHASES=f["PURCHASES"].where(~f.index.isin([3, 17]), "abc123")),
+    "negative": lambda f: f.assign(PAYMENTS=f["PAYMENTS"].where(~f.index.isin([4, 8, 9]), "-5")),
+    "duplicate id": lambda f: f.assign(CUST_ID=f["CUST_ID"].where(f.index != 9, f["CUST_ID"][2])),
+    "empty id": lambda f: f.assign(CUST_ID=f["CUST_ID"].where(f.index != 7, " NA ")),
+    "tenure": lambda f: f.assign(TENURE=f["TENURE"].where(f.index > 10, "13")),
+    "all empty": lambda f: f.assign(MINIMUM_PAYMENTS=""),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_validation_errors_match_the_default_engine(case, spark, small_csv):
+    path = small_csv(n=60, edit=BAD_FILES[case])
+    assert _spark_error(path, spark) == _default_error(path)
+
+
+def test_ragged_rows_and_too_few_customers(spark, small_csv):
+    path = small_csv(n=60)
+    lines = path.read_text().splitlines()
+    lines[5] += ",7,8"
+    path.write_text("\n".join(lines) + "\n")
+    assert _spark_error(path, spark) == f"{path}: ragged rows: row 6 has 20 fields, the header has 18"
+    few = small_csv(n=40, name="few.csv")
+    assert "40 customers is too few to segment (need at least 80" in _spark_error(few, spark)
