@@ -188,7 +188,7 @@ def build(
 
 
 # Two halves of similar drawing cost, one per worker.
-CHART_HALVES = (("pca", "correlation", "sizes"), ("k_evidence", "comparison", "profile_heat"))
+CHART_HALVES = (("pca", "correlation", "sizes", "trend", "migration"), ("k_evidence", "comparison", "profile_heat"))
 # Longest first, so the PDF starts at once on one worker while the other takes the rest.
 RENDER_ORDER = ("pdf", "pptx", "dashboard", "html")
 
@@ -201,7 +201,7 @@ def draw_charts(model: ReportModel, pool: RenderPool) -> dict:
     drawn = {}
     for future in futures:
         drawn.update(future.result())
-    return {key: drawn[key] for key in CHARTS}
+    return {key: drawn[key] for key in CHARTS if key in drawn}  # history charts only with history
 
 
 def render_formats(model, charts, render: RenderSettings, formats, month: str, pool: RenderPool) -> dict[str, bytes]:

@@ -5,12 +5,13 @@
 :mod:`reportgen.pptx_layouts` (name, then placeholder shape, then layout type) and everything is
 placed relative to the slide size and the layout's content area, so 16:9 and 4:3 masters both work.
 
-The deck, in the order an executive reads it: cover, agenda, executive summary, how k was chosen,
-segment sizes, spend comparison, one slide per segment, recommendations, the customer map and
-the profile heatmap, then an appendix (evidence for each k, data quality, run facts). Bar, column
-and line charts are native, editable PowerPoint charts with their data embedded; the PCA scatter
-and heatmaps are the build's PNG pictures. Every content slide carries its narrative in the
-speaker notes.
+The deck, in the order an executive reads it: cover, agenda, executive summary (with what changed
+since last month once a month is recorded), how k was chosen, segment sizes, spend comparison,
+trends and migration (when the model has history), one slide per segment, recommendations, the
+customer map and the profile heatmap, then an appendix (evidence for each k, the migration
+matrix, data quality, run facts). Bar, column and line charts are native, editable PowerPoint
+charts with their data embedded; the PCA scatter and heatmaps are the build's PNG pictures.
+Every content slide carries its narrative in the speaker notes.
 
 Text is never left for PowerPoint to shrink: every font size is computed from the text length
 and the box (:func:`fit_size`, with Arial-like character widths widened for the master's theme
@@ -44,6 +45,7 @@ from pptx.oxml import parse_xml
 from pptx.oxml.ns import nsdecls, qn
 from pptx.util import Emu, Pt
 
+from reportgen.charts import month_short
 from reportgen.errors import RenderError
 from reportgen.formatting import format_count, format_number, format_share
 from reportgen.pptx_layouts import (
@@ -55,11 +57,14 @@ from reportgen.pptx_layouts import (
     subtitle_placeholder,
     title_placeholder,
 )
+from reportgen.report import AT_RISK
 from reportgen.resources import bundled_path
 
 #: Charts the deck shows as pictures; the optional ones go to the appendix when present.
 REQUIRED_PICTURES = ("pca", "profile_heat")
 OPTIONAL_PICTURES = ("k_evidence", "correlation")
+#: "What changed since last month" lines on the executive summary slide (all are in its notes).
+CHANGES_SHOWN = 4
 
 # -- text: cleaning and measuring ---------------------------------------------------------------
 
@@ -296,7 +301,7 @@ def render_pptx(model, charts, settings) -> bytes:
     title_font, body_font = _theme_font_scales(prs)
     footer = clean_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
     deck = _Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
-    for build in (_cover, _agenda, _summary, _k_choice, _sizes, _comparison, _segments,
+    for build in (_cover, _agenda, _summary, _k_choice, _sizes, _comparison, _trends, _migration, _segments,
                   _recommendations, _pictures, _appendix):
         build(deck)
     for slide in prs.slides:
@@ -493,17 +498,20 @@ def _agenda(deck) -> None:
     items = ["Executive summary: the portfolio and three findings",
              f"Why {k} segments: how k was chosen",
              "Segment overview: sizes and spend",
+             *(["Trends and migration since last month"] if _has_trends(model) else []),
              f"The {k} segments, one slide each",
              "Recommendations per segment",
              "Customer map and segment profiles",
-             "Appendix: evidence for k, data quality, run facts"]
+             "Appendix: evidence for k, " + ("migration matrix, " if _has_migration(model) else "")
+             + "data quality, run facts"]
     slide = _slide(deck, "content", "Agenda", (
         "This deck takes two minutes: the executive summary, why we use " f"{k} segments, who is in "
         "each segment and what marketing should do about it. Details for analysts are in the appendix."
     ))
     paras = [Para(item, bullet=True) for item in items]
-    paras.insert(4, Para(" \u00b7 ".join(s.name for s in model.segments), scale=0.75, indent=True,
-                         colour=MSO_THEME_COLOR.TEXT_2))
+    names = Para(" \u00b7 ".join(s.name for s in model.segments), scale=0.75, indent=True,
+                 colour=MSO_THEME_COLOR.TEXT_2)
+    paras.insert(items.index(f"The {k} segments, one slide each") + 1, names)  # under the segments item
     area = _area(deck, slide)
     (frame,) = _frames(slide, [area])
     _fill(deck, frame.text_frame, area, paras, 24, 11)
@@ -514,17 +522,29 @@ def _summary(deck) -> None:
     keys = ("customers", "balance", "purchases", "payments", "utilisation")
     kpis = [_kpi(model.kpis, key) for key in keys]
     figures = "; ".join(f"{k.label.lower()} {k.display}" for k in kpis)
+    changes = model.changes[:CHANGES_SHOWN]
     slide = _slide(deck, "content", "Executive summary", (
         f"The portfolio this month ({model.facts.month}): {figures}. " + " ".join(model.findings)
+        + (" What changed since last month: " + " ".join(model.changes) if model.changes else "")
     ))
     area = _area(deck, slide)
     tiles_rect, findings_rect = _split(area, (0.27, 0.73), gap=0.05, vertical=True)
     _tiles(deck, slide, _split(tiles_rect, [1] * len(kpis), gap=0.025),
            [(kpi.display, kpi.label, None) for kpi in kpis])
-    (frame,) = _frames(slide, [findings_rect])
     paras = [Para("Findings", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
     paras += [Para(finding, bullet=True) for finding in model.findings]
-    _fill(deck, frame.text_frame, findings_rect, paras, 22, 11)
+    if not changes:
+        (frame,) = _frames(slide, [findings_rect])
+        _fill(deck, frame.text_frame, findings_rect, paras, 22, 11)
+        return
+    # Findings and what changed side by side, at one size.
+    rects = _split(findings_rect, (0.5, 0.5), gap=0.04)
+    changed = [Para("What changed since last month", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
+    changed += [Para(line, bullet=True) for line in changes]
+    size = min(fit_size(block, rect[2], rect[3], deck.body_font, 20, 10)
+               for block, rect in zip((paras, changed), rects))
+    for frame, block in zip(_frames(slide, rects), (paras, changed)):
+        _write(frame.text_frame, block, size)
 
 
 def _k_choice(deck) -> None:
@@ -640,6 +660,168 @@ def _comparison(deck) -> None:
     for series, segment in zip(plot.series, segments):
         series.format.fill.solid()
         series.format.fill.fore_color.rgb = RGBColor.from_string(segment.color.lstrip("#"))
+
+
+def _has_trends(model) -> bool:
+    history = model.history
+    return history is not None and len(history.months) >= 2 and bool(history.series)
+
+
+def _has_migration(model) -> bool:
+    history = model.history
+    return history is not None and history.migration is not None and bool(history.migration.counts)
+
+
+def _trends(deck) -> None:
+    """Segment sizes over the recorded months: a native line chart in persona colours and the
+    change of each segment since the first month."""
+    model = deck.model
+    if not _has_trends(model):
+        return
+    history = model.history
+    months = history.months
+    first, last = month_short(months[0]), month_short(months[-1])
+    # Largest segment first: the panel lists the lines top to bottom as they end, so it is the key.
+    moves = sorted(((s, s.customers[0], s.customers[-1]) for s in history.series), key=lambda t: -(t[2] or 0))
+    slide = _slide(deck, "title_only", f"Trends: segment sizes, {first} to {last}", (
+        f"Customers per segment over the last {len(months)} months, {first} to {last}. Segments keep their "
+        f"names and colours from month to month. " + " ".join(_trend_sentence(s, start, end, first)
+                                                               for s, start, end in moves)
+        + f" The portfolio: {format_count(history.portfolio_customers[0])} customers in {first}, "
+          f"{format_count(history.portfolio_customers[-1])} in {last}."
+    ))
+    area = _area(deck, slide)
+    chart_rect, panel_rect = _split(area, (0.7, 0.3), gap=0.03)
+    data = CategoryChartData(number_format="#,##0")
+    data.categories = [month_short(m) for m in months]
+    for series in history.series:
+        data.add_series(_category(series.name), [None if v is None else int(v) for v in series.customers])
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
+    _style_chart(chart, chart_rect, legend=None)  # the panel beside it names every line in its colour
+    chart.value_axis.minimum_scale = 0
+    chart.value_axis.tick_labels.number_format = "#,##0"
+    chart.value_axis.tick_labels.number_format_is_linked = False
+    _axis_title(chart.value_axis, "Customers", chart_rect)
+    for plotted, series in zip(chart.plots[0].series, history.series):
+        colour = RGBColor.from_string(series.color.lstrip("#"))
+        plotted.smooth = False
+        plotted.format.line.color.rgb = colour
+        plotted.format.line.width = Pt(2.5)
+        plotted.marker.style = XL_MARKER_STYLE.CIRCLE
+        plotted.marker.size = 7
+        plotted.marker.format.fill.solid()
+        plotted.marker.format.fill.fore_color.rgb = colour
+        plotted.marker.format.line.color.rgb = colour
+    paras = [Para(f"Customers in {last}, change since {first}", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
+    for series, start, end in moves:
+        paras.append(Para(_cut_words(series.name), bold=True, mark=series.color))
+        now = "" if end is None else f"{format_count(end)} \u00b7 "
+        paras.append(Para(now + _change(start, end), indent=True))
+    panel = slide.shapes.add_textbox(*panel_rect)
+    _fill(deck, panel.text_frame, panel_rect, paras, 18, 10, anchor=MSO_ANCHOR.MIDDLE)
+
+
+def _change(start, end) -> str:
+    """``+146 (+30.4%)``; for a segment that appeared or vanished, says so."""
+    if end is None:
+        return "no longer a segment"
+    if start is None or not start:
+        return f"new, {format_count(end)} customers"
+    return f"{end - start:+,d} ({'+' if end > start else ''}{format_share((end - start) / start)})"
+
+
+def _trend_sentence(series, start, end, first: str) -> str:
+    if end is None:
+        return f"{series.name} no longer exists as a segment."
+    if start is None:
+        return f"{series.name} appeared with {format_count(end)} customers now."
+    return (f"{series.name}: {format_count(start)} customers in {first}, {format_count(end)} now "
+            f"({_change(start, end)}).")
+
+
+def _migration(deck) -> None:
+    """Customers moving between segments since last month, on two slides: the heatmap picture
+    (when drawn), then the largest moves beside the at-risk call-out for marketing and risk with
+    the playbook's first action and risk note (the full matrix is in the appendix)."""
+    model = deck.model
+    if not _has_migration(model):
+        return
+    migration = model.history.migration
+    risky = [s for s in model.segments if s.persona_key in AT_RISK]
+    inflows = [(s, _moved_into(migration, s.name)) for s in risky]
+    share = format_share(migration.moved / max(migration.customers_both, 1))
+    since, now = month_short(migration.month_from), month_short(migration.month_to)
+    lede = (f"{format_count(migration.moved)} of {format_count(migration.customers_both)} customers ({share}) "
+            "changed segment.")
+    advice = " ".join(f"For the {format_count(n)} who moved into {s.name}: {_playbook_advice(s)}"
+                      for s, n in inflows if n and (s.actions or s.risks))
+    story = (f"Customers seen in both {since} and {now}: {lede} " + " ".join(migration.highlights) + " "
+             + " ".join(migration.at_risk) + " " + advice)
+    if "migration" in deck.charts:
+        _picture_slide(deck, "migration", f"Migration since {since}", (
+            f"Rows are the segment in {since}, columns the segment in {now}; grey cells are the customers who "
+            f"stayed, orange cells the movers (darker: more). {story}"
+        ), caption=lede + (" " + migration.highlights[0] if migration.highlights else ""))
+    slide = _slide(deck, "title_only", f"Migration: who moved, who is at risk", (
+        story + " The full matrix is in the appendix."
+    ))
+    area = _area(deck, slide)
+    heading = MSO_THEME_COLOR.TEXT_2
+    moves = [Para(f"Since {since}", bold=True, colour=heading), Para(lede, bold=True)]
+    moves += [Para(line, bullet=True) for line in migration.highlights]
+    moves += [Para("Customers who changed segment are in this month's target list of their new segment.",
+                   scale=0.85, colour=heading)]
+    if migration.at_risk:
+        risk = [Para("At risk: for marketing and risk", bold=True, colour=_RISK_INK)]
+        risk += [Para(line, bullet=True, colour=MSO_THEME_COLOR.TEXT_1) for line in migration.at_risk]
+        for segment, n in inflows:
+            if n and (segment.actions or segment.risks):
+                risk.append(Para(f"{segment.name} \u2013 {_playbook_advice(segment)}", scale=0.85, indent=True,
+                                 colour=MSO_THEME_COLOR.TEXT_1))
+    elif risky:
+        risk = [Para(f"Nobody moved into {' or '.join(s.name for s in risky)} since {since}.",
+                     colour=MSO_THEME_COLOR.TEXT_1)]
+    else:
+        risk = []
+    if not risk:
+        _fill(deck, slide.shapes.add_textbox(*area).text_frame, area, moves, 20, 10)
+        return
+    moves_rect, risk_rect = _split(area, (0.42, 0.58), gap=0.04)
+    box = _rectangle(slide, risk_rect)
+    box.fill.fore_color.rgb = RGBColor.from_string(_RISK_FILL.lstrip("#"))
+    rule = _rectangle(slide, (risk_rect[0], risk_rect[1], max(round(risk_rect[2] * 0.012), 1), risk_rect[3]))
+    rule.fill.fore_color.rgb = RGBColor.from_string(_RISK_INK.lstrip("#"))
+    inset = max(round(risk_rect[2] * 0.03), 1)
+    text_rect = (risk_rect[0] + inset, risk_rect[1], risk_rect[2] - inset, risk_rect[3])
+    size = min(fit_size(moves, moves_rect[2], moves_rect[3], deck.body_font, 20, 10),
+               fit_size(risk, text_rect[2], text_rect[3], deck.body_font, 20, 10))
+    _write(slide.shapes.add_textbox(*moves_rect).text_frame, moves, size, anchor=MSO_ANCHOR.TOP)
+    frame = box.text_frame
+    _write(frame, risk, size, anchor=MSO_ANCHOR.MIDDLE)
+    frame.margin_left = _INSET_X + inset  # clear of the red rule
+
+
+_RISK_FILL, _RISK_INK = "#FDF0EE", "#8C1D18"
+
+
+def _moved_into(migration, name: str) -> int:
+    """Customers who moved into segment ``name`` from another segment."""
+    if name not in migration.names_to:
+        return 0
+    column = migration.names_to.index(name)
+    return sum(row[column] for source, row in zip(migration.names_from, migration.counts) if source != name)
+
+
+def _playbook_advice(segment) -> str:
+    """The playbook's first action and risk note of ``segment``: ``Marketing: ... Risk: ...``."""
+    parts = [f"Marketing: {_sentence(segment.actions[0])}"] if segment.actions else []
+    parts += [f"Risk: {_sentence(segment.risks[0])}"] if segment.risks else []
+    return " ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    text = clean_text(text, single_line=True)
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def _segments(deck) -> None:
@@ -767,8 +949,10 @@ def _appendix(deck) -> None:
     body = body_placeholders(slide)
     if body:
         _fill(deck, body[0].text_frame, _rect(body[0]),
-              [Para("Evidence for k \u00b7 data quality \u00b7 run facts")], 20, 11)
+              [Para(" \u00b7 ".join(("Evidence for k", *(("migration matrix",) if _has_migration(deck.model) else ()),
+                                   "data quality", "run facts")))], 20, 11)
     _k_table(deck)
+    _migration_table(deck)
     for key, title in (("k_evidence", "Appendix: all the evidence for k"),
                        ("correlation", "Appendix: how the features move together")):
         if key in deck.charts:
@@ -800,6 +984,48 @@ def _k_table(deck) -> None:
         suffix = f" ({number} of {len(pages)})" if len(pages) > 1 else ""
         slide = _slide(deck, "title_only", f"Appendix: evidence for each k{suffix}", notes)
         _table(slide, _area(deck, slide), header, chunk, widths, size, deck.body_font)
+
+
+def _migration_table(deck) -> None:
+    """The migration matrix as a native table: rows last month's segment, columns this month's,
+    with totals; customers who stayed are shaded, movers bold."""
+    history = deck.model.history
+    migration = history.migration if history is not None else None
+    if migration is None or not migration.counts:
+        return
+    since, now = month_short(migration.month_from), month_short(migration.month_to)
+    header = [(Para(f"{since} \u2193 {now} \u2192", bold=True),)]
+    header += [(Para(_cut_words(name), bold=True, align=PP_ALIGN.RIGHT),) for name in migration.names_to]
+    header += [(Para("Total", bold=True, align=PP_ALIGN.RIGHT),)]
+    rows = []
+    for source, counts in zip(migration.names_from, migration.counts):
+        cells = [(Para(_cut_words(source), bold=True),)]
+        cells += [(Para(format_count(c), bold=bool(c) and source != target, align=PP_ALIGN.RIGHT),)
+                  for target, c in zip(migration.names_to, counts)]
+        cells += [(Para(format_count(sum(counts)), align=PP_ALIGN.RIGHT),)]
+        rows.append(tuple(cells))
+    totals = [sum(column) for column in zip(*migration.counts)]
+    rows.append(tuple([(Para("Total", bold=True),)]
+                      + [(Para(format_count(t), bold=True, align=PP_ALIGN.RIGHT),) for t in totals]
+                      + [(Para(format_count(migration.customers_both), bold=True, align=PP_ALIGN.RIGHT),)]))
+    widths = _word_fractions([header, *rows])
+    widths[0] = max(widths[0], sum(widths[1:]) / len(widths[1:]) * 1.6)
+    notes = (f"Customers by segment in {since} (rows) and {now} (columns); the shaded diagonal is the customers "
+             f"who stayed in their segment, bold numbers are the ones who moved. {format_count(migration.moved)} "
+             f"of {format_count(migration.customers_both)} customers seen in both months changed segment.")
+    probe = _slide_probe(deck, "title_only")
+    pages = _table_pages(deck, probe, header, rows, widths, largest=14, smallest=9)
+    for number, (size, chunk) in enumerate(pages, start=1):
+        suffix = f" ({number} of {len(pages)})" if len(pages) > 1 else ""
+        slide = _slide(deck, "title_only", f"Appendix: migration matrix, {since} to {now}{suffix}", notes)
+        table = _table(slide, _area(deck, slide), header, chunk, widths, size, deck.body_font)
+        for r, row in enumerate(chunk, start=1):
+            source = row[0][0].text
+            for c, target in enumerate(migration.names_to, start=1):
+                if _cut_words(target) == source:
+                    cell = table.cell(r, c)
+                    cell.fill.solid()
+                    cell.fill.fore_color.rgb = RGBColor(0xE4, 0xE4, 0xE4)
 
 
 def _quality(deck) -> None:
@@ -910,7 +1136,7 @@ def _table_pages(deck, area, header, rows, fractions, *, largest: float, smalles
     return [(smallest, [row]) for row in rows]
 
 
-def _table(slide, area, header, rows, fractions, size: float, font: float) -> None:
+def _table(slide, area, header, rows, fractions, size: float, font: float):
     """Add a table of ``header`` and ``rows`` (cells are tuples of :class:`Para`) at ``size``."""
     left, top, width, _height = area
     widths = _column_widths(width, fractions)
@@ -929,6 +1155,7 @@ def _table(slide, area, header, rows, fractions, size: float, font: float) -> No
             cell.vertical_anchor = MSO_ANCHOR.TOP
             _write(cell.text_frame, paras, size, autofit=False)
     frame.height = Emu(sum(heights))
+    return table
 
 
 # -- charts -------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ PRINT_CSS = "report/print.css"
 DEFAULT_PREFIX = "default"
 #: Chart keys the report templates show.
 CHART_KEYS = ("sizes", "k_evidence", "pca", "comparison", "profile_heat", "correlation")
+#: Chart keys shown when present: drawn only when the model has history (earlier months recorded).
+HISTORY_CHART_KEYS = ("trend", "migration")
 #: model.kpis keys shown as tiles in the executive summary, in this order.
 HEADLINE_KPIS = ("customers", "balance", "purchases", "payments", "utilisation")
 MEDIA = ("screen", "print")
@@ -103,6 +105,21 @@ def date_label(stamp: str) -> str:
     return f"{moment.day} {moment.strftime('%B %Y, %H:%M')}{zone}".replace("UTC+00:00", "UTC")
 
 
+def at_risk(segments):
+    """The segments whose persona is an at-risk one (Dormant Users, Revolvers: ``report.AT_RISK``)."""
+    from reportgen.report import AT_RISK
+
+    return [s for s in segments if s.persona_key in AT_RISK]
+
+
+def moved_into(migration, name: str) -> int:
+    """Customers who moved into segment ``name`` from another segment (0 if it is not a column)."""
+    if name not in migration.names_to:
+        return 0
+    column = migration.names_to.index(name)
+    return sum(row[column] for source, row in zip(migration.names_from, migration.counts) if source != name)
+
+
 #: Filters besides :data:`reportgen.formatting.FILTERS` (documented in the templates README).
 REPORT_FILTERS = {
     "clean": clean_text,
@@ -110,6 +127,8 @@ REPORT_FILTERS = {
     "key_features": key_features,
     "month_label": month_label,
     "date_label": date_label,
+    "at_risk": at_risk,
+    "moved_into": moved_into,
 }
 
 
@@ -177,7 +196,8 @@ def build_context(model, charts: dict[str, Chart], settings: RenderSettings, *, 
     """The context every report template receives (the contract in ``templates/report/README.md``).
 
     - ``model``: the :class:`~reportgen.report.ReportModel`, as it is.
-    - ``charts``: chart key -> :class:`ChartImage` (all of :data:`CHART_KEYS` are present);
+    - ``charts``: chart key -> :class:`ChartImage` (all of :data:`CHART_KEYS` are present, those of
+      :data:`HISTORY_CHART_KEYS` when the model has history);
       ``src`` is a ``data:`` URI on screen, a ``reportgen-chart:KEY`` URL in print.
     - ``css``: the stylesheet text, inlined by ``base.html``: ``report.css``, plus ``print.css``
       when ``media`` is ``"print"``.

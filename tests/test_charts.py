@@ -20,7 +20,7 @@ from PIL import Image  # Pillow is a dependency of matplotlib
 
 from reportgen import charts as charts_module
 from reportgen.api import analyse
-from reportgen.charts import CHARTS, build_charts
+from reportgen.charts import build_charts
 from reportgen.config import load_settings
 
 KEYS = ("sizes", "k_evidence", "pca", "comparison", "profile_heat", "correlation")
@@ -63,8 +63,8 @@ def build_recording(model):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(matplotlib.text.Text, "draw", draw)
         built = build_charts(model)
-    assert len(drawn) == len(CHARTS)
-    return built, dict(zip(CHARTS, drawn.values()))
+    assert len(drawn) == len(built)  # without history the trend and migration charts are absent
+    return built, dict(zip(built, drawn.values()))
 
 
 def rectangle(box, width: float, height: float, degrees: float) -> np.ndarray:
