@@ -336,21 +336,24 @@ def build_report_model(
 
 
 def describe_changes(monitoring: Monitoring, history: History | None) -> tuple[str, ...]:
-    """What changed since last month, in sentences (empty in the first recorded month)."""
+    """What changed since last month, most important first: how many customers moved and who
+    became at risk, then segments whose size moved by 5% or more, then drift and events (empty in
+    the first recorded month)."""
     if history is None or len(history.months) < 2:
         return ()
     lines = []
+    migration = history.migration
+    if migration is not None:
+        lines.append(f"{format_count(migration.moved)} customers ({format_share(migration.moved / max(migration.customers_both, 1))}) "
+                     f"changed segment since {migration.month_from}.")
+        lines.extend(migration.at_risk)
     for series in history.series:
         before, now = series.customers[-2], series.customers[-1]
         if before is not None and now is not None and before and abs(now - before) / before >= 0.05:
             lines.append(f"{series.name}: {format_count(before)} → {format_count(now)} customers "
                          f"({(now - before) / before:+.0%}).")
-    migration = history.migration
     if migration is not None:
-        lines.append(f"{format_count(migration.moved)} customers ({format_share(migration.moved / max(migration.customers_both, 1))}) "
-                     f"changed segment since {migration.month_from}.")
         lines.extend(migration.highlights[:2])
-        lines.extend(migration.at_risk)
     lines.extend(f"{p.label}: {p.level} since {monitoring.model_month} (PSI {p.psi:.2f})."
                  for p in monitoring.psi if p.level != "stable")
     lines.extend(monitoring.events)
