@@ -49,6 +49,7 @@ Differences from the default engine, documented rather than accidental:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -60,7 +61,7 @@ import pandas as pd
 
 from reportgen.config import InputSettings, Settings
 from reportgen.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, SKEWED, TENURE_RANGE
-from reportgen.errors import InputError
+from reportgen.errors import ConfigError, InputError
 from reportgen.extract import (
     EMPTY_MARKERS,
     Extract,
@@ -97,6 +98,7 @@ KMEANS_STARTS = 3
 KMEANS_TOL = 1e-4
 _EXTRA_FIELDS = 32  # columns beyond the header, to count the fields of ragged rows
 _ROW = "_row"
+_BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "cos"}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)  # beyond it a value is infinite in float32, as on pandas
 _CSV_CHARSETS = {"iso-8859-1", "us-ascii", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-8"}
 _SPARK_CHARSETS = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "windows-1252", "latin-1": "ISO-8859-1"}
@@ -122,9 +124,10 @@ def run_segmentation_spark(
     """Segment the customers in ``data`` on Spark; returns a :class:`~reportgen.pipeline.SegmentationResult`.
 
     ``master`` picks the cluster (default: ``$SPARK_MASTER``, spark-submit's or
-    spark-defaults' ``spark.master``, else ``local[2]``); ``spark`` is an existing SparkSession
-    to use instead (it is left running). ``previous``, ``refit`` and ``month`` mean what they
-    mean for :func:`~reportgen.pipeline.run_segmentation`."""
+    spark-defaults' ``spark.master``, else ``local[2]``); ``spark`` is a SparkSession to use
+    instead, and without either an active session (a notebook's, Databricks') is used; those
+    are left running, a session started here is stopped. ``previous``, ``refit`` and ``month``
+    mean what they mean for :func:`~reportgen.pipeline.run_segmentation`."""
     from reportgen.personas import load_playbook
 
     log = log or (lambda step: None)
@@ -134,7 +137,7 @@ def run_segmentation_spark(
     scoring = previous is not None and not refit
     largest_k = len(previous.model.segments) if scoring else max(seg.k_max, seg.k or 0)
     with quiet_pyspark():
-        session = spark or start_session(master)
+        session, own = _session(spark, master)
         cached: list = []
         try:
             source = _read(session, str(data), settings.input)
@@ -155,7 +158,7 @@ def run_segmentation_spark(
         finally:
             for frame in cached:
                 frame.unpersist()
-            if spark is None:
+            if own:
                 session.stop()
     clean = CleanData(ids, features, checked.imputed, checked.impute_values, checked.capped)
     extract = Extract(
@@ -172,11 +175,32 @@ def run_segmentation_spark(
 # --- session --------------------------------------------------------------------------------------
 
 
+def _session(spark, master: str | None):
+    """(session, started here): the given one, else the active one (a notebook's, Databricks'),
+    else a new one. Only a session started here is stopped at the end."""
+    if spark is not None:
+        return spark, False
+    try:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+    except ImportError:
+        active = None
+    if active is not None and master is None:
+        return active, False
+    return start_session(master), True
+
+
 def start_session(master: str | None = None):
     """A SparkSession for reportgen: quiet (errors only, no progress bars), Arrow transfers.
 
     In local mode (the default, ``local[2]``) the UI is off and shuffles use few partitions."""
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "the Spark engine needs PySpark: pip install 'reportgen[spark]' (and Java 17 or later)"
+        ) from None
 
     master = master or os.environ.get("SPARK_MASTER") or (None if _master_configured() else LOCAL_MASTER)
     builder = SparkSession.builder.appName("reportgen")
@@ -193,7 +217,14 @@ def start_session(master: str | None = None):
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.driver.memory", os.environ.get("REPORTGEN_SPARK_DRIVER_MEMORY", "4g"))
         )
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no JVM, an unreachable master, a bad configuration: PySpark raises many types
+        where = master or "the master in the Spark configuration"
+        raise ConfigError(
+            f"Spark could not start on {where} ({exc.__class__.__name__}); it needs Java 17 or later "
+            "(java on PATH or JAVA_HOME) and a reachable master"
+        ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -248,6 +279,7 @@ class _Source:
 def _read(spark, data: str, settings: InputSettings) -> _Source:
     from pyspark.sql import functions as F
 
+    data = _location(data)
     local = Path(data)
     is_local = "://" not in data and not data.startswith("dbfs:")
     parts = sorted(local.glob("*.csv*")) if is_local and local.is_dir() else []  # a folder of CSV part files
@@ -299,6 +331,15 @@ def _read(spark, data: str, settings: InputSettings) -> _Source:
         raise InputError(f"{path}: has a header but no customer rows")
     return _Source(frame, path, sha256, "csv", delimiter, encoding, {k: v for k, v in renamed.items() if k != v},
                    tuple(ignored), 2, True, len(header))
+
+
+def _location(data: str) -> str:
+    """``data`` as Spark wants it; an object-store URI squashed by pathlib (``s3a:/bucket/key``,
+    from ``Path("s3a://bucket/key")``) gets its ``//`` back."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(?=[^/])(.*)$", data)
+    if match and match.group(1).lower() in _BUCKET_SCHEMES:
+        return f"{match.group(1)}://{match.group(2)}"
+    return data
 
 
 def _read_csv(spark, location: str, header: list[str], delimiter: str, charset: str, multiline: bool):
