@@ -57,6 +57,8 @@ def analyse(
     progress: Progress | None = None,
     history: Path | None = None,
     refit: bool = False,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> tuple[SegmentationResult, ReportModel]:
     """Run the pipeline on ``data`` (default: the bundled sample) and build the report model.
 
@@ -66,8 +68,10 @@ def analyse(
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
     previous = _previous_model(history, month) if history else None
+    source = data if isinstance(data, str) and "://" in data else (Path(data) if data else SAMPLE_DATA)
     result = run_segmentation(
-        Path(data) if data else SAMPLE_DATA, settings, log=progress, previous=previous, refit=refit, month=month
+        source, settings, log=progress, previous=previous, refit=refit, month=month,
+        engine=engine, spark_master=spark_master,
     )
     trend = migration = cubes = None
     if previous is not None:
@@ -107,6 +111,8 @@ def segment(
     *,
     k: int | None = None,
     config: Path | str | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> Outcome:
     """Segment ``data`` and write the segment files (see :mod:`reportgen.exports`) into ``out``."""
     from reportgen.exports import write_segment_files
@@ -114,7 +120,7 @@ def segment(
     settings = load_settings(Path(config) if config else None, k=k)
     progress = Progress()
     with progress.running():
-        result, model = analyse(data, settings=settings, progress=progress)
+        result, model = analyse(data, settings=settings, progress=progress, engine=engine, spark_master=spark_master)
         progress("write files")
         files = write_segment_files(result, model, Path(out))
     return Outcome(result, model, tuple(files))
@@ -145,6 +151,8 @@ def build(
     progress: Progress | None = None,
     refit: bool = False,
     pool: RenderPool | None = None,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> Outcome:
     """Analyse ``data`` and write the deliverables of ``formats`` into ``out/<month>/``.
 
@@ -168,7 +176,7 @@ def build(
             remove_stale_temps(Path(out) / month)
             result, model = analyse(
                 data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
-                refit=refit,
+                refit=refit, engine=engine, spark_master=spark_master,
             )
             progress("charts")
             charts = draw_charts(model, pool)

@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from reportgen.errors import ConfigError, ReportgenError
+from reportgen.errors import ConfigError, InputError, ReportgenError
 
 K_HELP = (
     "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max "
@@ -71,6 +71,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     group.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
 
 
+def _data_path(text: str):
+    """A local path, or a URI (s3a://, hdfs://, gs://, abfss://, dbfs:/) kept as text for Spark."""
+    return text if "://" in text or text.startswith("dbfs:") else Path(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -79,6 +84,22 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
     return value
+
+
+def _engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where to segment: local (this machine, the default) or spark (Apache Spark: reading, "
+                        "validation, transform, k evidence and K-Means on the cluster; needs pip install "
+                        "'reportgen[spark]' and Java 17+)")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark, e.g. yarn, spark://host:7077, k8s://https://host, local[8] "
+                        "(default: $SPARK_MASTER, else spark-submit's or spark-defaults.conf's, else local[2])")
+
+
+def _engine_args(args) -> dict:
+    if args.spark_master and args.engine != "spark":
+        raise InputError("--spark-master needs --engine spark")
+    return {"engine": args.engine, "spark_master": args.spark_master}
 
 
 FORMATS = ("pdf", "pptx", "html", "dashboard", "all")
@@ -95,7 +116,7 @@ def _add_build(sub) -> None:
     )
     p.add_argument("--format", dest="formats", action="append", choices=FORMATS, metavar="FORMAT",
                    help="pdf, pptx, html, dashboard or all; repeat for several (default: pdf)")
-    p.add_argument("--data", type=Path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
+    p.add_argument("--data", type=_data_path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="report month YYYY-MM (default: the current month)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
@@ -105,6 +126,7 @@ def _add_build(sub) -> None:
     p.add_argument("--refit", action="store_true",
                    help="fit the segments afresh and match them to last month's (default: score with the saved model)")
     p.add_argument("--send", action="store_true", help="e-mail the month's deliverables afterwards (see `send`)")
+    _engine(p)
     _common(p)
     p.set_defaults(handler=_run_build)
 
@@ -136,7 +158,7 @@ def _add_export(sub) -> None:
                     "(bi-schema.json) to OUT/MONTH/bi/.",
     )
     p.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet", help="parquet (default) or csv")
-    p.add_argument("--data", type=Path, help="customer extract; default: the bundled sample")
+    p.add_argument("--data", type=_data_path, help="customer extract; default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="month YYYY-MM (default: the current month)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
@@ -188,6 +210,7 @@ def _run_build(args) -> int:
             render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
             refit=args.refit,
             pool=pool,
+            **_engine_args(args),
         )
     model = outcome.model
     print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k}); "
@@ -211,10 +234,11 @@ def _add_segment(sub) -> None:
         help="segment customers and write assignments, profiles, k evidence and model.json",
         description="Segment the customers of an extract and write the segment files (see docs in README).",
     )
-    p.add_argument("--data", type=Path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
+    p.add_argument("--data", type=_data_path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output/segment"), help="output folder (default: output/segment)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
     p.add_argument("--config", type=Path, help="TOML config: column mapping, k range, seed, playbook")
+    _engine(p)
     _common(p)
     p.set_defaults(handler=_run_segment)
 
@@ -238,7 +262,7 @@ def _add_synth(sub) -> None:
 def _run_segment(args) -> int:
     from reportgen.api import segment
 
-    outcome = segment(data=args.data, out=args.out, k=args.k, config=args.config)
+    outcome = segment(data=args.data, out=args.out, k=args.k, config=args.config, **_engine_args(args))
     choice = outcome.model.k_choice
     chosen = next(r for r in choice.rows if r.chosen)
     how = "set with --k" if choice.forced else "chosen by the rule"

@@ -15,7 +15,7 @@ from sklearn.decomposition import PCA
 
 from reportgen.config import Settings
 from reportgen.contract import FEATURES
-from reportgen.errors import InputError
+from reportgen.errors import ConfigError, InputError
 from reportgen.extract import Extract, load_extract
 from reportgen.features import fit_scaler
 from reportgen.drift import (
@@ -35,7 +35,7 @@ from reportgen.personas import (
     saved_naming,
     score_fits,
 )
-from reportgen.profiles import Profiles, describe_segments
+from reportgen.profiles import Profiles, describe_segments, segment_z
 from reportgen.segmentation import SegmentInfo, SegmentModel, assign_nearest, fit_kmeans
 from reportgen.selection import KSelection, select_k
 from reportgen.validation import MIN_CUSTOMERS_PER_SEGMENT, CleanData, validate_extract
@@ -99,13 +99,25 @@ class Continuity:
 
 def run_segmentation(
     data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
-    refit: bool = False, month: str = "",
+    refit: bool = False, month: str = "", engine: str = "local", spark_master: str | None = None,
 ) -> SegmentationResult:
     """Segment the customers in ``data`` as ``settings`` say; ``log(step)`` reports progress.
 
     Without ``previous`` the segments are fitted afresh. With it, the saved model scores this
     month's customers (names, colours and meaning kept) unless ``refit``, which fits afresh
-    and matches the new clusters to last month's so names and colours do not shuffle."""
+    and matches the new clusters to last month's so names and colours do not shuffle.
+
+    ``engine="spark"`` runs reading, validation, the transform, the k-selection sample and
+    K-Means on Apache Spark (:mod:`reportgen.spark_engine`; ``spark_master`` picks the cluster,
+    default local[2]) and returns the same result."""
+    if engine == "spark":
+        from reportgen.spark_engine import run_segmentation_spark
+
+        return run_segmentation_spark(
+            data, settings, log, master=spark_master, previous=previous, refit=refit, month=month
+        )
+    if engine != "local":
+        raise ConfigError(f"unknown engine {engine!r}; choose local or spark")
     log = log or (lambda step: None)
     log("load")
     playbook = load_playbook(settings.playbook)
@@ -135,7 +147,7 @@ def run_segmentation(
         )
     else:
         labels, centroids = fit_kmeans(matrix, selection.chosen_k, seg.seed)
-        z = describe_segments(clean.features, labels, selection.chosen_k).z
+        z = segment_z(clean.features, labels, selection.chosen_k)
         log("name personas")
         namings = name_segments(z, playbook)
         if previous is None:
@@ -178,7 +190,7 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
     """Assign customers with the saved model; personas keep their names and colours."""
     model = previous.model
     labels = assign_nearest(matrix, model.centroids)
-    z = describe_segments(clean.features, labels, len(model.segments)).z
+    z = segment_z(clean.features, labels, len(model.segments))
     fits = score_fits(z, playbook)
     keys = [p.key for p in playbook.personas]
     namings, events = [], []
