@@ -302,18 +302,19 @@ def build_report_model(
     history sections."""
     features = result.clean.features
     labels = result.labels
-    segments = tuple(_segment(result, i) for i in range(len(result.namings)))
+    columns = kpi_columns(features)
+    segments = tuple(_segment(result, i, columns) for i in range(len(result.namings)))
     monitoring = _monitoring(result)
     cube = build_cube(features, labels)
     history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube))
     return ReportModel(
         version=MODEL_VERSION,
         facts=_facts(result, month, generated_at, title),
-        kpis=_kpis(features, np.ones(len(features), bool)),
+        kpis=_kpis(columns, slice(None)),
         quality=_quality(result),
         k_choice=_k_choice(result.selection),
         segments=segments,
-        findings=describe_findings(segments, features, labels),
+        findings=describe_findings(segments, columns, labels),
         scatter=Scatter(
             x=tuple(_round(v) for v in result.pca.x),
             y=tuple(_round(v) for v in result.pca.y),
@@ -469,9 +470,9 @@ def _band(values: np.ndarray, bands) -> np.ndarray:
 
 def build_cube(features, labels) -> Cube:
     """Aggregate customers into (segment, tenure, limit band, utilisation band) cells."""
-    limit = features["CREDIT_LIMIT"].to_numpy()
+    limit = features["CREDIT_LIMIT"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(limit > 0, features["BALANCE"].to_numpy() / np.where(limit > 0, limit, 1), 0.0)
+        util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
     frame = pd.DataFrame(
         {
             "segment": labels + 1,
@@ -479,7 +480,7 @@ def build_cube(features, labels) -> Cube:
             "limit_band": _band(limit, LIMIT_BANDS),
             "utilisation_band": _band(util, UTILISATION_BANDS),
             "customers": 1,
-            **{m: features[m].to_numpy() for m in CUBE_MEASURES[1:-1]},
+            **{m: features[m].to_numpy(dtype="float64") for m in CUBE_MEASURES[1:-1]},
             "cash_advance_users": (features["CASH_ADVANCE"].to_numpy() > 0).astype(int),
         }
     )
@@ -522,29 +523,40 @@ def _round(value: float, digits: int = 6) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def _kpis(features, mask) -> tuple[Kpi, ...]:
-    sub = features[mask]
-    n = len(sub)
-    balance, limit = float(sub["BALANCE"].sum()), float(sub["CREDIT_LIMIT"].sum())
+KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")
+
+
+def kpi_columns(features) -> dict[str, np.ndarray]:
+    """The columns KPIs are made of, widened to float64 once (features may be float32, whose
+    7-digit sums would show in the totals)."""
+    return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
+
+
+def _kpis(columns: dict[str, np.ndarray], mask) -> tuple[Kpi, ...]:
+    pick = {name: values[mask] for name, values in columns.items()}
+    n = len(pick["BALANCE"])
+    balance, limit = float(pick["BALANCE"].sum()), float(pick["CREDIT_LIMIT"].sum())
+    purchases, payments = float(pick["PURCHASES"].sum()), float(pick["PAYMENTS"].sum())
     utilisation = balance / limit if limit else 0.0
-    full = float(sub["PRC_FULL_PAYMENT"].mean()) if n else 0.0
-    cash_users = float((sub["CASH_ADVANCE"] > 0).mean()) if n else 0.0
+    full = float(pick["PRC_FULL_PAYMENT"].mean()) if n else 0.0
+    cash_users = float((pick["CASH_ADVANCE"] > 0).mean()) if n else 0.0
+    per = (lambda total: total / n) if n else (lambda total: 0.0)
     return (
         Kpi("customers", "Customers", n, format_count(n)),
         Kpi("balance", "Total balance", _round(balance), format_money(balance, compact=True)),
-        Kpi("purchases", "Total purchases", _round(sub["PURCHASES"].sum()), format_money(sub["PURCHASES"].sum(), compact=True)),
-        Kpi("payments", "Total payments", _round(sub["PAYMENTS"].sum()), format_money(sub["PAYMENTS"].sum(), compact=True)),
+        Kpi("purchases", "Total purchases", _round(purchases), format_money(purchases, compact=True)),
+        Kpi("payments", "Total payments", _round(payments), format_money(payments, compact=True)),
         Kpi("utilisation", "Utilisation (balance / limit)", _round(utilisation), format_share(utilisation)),
-        Kpi("avg_balance", "Average balance", _round(balance / n if n else 0), format_money(balance / n if n else 0)),
-        Kpi("avg_purchases", "Average purchases", _round(sub["PURCHASES"].mean()), format_money(sub["PURCHASES"].mean())),
-        Kpi("avg_payments", "Average payments", _round(sub["PAYMENTS"].mean()), format_money(sub["PAYMENTS"].mean())),
-        Kpi("avg_limit", "Average credit limit", _round(limit / n if n else 0), format_money(limit / n if n else 0)),
+        Kpi("avg_balance", "Average balance", _round(per(balance)), format_money(per(balance))),
+        Kpi("avg_purchases", "Average purchases", _round(per(purchases)), format_money(per(purchases))),
+        Kpi("avg_payments", "Average payments", _round(per(payments)), format_money(per(payments))),
+        Kpi("avg_limit", "Average credit limit", _round(per(limit)), format_money(per(limit))),
         Kpi("full_payment", "Months paid in full", _round(full), format_share(full)),
         Kpi("cash_advance_users", "Customers using cash advance", _round(cash_users), format_share(cash_users)),
     )
 
 
-def _segment(result, i: int) -> Segment:
+def _segment(result, i: int, columns: dict[str, np.ndarray]) -> Segment:
     naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
     mask = result.labels == i
     customers = int(profiles.sizes[i])
@@ -573,17 +585,16 @@ def _segment(result, i: int) -> Segment:
         traits=naming.traits,
         actions=naming.actions,
         risks=naming.risks,
-        kpis=_kpis(result.clean.features, mask),
+        kpis=_kpis(columns, mask),
         profile=rows,
     )
 
 
-def describe_findings(segments, features, labels) -> tuple[str, str, str]:
-    """Three findings written from the data: size, spend concentration, balance risk."""
+def describe_findings(segments, columns: dict[str, np.ndarray], labels) -> tuple[str, str, str]:
+    """Three findings written from the data: size, spend concentration, balance risk
+    (``columns`` as :func:`kpi_columns` gives them)."""
     total_customers = len(labels)
-    purchases = features["PURCHASES"].to_numpy()
-    balance = features["BALANCE"].to_numpy()
-    limit = features["CREDIT_LIMIT"].to_numpy()
+    purchases, balance, limit = columns["PURCHASES"], columns["BALANCE"], columns["CREDIT_LIMIT"]
     stats = []
     for s in segments:
         mask = labels == s.id - 1
