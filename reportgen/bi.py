@@ -40,7 +40,7 @@ import pandas as pd
 from reportgen.contract import BY_NAME, FEATURES, ID_COLUMN
 from reportgen.errors import ConfigError, RenderError
 from reportgen.exports import export_values
-from reportgen.outputs import neutralise_formula, write_set
+from reportgen.outputs import csv_bytes, write_set
 from reportgen.report import LIMIT_BANDS, UTILISATION_BANDS, ReportModel
 
 BI_FORMATS = ("parquet", "csv")
@@ -234,13 +234,7 @@ def _conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 def _encode(frame: pd.DataFrame, table: str, fmt: str) -> bytes:
     if fmt == "parquet":
         return _parquet(frame, table)
-    text = frame.copy()
-    for name, (kind, _meaning) in BI_SCHEMA[table].items():
-        if kind == "string":
-            text[name] = text[name].map(neutralise_formula)
-    buffer = io.StringIO()
-    text.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(frame)
 
 
 def _parquet(frame: pd.DataFrame, table: str) -> bytes:

@@ -18,14 +18,13 @@ Text cells are neutralised against spreadsheet formula injection.
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from reportgen.contract import BY_NAME, ID_COLUMN
-from reportgen.outputs import neutralise_formula, write_set
+from reportgen.outputs import csv_bytes, write_set
 from reportgen.report import ReportModel, model_to_json
 from reportgen.segmentation import save_model
 
@@ -50,15 +49,15 @@ def build_segment_files(result, model: ReportModel) -> dict[str, bytes]:
     names = [s.name for s in model.segments]
     assignments = pd.DataFrame(
         {
-            ID_COLUMN: result.clean.ids.map(neutralise_formula),
+            ID_COLUMN: result.clean.ids,
             "segment": result.labels + 1,
             "persona": [names[i] for i in result.labels],
         }
     )
     return {
-        "assignments.csv": _csv(assignments),
-        "profiles.csv": _csv(profiles_table(model)),
-        "k_selection.csv": _csv(pd.DataFrame([dataclasses.asdict(r) for r in model.k_choice.rows])),
+        "assignments.csv": csv_bytes(assignments),
+        "profiles.csv": csv_bytes(profiles_table(model)),
+        "k_selection.csv": csv_bytes(pd.DataFrame([dataclasses.asdict(r) for r in model.k_choice.rows])),
         "model.json": save_model(result.model),
         "report-model.json": model_to_json(model).encode("utf-8"),
     }
@@ -70,7 +69,7 @@ def profiles_table(model: ReportModel) -> pd.DataFrame:
     for s in model.segments:
         row = {
             "segment": s.id,
-            "persona": neutralise_formula(s.name),
+            "persona": s.name,
             "persona_key": s.persona_key or "",
             "customers": s.customers,
             "share": s.share,
@@ -83,9 +82,3 @@ def profiles_table(model: ReportModel) -> pd.DataFrame:
 def write_segment_files(result, model: ReportModel, out_dir: Path) -> list[Path]:
     """Write the segment files into ``out_dir`` (all or nothing)."""
     return write_set(Path(out_dir), build_segment_files(result, model))
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from reportgen.contract import ID_COLUMN
 from reportgen.exports import export_values
 from reportgen.features import derive_ratios
-from reportgen.outputs import neutralise_formula, write_set
+from reportgen.outputs import csv_bytes, write_set
 
 TARGETS_FOLDER = "targets"
 RECOMMENDATIONS_FILE = "recommendations.csv"
@@ -79,9 +79,9 @@ def build_target_files(result, model) -> dict[str, bytes]:
     for index, segment in enumerate(model.segments):
         rows = _target_frame(result, labels == index, segment)
         stem = stems[segment.id]
-        files[f"{stem}.csv"] = _csv(_neutralised(rows))
+        files[f"{stem}.csv"] = csv_bytes(rows)
         files[f"{stem}.parquet"] = _parquet(rows)
-    files[RECOMMENDATIONS_FILE] = _csv(recommendations_table(model, stems))
+    files[RECOMMENDATIONS_FILE] = csv_bytes(recommendations_table(model, stems))
     return files
 
 
@@ -119,10 +119,10 @@ def recommendations_table(model, stems: dict[int, str] | None = None) -> pd.Data
     stems = stems or target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     rows = [
         {
-            "Segment": neutralise_formula(s.name),
-            "Description": neutralise_formula(s.description),
-            "Action": neutralise_formula("; ".join(s.actions)),
-            "Risks": neutralise_formula("; ".join(s.risks)),
+            "Segment": s.name,
+            "Description": s.description,
+            "Action": "; ".join(s.actions),
+            "Risks": "; ".join(s.risks),
             "Customers": int(s.customers),
             "Target list": f"{stems[s.id]}.csv",
         }
@@ -149,21 +149,8 @@ def _target_frame(result, mask: np.ndarray, segment) -> pd.DataFrame:
     return frame[list(TARGET_COLUMNS)]
 
 
-def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in (ID_COLUMN, "persona", "persona_key"):
-        out[column] = [neutralise_formula(v) if isinstance(v, str) else v for v in out[column]]
-    return out
-
-
 def _slug(text: str) -> str:
     return _UNSAFE.sub("-", str(text).lower()).strip("-_")
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
