@@ -195,27 +195,34 @@ def build(
     return Outcome(result, model, tuple(written))
 
 
-# Two halves of similar drawing cost, one per worker.
-CHART_HALVES = (("pca", "correlation", "sizes", "trend", "migration"), ("k_evidence", "comparison", "profile_heat"))
-# Longest first, so the PDF starts at once on one worker while the other takes the rest.
-RENDER_ORDER = ("pdf", "pptx", "dashboard", "html")
+# Two halves of similar drawing cost, one per lane of the render pool (history charts exist only
+# with history).
+CHART_HALVES = (
+    ("pdf", ("pca", "correlation", "sizes", "trend", "migration")),
+    ("deck", ("k_evidence", "comparison", "profile_heat")),
+)
+# The lane each format renders on; None = this process (cheap formats, while the lanes work).
+RENDER_LANES = {"pdf": "pdf", "pptx": "deck", "dashboard": None, "html": None}
 
 
 def draw_charts(model: ReportModel, pool: RenderPool) -> dict:
     """All charts, drawn in two halves on the pool; keys in the charts module's order."""
     from reportgen.charts import CHARTS
 
-    futures = [pool.submit("reportgen.charts", "build_charts", model, keys) for keys in CHART_HALVES]
+    futures = [
+        pool.submit(lane, "reportgen.charts", "build_charts", model, tuple(k for k in keys if k in CHARTS))
+        for lane, keys in CHART_HALVES
+    ]
     drawn = {}
     for future in futures:
         drawn.update(future.result())
-    return {key: drawn[key] for key in CHARTS if key in drawn}  # history charts only with history
+    return {key: drawn[key] for key in CHARTS if key in drawn}
 
 
 def render_formats(model, charts, render: RenderSettings, formats, month: str, pool: RenderPool) -> dict[str, bytes]:
-    """Render every format on the pool; file name -> bytes."""
-    ordered = sorted(formats, key=lambda f: RENDER_ORDER.index(f) if f in RENDER_ORDER else len(RENDER_ORDER))
-    futures = {fmt: pool.submit(*RENDERERS[fmt][:2], model, charts, render) for fmt in ordered}
+    """Render every format (the PDF and the deck on the pool's lanes first); file name -> bytes."""
+    ordered = sorted(formats, key=lambda f: RENDER_LANES.get(f) is None)
+    futures = {fmt: pool.submit(RENDER_LANES.get(fmt), *RENDERERS[fmt][:2], model, charts, render) for fmt in ordered}
     return {file_name(fmt, month): futures[fmt].result() for fmt in formats}
 
 

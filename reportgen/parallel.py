@@ -1,13 +1,14 @@
 """Running the build's independent rendering work on both cores.
 
 A build spends most of its time importing and running the renderers (matplotlib, WeasyPrint,
-python-pptx) after the analysis. :class:`RenderPool` forks worker processes once the analysis
-libraries are imported (the workers share them, copy-on-write) and before the analysis starts
-(so no OpenMP thread pool exists yet); the workers import the rendering libraries while the
-main process analyses; charts are then drawn in two halves and
-the PDF renders beside the deck, HTML and dashboard. Results are identical to a serial run (each
-piece is a pure function of the report model); where ``fork`` is unavailable, or with one core,
-everything runs in the main process.
+python-pptx) after the analysis. :class:`RenderPool` forks two single-process *lanes* once the
+analysis libraries are imported (the workers share them, copy-on-write) and before the analysis
+starts (so no OpenMP thread pool exists yet). Each lane imports only what its work needs while
+the main process analyses: the ``pdf`` lane matplotlib and WeasyPrint, the ``deck`` lane
+matplotlib and python-pptx. Charts are then drawn in two halves, one per lane, and the PDF
+renders on one lane while the deck renders on the other and the main process writes the HTML
+and the dashboard. Results are identical to a serial run (each piece is a pure function of the
+report model); where ``fork`` is unavailable, or with one core, everything runs in-process.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
-_WARM_MODULES = (
-    "matplotlib.figure", "matplotlib.backends.backend_agg", "reportgen.charts",
-    "weasyprint", "reportgen.pdf", "pptx", "reportgen.deck", "reportgen.dashboard",
-)
+LANES: dict[str, tuple[str, ...]] = {
+    "pdf": ("reportgen.charts", "matplotlib.backends.backend_agg", "reportgen.pdf"),
+    "deck": ("reportgen.charts", "matplotlib.backends.backend_agg", "reportgen.deck"),
+}
 
 
-def _warm() -> int:
-    """Import the rendering libraries in a worker (runs while the main process analyses)."""
+def _warm(modules: tuple[str, ...]) -> int:
+    """Import a lane's rendering libraries (runs while the main process analyses)."""
     import importlib
 
-    for name in _WARM_MODULES:
+    for name in modules:
         importlib.import_module(name)
     return os.getpid()
 
@@ -38,26 +39,30 @@ def _call(module: str, function: str, *args):
 
 
 class RenderPool:
-    """A small process pool for rendering, or an in-process stand-in."""
+    """Two warm worker lanes for rendering, or an in-process stand-in."""
 
     def __init__(self, workers: int | None = None):
         cores = os.cpu_count() or 1
-        workers = min(2, cores) if workers is None else workers
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
-        self._pool = None
-        if workers > 1 and can_fork:
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-            self._warming = [self._pool.submit(_warm) for _ in range(workers)]
+        parallel = (workers if workers is not None else cores) > 1
+        self._lanes: dict[str, ProcessPoolExecutor] = {}
+        if parallel and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            for lane, modules in LANES.items():
+                executor = ProcessPoolExecutor(1, mp_context=context)
+                executor.submit(_warm, modules)
+                self._lanes[lane] = executor
 
     @property
     def parallel(self) -> bool:
         """Whether work runs in worker processes."""
-        return self._pool is not None
+        return bool(self._lanes)
 
-    def submit(self, module: str, function: str, *args) -> Future:
-        """Run ``module.function(*args)``; in-process when the pool is not parallel."""
-        if self._pool is not None:
-            return self._pool.submit(_call, module, function, *args)
+    def submit(self, lane: str | None, module: str, function: str, *args) -> Future:
+        """Run ``module.function(*args)`` on ``lane`` ("pdf" or "deck"), or in this process when
+        ``lane`` is ``None`` or the pool is not parallel."""
+        executor = self._lanes.get(lane) if lane else None
+        if executor is not None:
+            return executor.submit(_call, module, function, *args)
         future: Future = Future()
         try:
             future.set_result(_call(module, function, *args))
@@ -67,9 +72,9 @@ class RenderPool:
 
     def close(self) -> None:
         """Stop the workers (cancelling anything not started)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for executor in self._lanes.values():
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._lanes = {}
 
     def __enter__(self) -> RenderPool:
         return self
