@@ -2,10 +2,10 @@
 
 Opened from an e-mail attachment or a file share, the page makes no network request at all:
 plotly.js (from the installed ``plotly`` package), the stylesheet, the script and the data are all
-inlined. The page is rendered from the Jinja2 templates in ``templates/dashboard`` (a user's
-``--templates`` folder is searched first; the bundled files stay reachable as ``default/...``);
-the context each template receives is documented in ``templates/dashboard/README.md`` and built
-in one place, :func:`build_context`.
+inlined. The page is rendered from the Jinja2 templates in ``templates/dashboard`` through
+:mod:`reportgen.templating` (a user's ``--templates`` folder is searched first; the bundled files
+stay reachable as ``default/...``); the context each template receives is documented in
+``templates/dashboard/README.md`` and built in one place, :func:`build_context`.
 
 What the page computes, and from what:
 
@@ -39,24 +39,17 @@ import functools
 import json
 import math
 import re
-from datetime import datetime
-from pathlib import Path
 
-import jinja2
-from markupsafe import Markup
-
-from reportgen.errors import ConfigError, RenderError
-from reportgen.formatting import FILTERS, format_count
+from reportgen.errors import RenderError
+from reportgen.formatting import format_count, month_label
 from reportgen.rendering import Chart, RenderSettings
 from reportgen.report import LIMIT_BANDS, UTILISATION_BANDS, ReportModel
-from reportgen.resources import bundled_root
+from reportgen.templating import Verbatim, build_environment, clean_text, css_color, inline_source, render_template
 
 #: The page every dashboard starts from, and the inlined stylesheet and script.
 ENTRY_TEMPLATE = "dashboard/dashboard.html"
 DASHBOARD_CSS = "dashboard/dashboard.css"
 DASHBOARD_JS = "dashboard/dashboard.js"
-#: Prefix under which the bundled templates stay reachable when a user file shadows them.
-DEFAULT_PREFIX = "default"
 #: model.kpis keys shown as large tiles, in this order; the other KPIs are shown smaller.
 HEADLINE_KPIS = ("customers", "balance", "purchases", "payments", "utilisation")
 #: How each KPI of ``model.kpis`` is computed from cube sums: ``(numerator, denominator, format)``.
@@ -104,10 +97,6 @@ TREND_MEASURES = (
 HOVER_FEATURES = ("BALANCE", "PURCHASES", "PAYMENTS")
 TABLE_PAGE_SIZE = 25
 
-_CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
-_FALLBACK_COLOR = "#888888"
-# Characters illegal in XML 1.0 / HTML text (see reportgen.html); stripped from every model text.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SCRIPT_CLOSE = re.compile(r"</(script)", re.IGNORECASE)
 
 
@@ -123,11 +112,7 @@ def render_dashboard(model: ReportModel, charts: dict[str, Chart], settings: Ren
 
 def render_context(context: dict, settings: RenderSettings) -> bytes:
     """Render the dashboard page with ``context`` (from :func:`build_context`) as UTF-8 bytes."""
-    env = build_environment(settings)
-    try:
-        return env.get_template(ENTRY_TEMPLATE).render(context).encode("utf-8")
-    except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise _template_error(exc, env) from None
+    return render_template(build_environment(settings), ENTRY_TEMPLATE, context).encode("utf-8")
 
 
 def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | None = None) -> dict:
@@ -159,9 +144,9 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
         "sample_note": sample_note(len(sample.ids), sample.total_customers),
         "ids_masked": sample.ids_masked,
         "data_json": embed_json(data),
-        "css": _source(env, DASHBOARD_CSS, ("</",), "it is inlined in <style>"),
-        "script": _source(env, DASHBOARD_JS, ("</script", "<!--"), "it is inlined in <script>"),
-        "plotly_js": Markup(plotly_source()),
+        "css": Verbatim(inline_source(env, DASHBOARD_CSS, ("</",), "it is inlined in <style>")),
+        "script": Verbatim(inline_source(env, DASHBOARD_JS, ("</script", "<!--"), "it is inlined in <script>")),
+        "plotly_js": Verbatim(plotly_source()),
     }
 
 
@@ -279,7 +264,7 @@ def _filter_months(data: dict) -> tuple[str, ...]:
     return tuple(months) if len(months) > 1 else ()
 
 
-def embed_json(data: dict) -> Markup:
+def embed_json(data: dict) -> Verbatim:
     """``data`` as JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` are
     written as ``\\uXXXX`` escapes, so no value can close the block or open a comment, and all
     non-ASCII text is escaped too (no encoding or line-separator surprises); ``JSON.parse``
@@ -287,7 +272,7 @@ def embed_json(data: dict) -> Markup:
     text = json.dumps(_finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, escape)
-    return Markup(text)
+    return Verbatim(text)
 
 
 def _finite(value):
@@ -325,119 +310,3 @@ def sample_note(size: int, total: int) -> str:
         f"Distributions and the customer table show a random sample of {format_count(size)} "
         f"of {format_count(total)} customers."
     )
-
-
-def css_color(value) -> str:
-    """A ``#rgb``/``#rrggbb`` colour as it is; anything else becomes neutral grey (never raw CSS)."""
-    value = str(value).strip()
-    return value if _CSS_COLOR.fullmatch(value) else _FALLBACK_COLOR
-
-
-def clean_text(value):
-    """``value`` without characters that are illegal in HTML text. Only plain strings are changed:
-    ``Markup`` (the inlined script, stylesheet and data) is trusted as it is."""
-    if isinstance(value, str) and not isinstance(value, Markup) and _ILLEGAL.search(value):
-        return _ILLEGAL.sub("", value)
-    return value
-
-
-def month_label(month: str) -> str:
-    """``'2026-11' -> 'November 2026'``; anything unparsable is shown as it is."""
-    try:
-        return datetime.strptime(str(month), "%Y-%m").strftime("%B %Y")
-    except ValueError:
-        return str(month)
-
-
-def date_label(stamp: str) -> str:
-    """An ISO timestamp as ``'26 November 2026, 22:20 UTC'``; unparsable text as it is."""
-    try:
-        moment = datetime.fromisoformat(str(stamp))
-    except ValueError:
-        return str(stamp)
-    offset = moment.strftime("%z")
-    zone = "" if not offset else " UTC" if offset == "+0000" else f" UTC{offset[:3]}:{offset[3:]}"
-    return f"{moment.day} {moment.strftime('%B %Y, %H:%M')}{zone}"
-
-
-def template_roots(settings: RenderSettings) -> tuple[Path, ...]:
-    """The template folders in search order: the user's ``--templates`` folder, then the bundled one."""
-    bundled = bundled_root("templates").resolve()
-    if settings.templates is None:
-        return (bundled,)
-    user = Path(settings.templates).expanduser()
-    if not user.is_dir():
-        raise ConfigError(f"{user}: templates folder not found (--templates must name a folder)")
-    return (user.resolve(), bundled)
-
-
-def build_environment(settings: RenderSettings) -> jinja2.Environment:
-    """The Jinja2 environment: loader chain, autoescape, ``StrictUndefined``, the formatting filters."""
-    return _environment(template_roots(settings))
-
-
-@functools.lru_cache(maxsize=8)
-def _environment(roots: tuple[Path, ...]) -> jinja2.Environment:
-    loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(str(root), encoding="utf-8") for root in roots]
-        + [jinja2.PrefixLoader({DEFAULT_PREFIX: jinja2.FileSystemLoader(str(roots[-1]), encoding="utf-8")})]
-    )
-    env = jinja2.Environment(
-        loader=loader,
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        finalize=clean_text,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    env.filters.update({"css_color": css_color, "month_label": month_label, "date_label": date_label, "clean": clean_text})
-    return env
-
-
-def _source(env: jinja2.Environment, name: str, forbidden: tuple[str, ...], why: str) -> Markup:
-    """A template-folder file's text, to be inlined; refuse text that would end its element."""
-    try:
-        text, filename, _uptodate = env.loader.get_source(env, name)
-    except jinja2.TemplateNotFound:
-        raise RenderError(f"{name} not found in the template folders") from None
-    for bad in forbidden:
-        if bad in text.lower():
-            raise _located(f"must not contain {bad!r} ({why})", filename, env)
-    return Markup(text)
-
-
-def _roots_of(env: jinja2.Environment) -> list[Path]:
-    return [Path(loader.searchpath[0]) for loader in env.loader.loaders[:-1]]
-
-
-def _located(message: str, filename: str | None, env: jinja2.Environment, line: int | None = None):
-    """``ConfigError`` when ``filename`` is in the user's folder, else ``RenderError``; one line."""
-    message = " ".join(str(message).split())
-    if filename is None:
-        return RenderError(f"dashboard: {message}")
-    roots = _roots_of(env)
-    path = Path(filename)
-    where = f"{filename}:{line}" if line else str(filename)
-    user_file = len(roots) > 1 and path.is_absolute() and path.is_relative_to(roots[0])
-    return (ConfigError if user_file else RenderError)(f"{where}: {message}")
-
-
-def _template_error(exc: Exception, env: jinja2.Environment):
-    """A template failure as a located, one-line project error."""
-    if isinstance(exc, jinja2.TemplateSyntaxError):
-        return _located(f"template syntax error: {exc.message}", exc.filename or exc.name, env, exc.lineno)
-    filename, line = None, None
-    tb = exc.__traceback__
-    roots = _roots_of(env)
-    while tb is not None:
-        code = tb.tb_frame.f_code.co_filename
-        if any(Path(code).is_relative_to(root) for root in roots):
-            filename, line = code, tb.tb_lineno
-        tb = tb.tb_next
-    if isinstance(exc, jinja2.TemplateNotFound):
-        return _located(f"template {exc.name!r} not found", filename, env, line)
-    if isinstance(exc, jinja2.UndefinedError):
-        return _located(f"undefined name in template: {exc.message}", filename, env, line)
-    return _located(f"template failed: {exc.__class__.__name__}: {exc}", filename, env, line)

@@ -1,4 +1,4 @@
-"""Numbers to text, one way for every format (PDF, HTML, PowerPoint, dashboard, e-mail).
+"""Numbers, months and dates to text, one way for every format (PDF, HTML, PowerPoint, dashboard, e-mail).
 
 Renderers never format numbers themselves; they call these functions (also registered as Jinja
 filters), so the PDF, the deck and the dashboard cannot show the same value two ways.
@@ -6,7 +6,9 @@ filters), so the PDF, the deck and the dashboard cannot show the same value two 
 
 from __future__ import annotations
 
+import calendar
 import math
+from datetime import datetime
 
 
 def format_count(value: float) -> str:
@@ -57,6 +59,35 @@ def format_value(value: float, unit: str) -> str:
     return format_number(value, 2)
 
 
+def month_label(month: str) -> str:
+    """``'2026-11' -> 'November 2026'``; anything unparsable is shown as it is."""
+    try:
+        return datetime.strptime(str(month), "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return str(month)
+
+
+def month_short(month: str) -> str:
+    """``'2026-11' -> 'Nov 2026'`` (axis labels and table headers); other text as it is."""
+    year, _, number = str(month).partition("-")
+    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
+        return f"{calendar.month_abbr[int(number)]} {year}"
+    return str(month)
+
+
+def date_label(stamp: str) -> str:
+    """An ISO timestamp as ``'26 November 2026, 22:20 UTC'`` (other offsets as ``UTC+05:30``);
+    unparsable text as it is."""
+    try:
+        moment = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    offset = moment.strftime("%z")
+    zone = "" if not offset else " UTC" if offset == "+0000" else f" UTC{offset[:3]}:{offset[3:]}"
+    return f"{moment.day} {moment.strftime('%B %Y, %H:%M')}{zone}"
+
+
+#: The number filters of every template environment (:data:`reportgen.templating.FILTERS` adds the rest).
 FILTERS = {
     "count": format_count,
     "money": format_money,

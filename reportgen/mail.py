@@ -52,7 +52,7 @@ from pathlib import Path
 
 from reportgen.config import Audience, EmailSettings, Settings
 from reportgen.errors import ConfigError, DeliveryError, InputError, ReportgenError
-from reportgen.formatting import format_count, format_share
+from reportgen.formatting import format_count, format_share, month_label
 from reportgen.ledger import LedgerEntry, SendLedger
 from reportgen.outputs import write_set
 from reportgen.rendering import file_name
@@ -184,7 +184,7 @@ def build_message(
 ) -> EmailMessage:
     """The message for ``audience``: headers, the summary (plain text and HTML) and attachments."""
     title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
-    label = _month_label(month)
+    label = month_label(month)
     subject = (audience.subject or "{title}: {month}").replace("{title}", title).replace("{month}", label)
     names = [a.name for a in attachments]
     message = EmailMessage()
@@ -216,7 +216,7 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     and the optional ``changes``: never customer ids.
     """
     title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
-    label = _month_label(month)
+    label = month_label(month)
     kpis = _headline_kpis(model.get("kpis") or [])
     segments = [
         (str(s.get("name", "")), format_count(s.get("customers") or 0), format_share(s.get("share") or 0))
@@ -600,10 +600,6 @@ def _changes(value) -> list[str]:
 def _build_command(month: str, out_root: Path, formats) -> str:
     out = "" if Path(out_root) == Path("output") else f" --out {out_root}"
     return f"reportgen build --month {month}{out}" + "".join(f" --format {f}" for f in formats)
-
-
-def _month_label(month: str) -> str:
-    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
 
 
 def _when(entry: LedgerEntry) -> str:

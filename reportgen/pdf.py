@@ -27,8 +27,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from reportgen.errors import RenderError
-from reportgen.html import CHART_SCHEME, render_document, template_roots
+from reportgen.html import CHART_SCHEME, render_document
 from reportgen.rendering import Chart, RenderSettings
+from reportgen.templating import template_roots
 
 LOG = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from markupsafe import escape
 from reportgen.config import load_settings
 from reportgen.dashboard import (
     build_dashboard_data,
-    css_color,
     render_dashboard,
     sample_note,
 )
@@ -27,6 +26,7 @@ from reportgen.formatting import format_count, format_money, format_number, form
 from reportgen.rendering import RenderSettings
 from reportgen.report import History, Migration, TrendSeries
 from reportgen.resources import bundled_root
+from reportgen.templating import css_color
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,8 +12,9 @@ import pytest
 
 from conftest import real_data_path
 from reportgen.errors import ConfigError, RenderError
-from reportgen.html import CHART_KEYS, build_context, clean_text, css_color, render_html
+from reportgen.html import CHART_KEYS, build_context, render_html
 from reportgen.rendering import Chart, RenderSettings
+from reportgen.templating import clean_text, css_color
 
 STAMP = datetime(2026, 11, 26, 22, 20, tzinfo=timezone.utc)
 HOSTILE_NAME = "<script>alert(1)</script> & Co\x0b\x00"
