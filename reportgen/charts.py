@@ -36,7 +36,7 @@ import textwrap
 
 import numpy as np
 
-from reportgen.formatting import format_count, format_money, format_number, format_share, format_signed
+from reportgen.formatting import format_count, format_money, format_number, format_share, format_signed, month_short
 from reportgen.rendering import Chart
 from reportgen.report import ReportModel, Segment
 
@@ -169,16 +169,6 @@ def chart_applies(key: str, model: ReportModel) -> bool:
     if key == "trend":
         return history is not None and len(history.months) >= 2 and bool(history.series)
     return history is not None and history.migration is not None and bool(history.migration.counts)
-
-
-def month_short(month: str) -> str:
-    """``'2026-11' -> 'Nov 2026'`` (axis labels and table headers); other text as it is."""
-    import calendar
-
-    year, _, number = str(month).partition("-")
-    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
-        return f"{calendar.month_abbr[int(number)]} {year}"
-    return str(month)
 
 
 # --- sizes -----------------------------------------------------------------------------------

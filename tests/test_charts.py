@@ -87,6 +87,16 @@ def overlap(a: np.ndarray, b: np.ndarray, tolerance: float = 1.0) -> bool:
     return True
 
 
+def assert_text_placed(key: str, drawn) -> None:
+    """No text ``drawn`` on chart ``key`` (from :func:`build_recording`) leaves the figure or overlaps another."""
+    for text, _corners, box, page in drawn:
+        assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, f"{key}: {text!r} leaves the figure sideways"
+        assert box.y0 >= page.y0 - 1 and box.y1 <= page.y1 + 1, f"{key}: {text!r} leaves the figure vertically"
+    for i, (text_a, a, _box, _page) in enumerate(drawn):
+        for text_b, b, _box, _page in drawn[i + 1:]:
+            assert not overlap(a, b), f"{key}: {text_a!r} overlaps {text_b!r}"
+
+
 @pytest.fixture(scope="module")
 def models():
     """The bundled sample with 3 and 8 segments, and the 8 with one long persona name."""
@@ -135,12 +145,7 @@ def test_alt_text_states_the_data(built, models, name):
 def test_no_text_overlaps_other_text_or_leaves_the_figure(built, name):
     _charts, texts = built[name]
     for key, drawn in texts.items():
-        for text, _corners, box, page in drawn:
-            assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, f"{key}: {text!r} leaves the figure sideways"
-            assert box.y0 >= page.y0 - 1 and box.y1 <= page.y1 + 1, f"{key}: {text!r} leaves the figure vertically"
-        for i, (text_a, a, _box, _page) in enumerate(drawn):
-            for text_b, b, _box, _page in drawn[i + 1:]:
-                assert not overlap(a, b), f"{key}: {text_a!r} overlaps {text_b!r}"
+        assert_text_placed(key, drawn)
 
 
 def test_long_names_are_wrapped_not_cut_in_the_pictures(built):

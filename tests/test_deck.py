@@ -25,10 +25,12 @@ from pptx.enum.chart import XL_CHART_TYPE
 from pptx.enum.shapes import MSO_SHAPE_TYPE, PP_PLACEHOLDER
 from pptx.util import Emu
 
-from reportgen.deck import clean_text, fit_size, Para, render_pptx
+from reportgen.deck import render_pptx
 from reportgen.errors import RenderError
 from reportgen.pptx_master import TEST_LAYOUT_NAMES, build_test_master
 from reportgen.rendering import Chart, RenderSettings
+from reportgen.textfit import Para, fit_size
+from reportgen.textfit import slide_text as clean_text
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)

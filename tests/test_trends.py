@@ -22,15 +22,16 @@ from pypdf import PdfReader
 
 from reportgen import charts as charts_module
 from reportgen.api import analyse, record_history
-from reportgen.charts import build_charts, month_short
+from reportgen.charts import build_charts
 from reportgen.config import load_settings
 from reportgen.deck import render_pptx
+from reportgen.formatting import month_short
 from reportgen.html import render_html
 from reportgen.pdf import render_pdf
 from reportgen.rendering import RenderSettings
 from reportgen.segmentation import save_model
 from reportgen.synth import write_synth
-from test_charts import build_recording, overlap
+from test_charts import assert_text_placed, build_recording
 from test_deck import assert_inside, assert_text_fits, slide_text
 from test_pdf import outline_titles
 
@@ -140,14 +141,8 @@ def test_history_charts_state_their_data(sixth):
 @pytest.mark.parametrize("key", ["trend", "migration"])
 def test_history_charts_have_no_overlapping_text(sixth, key):
     _model, charts, texts = sixth
-    drawn = texts[key]
     assert charts[key].width_px == 1050
-    for text, _corners, box, page in drawn:
-        assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, f"{key}: {text!r} leaves the figure sideways"
-        assert box.y0 >= page.y0 - 1 and box.y1 <= page.y1 + 1, f"{key}: {text!r} leaves the figure vertically"
-    for i, (text_a, a, _box, _page) in enumerate(drawn):
-        for text_b, b, _box, _page in drawn[i + 1:]:
-            assert not overlap(a, b), f"{key}: {text_a!r} overlaps {text_b!r}"
+    assert_text_placed(key, texts[key])
 
 
 # -- PDF ----------------------------------------------------------------------------------------
