@@ -36,7 +36,15 @@ import textwrap
 
 import numpy as np
 
-from reportgen.formatting import format_count, format_money, format_number, format_share, format_signed, month_short
+from reportgen.formatting import (
+    format_count,
+    format_money,
+    format_number,
+    format_share,
+    format_signed,
+    month_short,
+    strip_illegal,
+)
 from reportgen.rendering import Chart
 from reportgen.report import ReportModel, Segment
 
@@ -981,6 +989,7 @@ def _font(size: float, bold: bool = False):
 
 def _wrap(text: str, width: int, lines: int) -> str:
     """Wrap a label to ``width`` characters on at most ``lines`` lines (the alt text keeps it whole)."""
+    text = strip_illegal(text)
     return "\n".join(textwrap.wrap(text, max(width, 8), max_lines=lines, placeholder=" ...")) or text
 
 

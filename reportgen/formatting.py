@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 from datetime import datetime
+
+# Characters XML (PowerPoint, SVG, PDF tags) cannot carry: C0 controls but tab, newline and
+# carriage return, DEL, lone surrogates, U+FFFE and U+FFFF.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def strip_illegal(text: str) -> str:
+    """``text`` without the characters XML cannot carry (user text from a playbook or an extract)."""
+    return XML_ILLEGAL.sub("", text) if XML_ILLEGAL.search(text) else text
 
 
 def format_count(value: float) -> str:

@@ -18,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from reportgen.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
+from reportgen.formatting import strip_illegal
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#999999", "#000000")
@@ -108,13 +109,14 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
         raise ConfigError(f"{where} ({entry['name']}): unknown signature feature(s) {', '.join(unknown)}; valid: {', '.join(PROFILE_FEATURES)}")
     if not all(isinstance(w, (int, float)) for w in signature.values()) or not any(signature.values()):
         raise ConfigError(f"{where} ({entry['name']}): signature weights must be numbers, not all zero")
+    # The playbook is user text: what XML cannot carry is dropped here, once, for every format.
     return Persona(
-        key=str(entry["key"]),
-        name=str(entry["name"]),
-        description=str(entry["description"]),
+        key=strip_illegal(str(entry["key"])),
+        name=strip_illegal(str(entry["name"])).strip(),
+        description=strip_illegal(str(entry["description"])),
         signature={k: float(v) for k, v in signature.items()},
-        actions=tuple(str(a) for a in entry.get("actions", ())),
-        risks=tuple(str(r) for r in entry.get("risks", ())),
+        actions=tuple(strip_illegal(str(a)) for a in entry.get("actions", ())),
+        risks=tuple(strip_illegal(str(r)) for r in entry.get("risks", ())),
         color=entry.get("color"),
     )
 

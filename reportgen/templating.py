@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from reportgen.errors import ConfigError, RenderError, ReportgenError
 from reportgen.formatting import FILTERS as NUMBER_FILTERS
-from reportgen.formatting import date_label, month_label
+from reportgen.formatting import XML_ILLEGAL, date_label, month_label
 from reportgen.rendering import RenderSettings
 from reportgen.resources import bundled_root
 
@@ -37,7 +37,6 @@ DEFAULT_PREFIX = "default"
 # C0 controls other than tab, newline and carriage return, DEL, lone surrogates and the two
 # non-characters U+FFFE/U+FFFF: illegal in XML 1.0 (or invisible), they break PowerPoint, PDF
 # text and HTML parsers.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 _FALLBACK_COLOR = "#888888"
 
@@ -53,8 +52,8 @@ class Verbatim(Markup):
 def clean_text(value):
     """``value`` without XML-illegal characters. Strings only (``Markup`` stays ``Markup``);
     other values and :class:`Verbatim` text are returned as they are."""
-    if isinstance(value, str) and not isinstance(value, Verbatim) and _XML_ILLEGAL.search(value):
-        return value.__class__(_XML_ILLEGAL.sub("", value))
+    if isinstance(value, str) and not isinstance(value, Verbatim) and XML_ILLEGAL.search(value):
+        return value.__class__(XML_ILLEGAL.sub("", value))
     return value
 
 
