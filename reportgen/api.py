@@ -22,7 +22,7 @@ from reportgen.history import load_cubes, load_migration, load_trend, previous_r
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
 from reportgen.parallel import RenderPool
-from reportgen.rendering import RENDERERS, RenderSettings, file_name, renderer_for
+from reportgen.rendering import RENDERERS, RenderSettings, check_settings, file_name, renderer_for
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
@@ -164,6 +164,7 @@ def build(
     formats = tuple(dict.fromkeys(FORMATS_ALL if "all" in formats else formats))
     for fmt in formats:
         renderer_for(fmt)  # unknown formats fail before any work
+    check_settings(formats, render)  # so do a wrong master and broken templates
     stamp = now_utc()
     month = parse_month(month, stamp)
     settings = load_settings(Path(config) if config else None, k=k)

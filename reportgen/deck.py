@@ -70,6 +70,15 @@ OPTIONAL_PICTURES = ("k_evidence", "correlation")
 CHANGES_SHOWN = 4
 
 
+def open_master(settings: RenderSettings):
+    """The master (the user's ``--pptx-template`` or the bundled one) and its layouts by role;
+    :class:`RenderError` naming the file and what is missing. Also run before the analysis, so a
+    wrong master fails a build at once."""
+    source = settings.pptx_template or bundled_path("templates", "pptx", "master.pptx")
+    prs = load_presentation(source)
+    return prs, find_layouts(prs, dict(settings.pptx_layouts), source=source)
+
+
 def render_pptx(model, charts, settings) -> bytes:
     """Render the report model as a PowerPoint deck and return the .pptx bytes.
 
@@ -82,9 +91,7 @@ def render_pptx(model, charts, settings) -> bytes:
     if missing:
         raise RenderError(f"PowerPoint deck: chart picture(s) {', '.join(missing)} missing; "
                           f"charts present: {', '.join(sorted(charts)) or 'none'}")
-    source = settings.pptx_template or bundled_path("templates", "pptx", "master.pptx")
-    prs = load_presentation(source)
-    layouts = find_layouts(prs, dict(settings.pptx_layouts), source=source)
+    prs, layouts = open_master(settings)
     _drop_slides(prs)
     title_font, body_font = theme_font_scales(prs)
     footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)

@@ -54,6 +54,24 @@ def renderer_for(fmt: str):
     return getattr(importlib.import_module(module), function)
 
 
+def check_settings(formats, settings: RenderSettings) -> None:
+    """Fail before any work when the renderers' inputs are wrong: a PowerPoint master lacking a
+    needed layout, or user templates that do not compile."""
+    if "pptx" in formats:
+        from reportgen.deck import open_master
+
+        open_master(settings)
+    if settings.templates is not None and {"html", "pdf", "dashboard"} & set(formats):
+        from reportgen.templating import build_environment, template_error
+
+        env = build_environment(settings)
+        for name in env.list_templates(filter_func=lambda n: n.endswith(".html") and not n.startswith("default/")):
+            try:
+                env.get_template(name)
+            except Exception as exc:  # a syntax error in a user template: name file and line
+                raise template_error(exc, env) from None
+
+
 def file_name(fmt: str, month: str) -> str:
     """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
     return RENDERERS[fmt][2].format(month=month)
