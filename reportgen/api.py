@@ -17,11 +17,11 @@ import pandas as pd
 
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
-from reportgen.outputs import month_lock, remove_stale_temps, write_set
 from reportgen.history import load_cubes, load_migration, load_trend, previous_run, record_run
+from reportgen.outputs import month_lock, remove_stale_temps, write_set
+from reportgen.parallel import RenderPool
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
-from reportgen.parallel import RenderPool
 from reportgen.rendering import RENDERERS, RenderSettings, check_settings, file_name, renderer_for
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
