@@ -22,7 +22,7 @@ from reportgen.outputs import month_lock, remove_stale_temps, write_set
 from reportgen.parallel import RenderPool
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
-from reportgen.rendering import RENDERERS, RenderSettings, check_settings, file_name, renderer_for
+from reportgen.rendering import RENDERERS, RenderSettings, check_format, check_settings, file_name
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
@@ -163,8 +163,8 @@ def build(
     render = render or RenderSettings()
     formats = tuple(dict.fromkeys(FORMATS_ALL if "all" in formats else formats))
     for fmt in formats:
-        renderer_for(fmt)  # unknown formats fail before any work
-    check_settings(formats, render)  # so do a wrong master and broken templates
+        check_format(fmt)  # unknown formats fail before any work,
+    check_settings(formats, render)  # and so do a wrong master and broken user templates
     stamp = now_utc()
     month = parse_month(month, stamp)
     settings = load_settings(Path(config) if config else None, k=k)
@@ -182,9 +182,12 @@ def build(
             progress("charts")
             charts = draw_charts(model, pool)
             progress("render " + ", ".join(formats))
-            files = render_formats(model, charts, render, formats, month, pool)
-            files["model.json"] = save_model(result.model)
-            files["report-model.json"] = model_to_json(model).encode("utf-8")
+            rendering = submit_renders(model, charts, render, formats, pool)
+            files = {  # made here while the lanes render
+                "model.json": save_model(result.model),
+                "report-model.json": model_to_json(model).encode("utf-8"),
+            }
+            files.update({file_name(fmt, month): future.result() for fmt, future in rendering.items()})
             progress("write files")
             targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
             written = write_set(Path(out) / month, files) + targets
@@ -220,11 +223,12 @@ def draw_charts(model: ReportModel, pool: RenderPool) -> dict:
     return {key: drawn[key] for key in CHARTS if key in drawn}
 
 
-def render_formats(model, charts, render: RenderSettings, formats, month: str, pool: RenderPool) -> dict[str, bytes]:
-    """Render every format (the PDF and the deck on the pool's lanes first); file name -> bytes."""
+def submit_renders(model, charts, render: RenderSettings, formats, pool: RenderPool) -> dict:
+    """Start every format's rendering (the PDF and the deck on the pool's lanes first, then the
+    in-process ones); format -> future of its bytes, in ``formats`` order."""
     ordered = sorted(formats, key=lambda f: RENDER_LANES.get(f) is None)
     futures = {fmt: pool.submit(RENDER_LANES.get(fmt), *RENDERERS[fmt][:2], model, charts, render) for fmt in ordered}
-    return {file_name(fmt, month): futures[fmt].result() for fmt in formats}
+    return {fmt: futures[fmt] for fmt in formats}
 
 
 def export(

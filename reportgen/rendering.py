@@ -45,12 +45,16 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def check_format(fmt: str) -> None:
+    """An unknown format fails, listing the valid ones (without importing any renderer)."""
+    if fmt not in RENDERERS:
+        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all")
+
+
 def renderer_for(fmt: str):
     """The render function of a format; an unknown format lists the valid ones."""
-    try:
-        module, function, _ext = RENDERERS[fmt]
-    except KeyError:
-        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all") from None
+    check_format(fmt)
+    module, function, _pattern = RENDERERS[fmt]
     return getattr(importlib.import_module(module), function)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -685,20 +686,23 @@ def _k_choice(selection) -> KChoice:
 
 def model_to_json(model: ReportModel) -> str:
     """The model as indented JSON (stable key order)."""
-    tree = _finite(dataclasses.asdict(model))
-    return json.dumps(tree, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(_plain(model), indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
-def _finite(value):
-    """Plain JSON values: numpy scalars to Python, NaN and infinities to ``None``."""
+def _plain(value):
+    """Plain JSON values, walking the dataclasses directly (``dataclasses.asdict`` deep-copies
+    every leaf, which is slow for the sample and the cube): numpy scalars become Python numbers,
+    NaN and infinities ``None``."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None
     return value
