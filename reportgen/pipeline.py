@@ -138,7 +138,22 @@ def run_segmentation(
     log("choose k")
     selection = select_k(matrix, seg)
     log("fit")
-    if previous is not None and not refit:
+    fitted = None if previous is not None and not refit else fit_kmeans(matrix, selection.chosen_k, seg.seed)
+    return finish_segmentation(
+        extract, clean, scaler, matrix, selection, playbook, settings, log,
+        fitted=fitted, previous=previous, month=month,
+    )
+
+
+def finish_segmentation(
+    extract, clean, scaler, matrix, selection, playbook, settings, log, *, fitted, previous, month
+) -> SegmentationResult:
+    """Name, order, colour and profile the segments, whichever engine fitted them.
+
+    ``fitted`` is ``(labels, centroids)`` of a fresh fit (then matched to ``previous`` when there
+    is one), or ``None`` to score with ``previous``'s saved model."""
+    seg = settings.segmentation
+    if fitted is None:
         labels, model, namings, continuity = _score(clean, matrix, previous, playbook)
         selection = replace(
             selection, chosen_k=len(model.segments), forced=True,
@@ -146,8 +161,8 @@ def run_segmentation(
                    "(segments keep their names; use --refit to fit afresh)",
         )
     else:
-        labels, centroids = fit_kmeans(matrix, selection.chosen_k, seg.seed)
-        z = segment_z(clean.features, labels, selection.chosen_k)
+        labels, centroids = fitted
+        z = segment_z(clean.features, labels, len(centroids))
         log("name personas")
         namings = name_segments(z, playbook)
         if previous is None:

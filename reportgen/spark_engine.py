@@ -53,7 +53,7 @@ import re
 import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +166,10 @@ def run_segmentation_spark(
         path=source.path, sha256=source.sha256, file_format=source.file_format, delimiter=source.delimiter,
         encoding=source.encoding, renamed=source.renamed, ignored_columns=source.ignored, first_row=source.first_row,
     )
-    return _finish(
-        extract, clean, scaler, selection, playbook, settings, log,
+    from reportgen.pipeline import finish_segmentation  # naming, ordering, profiles: as the default engine
+
+    return finish_segmentation(
+        extract, clean, scaler, scaler.transform(clean.features), selection, playbook, settings, log,
         fitted=None if centroids is None else (labels, centroids), previous=previous, month=month,
     )
 
@@ -689,55 +691,3 @@ def _to_arrow(frame):
     if hasattr(frame, "toArrow"):
         return frame.toArrow()
     return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover - PySpark 3.5
-
-
-# --- on the driver: the default engine's code on the collected arrays -----------------------------------
-
-
-def _finish(extract, clean, scaler, selection, playbook, settings, log, *, fitted, previous, month):
-    """Name, order and profile the segments exactly as :func:`reportgen.pipeline.run_segmentation` does."""
-    from reportgen import pipeline
-    from reportgen.drift import reference_distribution
-    from reportgen.personas import name_segments
-    from reportgen.profiles import describe_segments, segment_z
-    from reportgen.segmentation import SegmentModel
-
-    seg = settings.segmentation
-    matrix = scaler.transform(clean.features)
-    if fitted is None:
-        labels, model, namings, continuity = pipeline._score(clean, matrix, previous, playbook)
-        selection = replace(
-            selection, chosen_k=len(model.segments), forced=True,
-            reason=f"k = {len(model.segments)}: scored with the saved model fitted in {previous.model_month} "
-                   "(segments keep their names; use --refit to fit afresh)",
-        )
-    else:
-        labels, centroids = fitted
-        z = segment_z(clean.features, labels, len(centroids))
-        log("name personas")
-        namings = name_segments(z, playbook)
-        if previous is None:
-            labels, centroids, namings, infos = pipeline._order_and_colour(labels, centroids, namings, z, playbook)
-            continuity = pipeline.Continuity(
-                "fit", month, None, {}, (), (), reference_distribution(clean.features)
-            )
-        else:
-            labels, centroids, namings, infos, continuity = pipeline._match_previous(
-                labels, centroids, namings, z, scaler, previous, playbook, clean, month
-            )
-        model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
-    profiles = describe_segments(clean.features, labels, len(model.segments))
-    return pipeline.SegmentationResult(
-        extract=extract,
-        clean=clean,
-        labels=labels,
-        model=model,
-        selection=selection,
-        profiles=profiles,
-        namings=tuple(namings),
-        playbook=playbook,
-        pca=pipeline._pca_view(matrix, labels, seg.seed),
-        correlation=pipeline._correlation(clean.features, seg.seed),
-        settings=settings,
-        continuity=continuity,
-    )
