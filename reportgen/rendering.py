@@ -7,7 +7,6 @@ per build. Registry misses raise an error that lists the valid formats.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,13 +48,6 @@ def check_format(fmt: str) -> None:
     """An unknown format fails, listing the valid ones (without importing any renderer)."""
     if fmt not in RENDERERS:
         raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all")
-
-
-def renderer_for(fmt: str):
-    """The render function of a format; an unknown format lists the valid ones."""
-    check_format(fmt)
-    module, function, _pattern = RENDERERS[fmt]
-    return getattr(importlib.import_module(module), function)
 
 
 def check_settings(formats, settings: RenderSettings) -> None:
