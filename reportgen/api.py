@@ -183,11 +183,11 @@ def build(
             charts = draw_charts(model, pool)
             progress("render " + ", ".join(formats))
             rendering = submit_renders(model, charts, render, formats, pool)
-            files = {  # made here while the lanes render
+            records = {  # made here while the lanes render
                 "model.json": save_model(result.model),
                 "report-model.json": model_to_json(model).encode("utf-8"),
             }
-            files.update({file_name(fmt, month): future.result() for fmt, future in rendering.items()})
+            files = {file_name(fmt, month): future.result() for fmt, future in rendering.items()} | records
             progress("write files")
             targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
             written = write_set(Path(out) / month, files) + targets
