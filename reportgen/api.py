@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,8 +18,8 @@ import pandas as pd
 
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
-from reportgen.history import load_cubes, load_migration, load_trend, previous_run, record_run
-from reportgen.outputs import month_lock, remove_stale_temps, write_set
+from reportgen.history import load_cubes, load_history_engine, load_migration, load_trend, previous_run, record_run
+from reportgen.outputs import StagedFiles, month_lock, remove_stale_temps
 from reportgen.parallel import RenderPool
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
@@ -26,7 +27,7 @@ from reportgen.rendering import RENDERERS, RenderSettings, check_format, check_s
 from reportgen.report import ReportModel, build_report_model, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
-from reportgen.targets import write_target_files
+from reportgen.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
 
 SAMPLE_DATA = bundled_path("data", "sample.csv")
 
@@ -59,11 +60,14 @@ def analyse(
     refit: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
+    observe=None,
 ) -> tuple[SegmentationResult, ReportModel]:
     """Run the pipeline on ``data`` (default: the bundled sample) and build the report model.
 
     With a ``history`` database holding earlier months, the month is scored with the saved model
-    (or refitted and matched when ``refit``) and the report gains trends and migration."""
+    (or refitted and matched when ``refit``) and the report gains trends and migration.
+    ``observe`` hears of the pipeline's early results (see
+    :func:`~reportgen.pipeline.run_segmentation`)."""
     settings = settings or load_settings()
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
@@ -71,7 +75,7 @@ def analyse(
     source = data if isinstance(data, str) and "://" in data else (Path(data) if data else SAMPLE_DATA)
     result = run_segmentation(
         source, settings, log=progress, previous=previous, refit=refit, month=month,
-        engine=engine, spark_master=spark_master,
+        engine=engine, spark_master=spark_master, observe=observe,
     )
     trend = migration = cubes = None
     if previous is not None:
@@ -174,51 +178,94 @@ def build(
     pool = pool or RenderPool(workers=1)
     try:
         with month_lock(Path(out), month), progress.running():
-            remove_stale_temps(Path(out) / month)
+            folder = Path(out) / month
+            remove_stale_temps(folder)
+            early = EarlyCharts(pool)
             result, model = analyse(
                 data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
-                refit=refit, engine=engine, spark_master=spark_master,
+                refit=refit, engine=engine, spark_master=spark_master, observe=early.observe,
             )
             progress("charts")
-            charts = draw_charts(model, pool)
+            charts = draw_charts(model, pool, early)
             progress("render " + ", ".join(formats))
             rendering = submit_renders(model, charts, render, formats, pool)
-            records = {  # made here while the lanes render
-                "model.json": save_model(result.model),
-                "report-model.json": model_to_json(model).encode("utf-8"),
-            }
-            files = {file_name(fmt, month): future.result() for fmt, future in rendering.items()} | records
-            progress("write files")
-            targets = write_target_files(result, model, Path(out) / month)  # before the report: mail needs both
-            written = write_set(Path(out) / month, files) + targets
+            with StagedFiles() as staged:
+                # While the lanes render, this process stages everything else: the target lists
+                # first (a mailer that sees the report relies on them), then the model files and
+                # each format as it is ready. Nothing reaches a final name unless all are ready.
+                targets_folder = folder / TARGETS_FOLDER
+                staged.add(targets_folder, build_target_files(result, model))
+                model_bytes = save_model(result.model)
+                staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})
+                records = history_records(result, model, model_bytes)
+                load_history_engine()
+                for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
+                    staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
+                progress("write files")
+                written = staged.commit()
+            remove_stale_targets(targets_folder, written)
             progress("record history")
-            record_history(database, result, model, files["model.json"])
+            record_run(database, **records)
     finally:
         if own_pool:
             pool.close()
-    return Outcome(result, model, tuple(written))
+    order = [file_name(fmt, month) for fmt in formats] + ["model.json", "report-model.json"]
+    report = sorted((p for p in written if p.parent == folder), key=lambda p: order.index(p.name))
+    return Outcome(result, model, tuple(report + [p for p in written if p.parent != folder]))
 
 
-# Two halves of similar drawing cost, one per lane of the render pool (history charts exist only
-# with history).
-CHART_HALVES = (
-    ("pdf", ("pca", "correlation", "sizes", "trend", "migration")),
-    ("deck", ("k_evidence", "comparison", "profile_heat")),
-)
+class EarlyCharts:
+    """Charts started on the pool's ``pdf`` lane while the pipeline is still running, from the
+    parts of the model that exist early (:data:`reportgen.charts.PARTS`): the correlation heatmap
+    once the data are validated, the k evidence once k is chosen."""
+
+    def __init__(self, pool: RenderPool):
+        self.pool = pool
+        self.started: dict[str, tuple[object, Future]] = {}  # chart key -> (its part, future)
+
+    def observe(self, stage: str, **values) -> None:
+        """The pipeline's ``observe`` callback."""
+        from reportgen.report import correlation_of, k_choice_of
+
+        if stage == "data":
+            self._start("correlation", correlation_of(values["correlation"]))
+        elif stage == "selection":
+            self._start("k_evidence", k_choice_of(values["selection"], values["customers"]))
+
+    def _start(self, key: str, part) -> None:
+        self.started[key] = (part, self.pool.submit("pdf", "reportgen.charts", "draw_part", key, part))
+
+    def ready(self, model: ReportModel) -> dict[str, Future]:
+        """The started charts whose part is the model's (any other is drawn again from the model)."""
+        from reportgen.charts import PARTS
+
+        return {key: future for key, (part, future) in self.started.items() if getattr(model, PARTS[key]) == part}
+
+
+# Relative drawing cost of each chart (measured), to share the charts out between the lanes.
+CHART_COSTS = {
+    "sizes": 1, "k_evidence": 3, "pca": 2, "comparison": 3, "profile_heat": 2, "correlation": 2, "trend": 3,
+    "migration": 2,
+}
 # The lane each format renders on; None = this process (cheap formats, while the lanes work).
 RENDER_LANES = {"pdf": "pdf", "pptx": "deck", "dashboard": None, "html": None}
 
 
-def draw_charts(model: ReportModel, pool: RenderPool) -> dict:
-    """All charts, drawn in two halves on the pool; keys in the charts module's order."""
-    from reportgen.charts import CHARTS
+def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None = None) -> dict:
+    """All charts (keys in the charts module's order): those started early, and the rest shared
+    out between the two lanes by drawing cost."""
+    from reportgen.charts import CHARTS, chart_applies
 
-    futures = [
-        pool.submit(lane, "reportgen.charts", "build_charts", model, tuple(k for k in keys if k in CHARTS))
-        for lane, keys in CHART_HALVES
-    ]
-    drawn = {}
-    for future in futures:
+    futures = early.ready(model) if early else {}
+    load = {"pdf": 0, "deck": 0}
+    shares: dict[str, list[str]] = {"pdf": [], "deck": []}
+    for key in sorted((k for k in CHARTS if k not in futures and chart_applies(k, model)), key=CHART_COSTS.get, reverse=True):
+        lane = min(load, key=lambda name: (load[name], name == "pdf"))
+        shares[lane].append(key)
+        load[lane] += CHART_COSTS[key]
+    pending = [pool.submit(lane, "reportgen.charts", "build_charts", model, tuple(keys)) for lane, keys in shares.items() if keys]
+    drawn = {key: future.result() for key, future in futures.items()}
+    for future in pending:
         drawn.update(future.result())
     return {key: drawn[key] for key in CHARTS if key in drawn}
 
@@ -264,6 +311,11 @@ def history_path(settings: Settings, out: Path | str) -> Path:
 
 def record_history(database: Path, result: SegmentationResult, model: ReportModel, model_bytes: bytes) -> None:
     """Record the month's run, assignments and segment KPIs (replacing that month's records)."""
+    record_run(database, **history_records(result, model, model_bytes))
+
+
+def history_records(result: SegmentationResult, model: ReportModel, model_bytes: bytes) -> dict:
+    """The month's records for :func:`reportgen.history.record_run`: ``run``, ``assignments``, ``segments``."""
     import hashlib
     import json
 
@@ -294,4 +346,4 @@ def record_history(database: Path, result: SegmentationResult, model: ReportMode
             for s in model.segments
         ]
     )
-    record_run(database, run=run, assignments=assignments, segments=segments)
+    return {"run": run, "assignments": assignments, "segments": segments}

@@ -46,7 +46,7 @@ from reportgen.formatting import (
     strip_illegal,
 )
 from reportgen.rendering import Chart
-from reportgen.report import ReportModel, Segment
+from reportgen.report import Correlation, KChoice, ReportModel, Segment
 
 DPI = 150
 WIDTH = 7.0  # inches: an A4 portrait page's text width
@@ -162,8 +162,9 @@ def build_charts(model: ReportModel, keys: tuple[str, ...] | None = None) -> dic
     if unknown:
         raise KeyError(f"unknown chart key(s) {', '.join(unknown)}; valid: {', '.join(CHARTS)}")
     wanted = CHARTS if keys is None else {key: CHARTS[key] for key in keys}
+    subject = lambda key: getattr(model, PARTS[key]) if key in PARTS else model  # noqa: E731
     return {
-        key: _render(key, plot(model), describe(model))
+        key: _render(key, plot(subject(key)), describe(subject(key)))
         for key, (plot, describe) in wanted.items()
         if chart_applies(key, model)
     }
@@ -217,15 +218,14 @@ def describe_sizes(model: ReportModel) -> str:
 # --- k evidence ------------------------------------------------------------------------------
 
 
-def plot_k_evidence(model: ReportModel):
+def plot_k_evidence(choice: KChoice):
     """2x2 small multiples of the k-selection evidence, stability on the silhouette's twin axis."""
     from matplotlib.lines import Line2D
 
-    choice = model.k_choice
     rows = choice.rows
     ks = [r.k for r in rows]
     fig = _figure(5.0)
-    _header(fig, TITLES["k_evidence"], _k_subtitle(model))
+    _header(fig, TITLES["k_evidence"], _k_subtitle(choice))
     axes = [[fig.add_axes((0, 0, 1, 1)) for _ in range(2)] for _ in range(2)]
     twin = None
     for ax, (attr, title, ylabel, kind) in zip((a for row in axes for a in row), K_PANELS):
@@ -267,9 +267,8 @@ def plot_k_evidence(model: ReportModel):
     return fig
 
 
-def describe_k_evidence(model: ReportModel) -> str:
+def describe_k_evidence(choice: KChoice) -> str:
     """The k-evidence chart in words."""
-    choice = model.k_choice
     parts = [
         f"k = {r.k}: inertia {format_count(r.inertia)}, silhouette {format_number(r.silhouette, 3)}, "
         f"Calinski-Harabasz {format_count(r.calinski_harabasz)}, Davies-Bouldin {format_number(r.davies_bouldin, 3)}, "
@@ -439,10 +438,10 @@ def describe_profile_heat(model: ReportModel) -> str:
 # --- correlation -----------------------------------------------------------------------------
 
 
-def plot_correlation(model: ReportModel):
+def plot_correlation(correlation: Correlation):
     """Lower triangle (without the diagonal of ones) of the Spearman correlation matrix."""
-    features = model.correlation.features
-    matrix = np.array(model.correlation.matrix, dtype=float)
+    features = correlation.features
+    matrix = np.array(correlation.matrix, dtype=float)
     n = len(features)
     lower = np.ma.masked_array(matrix[1:, :-1], mask=np.triu(np.ones((n - 1, n - 1), bool), k=1))
     fig = _figure(5.0)
@@ -469,10 +468,10 @@ def plot_correlation(model: ReportModel):
     return fig
 
 
-def describe_correlation(model: ReportModel, strongest: int = 8) -> str:
+def describe_correlation(correlation: Correlation, strongest: int = 8) -> str:
     """The correlation chart in words: the strongest pairs and the range of the rest."""
-    features = model.correlation.features
-    matrix = model.correlation.matrix
+    features = correlation.features
+    matrix = correlation.matrix
     pairs = sorted(
         (
             (matrix[i][j], features[i], features[j])
@@ -806,6 +805,17 @@ CHARTS = {
     "migration": (plot_migration, describe_migration),
 }
 
+#: Charts drawn from one part of the model only (key -> the model's attribute); a build draws
+#: them with :func:`draw_part` as soon as that part exists, before the rest of the model.
+PARTS = {"k_evidence": "k_choice", "correlation": "correlation"}
+
+
+def draw_part(key: str, part) -> Chart:
+    """Chart ``key`` of :data:`PARTS` from its part alone (``model.k_choice``, ``model.correlation``);
+    the same bytes as :func:`build_charts` draws from a model holding that part."""
+    plot, describe = CHARTS[key]
+    return _render(key, plot(part), describe(part))
+
 
 # --- drawing helpers -------------------------------------------------------------------------
 
@@ -966,11 +976,10 @@ def _bottom_space(fig, ax, pad: float = PAD) -> float:
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def _k_subtitle(model: ReportModel) -> str:
-    choice = model.k_choice
+def _k_subtitle(choice: KChoice) -> str:
     how = "set by the user" if choice.forced else "picked by the rule"
-    if choice.sample_size < model.facts.customers:
-        scope = f"a sample of {format_count(choice.sample_size)} of {format_count(model.facts.customers)} customers"
+    if choice.sample_size < choice.customers:
+        scope = f"a sample of {format_count(choice.sample_size)} of {format_count(choice.customers)} customers"
     else:
         scope = f"all {format_count(choice.sample_size)} customers"
     return f"k = {choice.chosen_k} ({how}); evidence from {scope}"

@@ -59,6 +59,11 @@ class PastRun:
     reference: dict
 
 
+def load_history_engine() -> None:
+    """Import DuckDB now (a build does it while its renderers work, not after them)."""
+    import duckdb  # noqa: F401
+
+
 @contextmanager
 def connect(path: Path, *, read_only: bool = False):
     """A short-lived DuckDB connection with the schema in place."""

@@ -34,27 +34,51 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 def write_set(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Write every file of ``files`` into ``folder``, all or nothing; return the final paths."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportgenError(f"{folder}: cannot create output folder ({exc.strerror})") from None
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, data in files.items():
-            staged.append((name, _stage(folder, name, data)))
+    with StagedFiles() as staged:
+        staged.add(folder, files)
+        return staged.commit()
+
+
+class StagedFiles:
+    """Files written under temporary names as soon as their bytes exist (:meth:`add`, possibly
+    into several folders) and moved to their final names together by :meth:`commit`, in the
+    order added. Leaving the ``with`` block without committing (an error in work still running)
+    deletes the temporary files, so nothing reaches a final name."""
+
+    def __init__(self):
+        self._staged: list[tuple[Path, Path]] = []  # (final path, temporary path)
+
+    def add(self, folder: Path, files: Mapping[str, bytes]) -> None:
+        """Write ``files`` (name -> bytes) into ``folder`` under temporary names."""
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReportgenError(f"{folder}: cannot create output folder ({exc.strerror})") from None
+        try:
+            for name, data in files.items():
+                self._staged.append((folder / name, _stage(folder, name, data)))
+        except OSError as exc:
+            raise ReportgenError(f"{folder}: cannot write output ({exc.strerror})") from None
+
+    def commit(self) -> list[Path]:
+        """Move every staged file to its final name; return the final paths."""
         finals = []
-        for name, tmp in staged:
-            final = folder / name
-            os.replace(tmp, final)
-            finals.append(final)
+        try:
+            for final, tmp in self._staged:
+                os.replace(tmp, final)
+                finals.append(final)
+        except OSError as exc:
+            raise ReportgenError(f"{final.parent}: cannot write output ({exc.strerror})") from None
         return finals
-    except OSError as exc:
-        raise ReportgenError(f"{folder}: cannot write output ({exc.strerror})") from None
-    finally:
-        for _name, tmp in staged:
-            if tmp.exists():
-                tmp.unlink()
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _final, tmp in self._staged:
+            tmp.unlink(missing_ok=True)
+        self._staged = []
 
 
 def remove_stale_temps(folder: Path) -> int:

@@ -1,14 +1,21 @@
 """Running the build's independent rendering work on both cores.
 
 A build spends most of its time importing and running the renderers (matplotlib, WeasyPrint,
-python-pptx) after the analysis. :class:`RenderPool` forks two single-process *lanes* once the
-analysis libraries are imported (the workers share them, copy-on-write) and before the analysis
-starts (so no OpenMP thread pool exists yet). Each lane imports only what its work needs while
-the main process analyses: the ``pdf`` lane matplotlib and WeasyPrint, the ``deck`` lane
-matplotlib and python-pptx. Charts are then drawn in two halves, one per lane, and the PDF
-renders on one lane while the deck renders on the other and the main process writes the HTML
-and the dashboard. Results are identical to a serial run (each piece is a pure function of the
-report model); where ``fork`` is unavailable, or with one core, everything runs in-process.
+python-pptx) after the analysis. :class:`RenderPool` runs that work in two single-process
+*lanes*, each started (forked) where it pays:
+
+- the ``pdf`` lane at the very start of a build, before the analysis libraries are imported:
+  it imports what the PDF needs (pandas for the report model, matplotlib, WeasyPrint) on the
+  second core while the main process imports scikit-learn and pandas on the first;
+- the ``deck`` lane once the analysis libraries are imported (it shares them, copy-on-write) and
+  before the analysis starts (so no OpenMP thread pool exists yet); it imports matplotlib and
+  python-pptx while the main process analyses.
+
+Charts are then drawn on both lanes (the ones that need only the k evidence or the data as soon
+as those exist), the PDF renders on one lane while the deck renders on the other and the main
+process writes the HTML and the dashboard. Results are identical to a serial run (each piece is
+a pure function of the report model); where ``fork`` is unavailable, or with one core,
+everything runs in-process.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 LANES: dict[str, tuple[str, ...]] = {
-    "pdf": ("reportgen.charts", "matplotlib.backends.backend_agg", "reportgen.pdf"),
+    "pdf": ("reportgen.report", "reportgen.charts", "matplotlib.backends.backend_agg", "reportgen.pdf"),
     "deck": ("reportgen.charts", "matplotlib.backends.backend_agg", "reportgen.deck"),
 }
 
@@ -41,20 +48,29 @@ def _call(module: str, function: str, *args):
 class RenderPool:
     """Two warm worker lanes for rendering, or an in-process stand-in."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, *, start: bool = True):
+        """A pool of the :data:`LANES` (``workers`` > 1, default: the number of cores) or an
+        in-process stand-in. With ``start=False`` no lane runs until :meth:`start` forks it."""
         cores = os.cpu_count() or 1
-        parallel = (workers if workers is not None else cores) > 1
+        self._parallel = (workers if workers is not None else cores) > 1 and (
+            "fork" in multiprocessing.get_all_start_methods()
+        )
         self._lanes: dict[str, ProcessPoolExecutor] = {}
-        if parallel and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            for lane, modules in LANES.items():
-                executor = ProcessPoolExecutor(1, mp_context=context)
-                executor.submit(_warm, modules)
-                self._lanes[lane] = executor
+        if start:
+            for lane in LANES:
+                self.start(lane)
+
+    def start(self, lane: str) -> None:
+        """Fork ``lane`` now (once) and let it import its rendering libraries."""
+        if not self._parallel or lane in self._lanes:
+            return
+        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        executor.submit(_warm, LANES[lane])
+        self._lanes[lane] = executor
 
     @property
     def parallel(self) -> bool:
-        """Whether work runs in worker processes."""
+        """Whether work runs in worker processes (any lane started)."""
         return bool(self._lanes)
 
     def submit(self, lane: str | None, module: str, function: str, *args) -> Future:
@@ -75,6 +91,7 @@ class RenderPool:
         for executor in self._lanes.values():
             executor.shutdown(wait=True, cancel_futures=True)
         self._lanes = {}
+        self._parallel = False
 
     def __enter__(self) -> RenderPool:
         return self

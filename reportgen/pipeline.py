@@ -100,6 +100,7 @@ class Continuity:
 def run_segmentation(
     data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
     refit: bool = False, month: str = "", engine: str = "local", spark_master: str | None = None,
+    observe=None,
 ) -> SegmentationResult:
     """Segment the customers in ``data`` as ``settings`` say; ``log(step)`` reports progress.
 
@@ -109,7 +110,13 @@ def run_segmentation(
 
     ``engine="spark"`` runs reading, validation, the transform, the k-selection sample and
     K-Means on Apache Spark (:mod:`reportgen.spark_engine`; ``spark_master`` picks the cluster,
-    default local[2]) and returns the same result."""
+    default local[2]) and returns the same result.
+
+    ``observe(stage, **values)``, when given, hears of results as soon as they exist, so a build
+    can start work on them while the pipeline goes on: ``"data"`` (``correlation``, the result's
+    correlation matrix, and ``customers``) once the data are validated, and ``"selection"``
+    (``selection``, the result's k evidence, and ``customers``) once k is chosen. The default
+    engine only."""
     if engine == "spark":
         from reportgen.spark_engine import run_segmentation_spark
 
@@ -135,23 +142,31 @@ def run_segmentation(
         scaler = fit_scaler(clean.features, CLUSTER_FEATURES)
     matrix = scaler.transform(clean.features)
     _check_distinct(extract, matrix, seg.k or seg.k_min)
+    observe = observe or (lambda stage, **values: None)
+    correlation = _correlation(clean.features, seg.seed)
+    observe("data", correlation=correlation, customers=len(matrix))
     log("choose k")
     selection = select_k(matrix, seg)
+    scoring = previous is not None and not refit
+    if not scoring:  # scoring replaces the evidence's choice with the saved model's k
+        observe("selection", selection=selection, customers=len(matrix))
     log("fit")
-    fitted = None if previous is not None and not refit else fit_kmeans(matrix, selection.chosen_k, seg.seed)
+    fitted = None if scoring else fit_kmeans(matrix, selection.chosen_k, seg.seed)
     return finish_segmentation(
         extract, clean, scaler, matrix, selection, playbook, settings, log,
-        fitted=fitted, previous=previous, month=month,
+        fitted=fitted, previous=previous, month=month, correlation=correlation,
     )
 
 
 def finish_segmentation(
-    extract, clean, scaler, matrix, selection, playbook, settings, log, *, fitted, previous, month
+    extract, clean, scaler, matrix, selection, playbook, settings, log, *, fitted, previous, month,
+    correlation: pd.DataFrame | None = None,
 ) -> SegmentationResult:
     """Name, order, colour and profile the segments, whichever engine fitted them.
 
     ``fitted`` is ``(labels, centroids)`` of a fresh fit (then matched to ``previous`` when there
-    is one), or ``None`` to score with ``previous``'s saved model."""
+    is one), or ``None`` to score with ``previous``'s saved model. ``correlation`` is computed
+    here unless the caller already has it."""
     seg = settings.segmentation
     if fitted is None:
         labels, model, namings, continuity = _score(clean, matrix, previous, playbook)
@@ -184,7 +199,7 @@ def finish_segmentation(
         namings=tuple(namings),
         playbook=playbook,
         pca=_pca_view(matrix, labels, seg.seed),
-        correlation=_correlation(clean.features, seg.seed),
+        correlation=_correlation(clean.features, seg.seed) if correlation is None else correlation,
         settings=settings,
         continuity=continuity,
     )

@@ -51,9 +51,10 @@ def check_format(fmt: str) -> None:
 
 
 def check_settings(formats, settings: RenderSettings) -> None:
-    """Fail before any work when the renderers' inputs are wrong: a PowerPoint master lacking a
-    needed layout, or user templates that do not compile."""
-    if "pptx" in formats:
+    """Fail before any work when the renderers' inputs are wrong: a user's PowerPoint master
+    lacking a needed layout, or user templates that do not compile. (The bundled master and
+    templates are checked by the test suite; opening them here would only cost start-up time.)"""
+    if "pptx" in formats and settings.pptx_template is not None:
         from reportgen.deck import open_master
 
         open_master(settings)

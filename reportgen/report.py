@@ -104,6 +104,7 @@ class KChoice:
     rule: str
     reason: str
     sample_size: int
+    customers: int
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ def build_report_model(
         facts=_facts(result, month, generated_at, title),
         kpis=_kpis(columns, slice(None)),
         quality=_quality(result),
-        k_choice=_k_choice(result.selection),
+        k_choice=k_choice_of(result.selection, len(result.labels)),
         segments=segments,
         findings=describe_findings(segments, columns, labels),
         scatter=Scatter(
@@ -323,10 +324,7 @@ def build_report_model(
             explained=tuple(_round(v) for v in result.pca.explained),
             total_customers=result.pca.total_customers,
         ),
-        correlation=Correlation(
-            features=tuple(result.correlation.columns),
-            matrix=tuple(tuple(_round(v) for v in row) for row in result.correlation.to_numpy()),
-        ),
+        correlation=correlation_of(result.correlation),
         dictionary=tuple(DictionaryEntry(c.name, c.unit, c.description) for c in COLUMNS)
         + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
         cube=cube,
@@ -666,7 +664,8 @@ def _quality(result) -> DataQuality:
     )
 
 
-def _k_choice(selection) -> KChoice:
+def k_choice_of(selection, customers: int) -> KChoice:
+    """The report's account of a :class:`~reportgen.selection.KSelection` over ``customers``."""
     rows = tuple(
         KRow(
             k=e.k,
@@ -681,7 +680,17 @@ def _k_choice(selection) -> KChoice:
         )
         for e in selection.evidence
     )
-    return KChoice(rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size)
+    return KChoice(
+        rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size, customers
+    )
+
+
+def correlation_of(frame: pd.DataFrame) -> Correlation:
+    """The report's rounded copy of the pipeline's correlation matrix."""
+    return Correlation(
+        features=tuple(frame.columns),
+        matrix=tuple(tuple(_round(v) for v in row) for row in frame.to_numpy()),
+    )
 
 
 def model_to_json(model: ReportModel) -> str:

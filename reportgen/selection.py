@@ -88,7 +88,8 @@ def select_k(matrix: np.ndarray, settings: SegmentationSettings) -> KSelection:
     sample = _sample(matrix, settings.selection_sample, rng)
     sil_idx = rng.choice(len(sample), size=min(len(sample), settings.silhouette_sample), replace=False)
     ks = sorted(set(range(settings.k_min, settings.k_max + 1)) | ({settings.k} if settings.k else set()))
-    ks = [k for k in ks if k < len(np.unique(sample, axis=0))] or [2]
+    distinct = len(np.unique(sample, axis=0))
+    ks = [k for k in ks if k < distinct] or [2]
     boots = [rng.integers(0, len(sample), size=len(sample)) for _ in range(settings.bootstrap)]
     distances = pairwise_distances(sample[sil_idx])  # computed once, shared by every k
     # Many small fits: one single-threaded fit per core beats multi-threaded fits, whose OpenMP

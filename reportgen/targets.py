@@ -92,9 +92,14 @@ def write_target_files(result, model, month_dir: Path) -> list[Path]:
     removed once the new set is in place, so marketing never picks up a stale list."""
     folder = Path(month_dir) / TARGETS_FOLDER
     written = write_set(folder, build_target_files(result, model))
-    for stale in set(folder.glob("targets-*")) - set(written):
-        stale.unlink(missing_ok=True)
+    remove_stale_targets(folder, written)
     return written
+
+
+def remove_stale_targets(folder: Path, written: Iterable[Path]) -> None:
+    """Delete the target lists in ``folder`` that are not among the ``written`` ones."""
+    for stale in set(Path(folder).glob("targets-*")) - set(written):
+        stale.unlink(missing_ok=True)
 
 
 def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:

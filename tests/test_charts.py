@@ -194,7 +194,7 @@ def test_module_uses_no_pyplot_and_imports_matplotlib_lazily():
 
 def test_chosen_k_is_marked_on_every_evidence_panel(models):
     model = models["8 segments"]
-    fig = charts_module.plot_k_evidence(model)
+    fig = charts_module.plot_k_evidence(model.k_choice)
     panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert len(panels) == 4
     for ax in panels:
