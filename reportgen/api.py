@@ -249,6 +249,9 @@ CHART_COSTS = {
 }
 # The lane each format renders on; None = this process (cheap formats, while the lanes work).
 RENDER_LANES = {"pdf": "pdf", "pptx": "deck", "dashboard": None, "html": None}
+# Formats rendered at a lower priority: the deck takes less time than the PDF, so it fills the
+# gaps instead of slowing the PDF down.
+BACKGROUND_FORMATS = {"pptx"}
 
 
 def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None = None) -> dict:
@@ -274,7 +277,13 @@ def submit_renders(model, charts, render: RenderSettings, formats, pool: RenderP
     """Start every format's rendering (the PDF and the deck on the pool's lanes first, then the
     in-process ones); format -> future of its bytes, in ``formats`` order."""
     ordered = sorted(formats, key=lambda f: RENDER_LANES.get(f) is None)
-    futures = {fmt: pool.submit(RENDER_LANES.get(fmt), *RENDERERS[fmt][:2], model, charts, render) for fmt in ordered}
+    futures = {
+        fmt: pool.submit(
+            RENDER_LANES.get(fmt), *RENDERERS[fmt][:2], model, charts, render,
+            background=fmt in BACKGROUND_FORMATS and "pdf" in formats,
+        )
+        for fmt in ordered
+    }
     return {fmt: futures[fmt] for fmt in formats}
 
 

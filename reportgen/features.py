@@ -10,11 +10,14 @@ scaled as they are. The transform and the scaler are plain numbers saved in ``mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from reportgen.contract import RATIOS, SKEWED
+
+if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
+    import pandas as pd
 
 TRANSFORM_NAME = "log1p"
 TRANSFORM_DESCRIPTION = (
@@ -105,6 +108,8 @@ def fit_scaler(features: pd.DataFrame, columns: tuple[str, ...]) -> Scaler:
 
 def derive_ratios(features: pd.DataFrame) -> pd.DataFrame:
     """The playbook's derived ratios per customer (float64); a zero denominator gives 0."""
+    import pandas as pd
+
     return pd.DataFrame({name: ratio_column(features, name) for name in RATIOS}, index=features.index)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from reportgen.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
@@ -135,6 +134,8 @@ def score_fits(z_profiles: np.ndarray, playbook: Playbook) -> np.ndarray:
 def name_segments(z_profiles: np.ndarray, playbook: Playbook) -> list[Naming]:
     """Assign personas to segments one-to-one, maximising the total fit."""
     fits = score_fits(z_profiles, playbook)
+    from scipy.optimize import linear_sum_assignment  # imported here: the render lanes never need it
+
     rows, cols = linear_sum_assignment(-fits)
     assigned = dict(zip(rows.tolist(), cols.tolist()))
     namings = []

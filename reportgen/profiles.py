@@ -15,13 +15,16 @@ a customers x features float64 matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from reportgen.contract import RATIOS, SKEWED
 from reportgen.features import derive_ratios, ratio_column
 from reportgen.personas import PROFILE_FEATURES
+
+if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Profiles:
 
 def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
     """The 17 features plus the derived ratios, one row per customer."""
+    import pandas as pd
+
     return pd.concat([features.reset_index(drop=True), derive_ratios(features).reset_index(drop=True)], axis=1)
 
 

@@ -13,15 +13,18 @@ import math
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from reportgen.contract import BY_NAME, COLUMNS, RATIOS
 from reportgen.features import TRANSFORM_DESCRIPTION
 from reportgen.formatting import format_count, format_money, format_share
 from reportgen.personas import PROFILE_FEATURES, feature_label
 from reportgen.profiles import profile_frame
+
+if TYPE_CHECKING:  # pandas is imported where used: the render lanes unpickle models without it
+    import pandas as pd
 
 MODEL_VERSION = 1
 
@@ -401,6 +404,8 @@ def _month_cubes(stored, segments, month: str, cube: Cube) -> dict:
 def _history(segments, month, trend, migration, playbook, cubes) -> History | None:
     if trend is None or trend.empty:
         return None
+    import pandas as pd
+
     current = pd.DataFrame(
         [
             {
@@ -472,6 +477,8 @@ def build_cube(features, labels) -> Cube:
     limit = features["CREDIT_LIMIT"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "segment": labels + 1,
