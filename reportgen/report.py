@@ -515,7 +515,7 @@ def _customer_sample(result, show_ids: bool) -> CustomerSample:
         columns=SAMPLE_COLUMNS,
         ids=tuple(ids if show_ids else ids.map(mask_id)),
         segment=tuple(int(s) + 1 for s in result.labels[idx]),
-        values=tuple(tuple(_round(v, 6) for v in row) for row in frame[list(SAMPLE_COLUMNS)].to_numpy()),
+        values=tuple(map(tuple, _round_array(frame[list(SAMPLE_COLUMNS)].to_numpy(dtype="float64")).tolist())),
         total_customers=n,
         ids_masked=not show_ids,
     )
@@ -527,6 +527,27 @@ def _round(value: float, digits: int = 6) -> float:
     if value == 0 or not np.isfinite(value):
         return value
     return float(f"{value:.{digits}g}")
+
+
+def _round_array(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """:func:`_round` of every element, vectorised (the customer sample holds 85,000 values):
+    the same results, element for element; values that fall near a rounding tie after scaling
+    are rounded one by one, as :func:`_round` rounds them."""
+    out = np.array(values, dtype=np.float64)
+    pick = np.isfinite(out) & (out != 0)
+    x = out[pick]
+    shift = digits - 1 - np.floor(np.log10(np.abs(x))).astype(int)
+    # Multiply or divide by an exact power of ten, so the division is correctly rounded.
+    up = shift >= 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.where(up, x * 10.0 ** np.where(up, shift, 0), x / 10.0 ** np.where(up, 0, -shift))
+        rounded = np.round(scaled)
+        result = np.where(up, rounded / 10.0 ** np.where(up, shift, 0), rounded * 10.0 ** np.where(up, 0, -shift))
+        # Near-ties and extremes (sub-normal numbers) are rounded one by one.
+        slow = ~np.isfinite(result) | (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6)
+    result[slow] = [_round(v, digits) for v in x[slow]]
+    out[pick] = result
+    return out
 
 
 KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")

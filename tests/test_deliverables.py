@@ -118,3 +118,22 @@ def test_other_master_builds_the_deck(cli, tmp_path):
     deck = Presentation(next((tmp_path / "o").rglob("*.pptx")))
     assert (deck.slide_width, deck.slide_height) == (9144000, 6858000)  # 4:3
     assert len(deck.slides) >= 10
+
+
+def test_vectorised_rounding_matches_the_scalar_rounding():
+    """The customer sample is rounded in bulk; every value must equal the one-by-one rounding
+    the rest of the model uses (ties, signs, extremes and non-finite values included)."""
+    import numpy as np
+
+    from reportgen.report import _round, _round_array
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([
+        rng.lognormal(0, 6, 50_000), -rng.lognormal(0, 3, 5_000), rng.random(20_000),
+        np.round(rng.random(5_000) * 1e6) / 100 + 0.005,  # many ties after scaling
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, -2.2e-308, 1e300, 123_456_789_012.0],
+    ])
+    expected = [_round(v) for v in values]
+    got = _round_array(values).tolist()
+    mismatches = [(v, e, g) for v, e, g in zip(values, expected, got) if not (e == g or (e != e and g != g))]
+    assert not mismatches, mismatches[:5]
