@@ -834,14 +834,19 @@ def warm_up() -> None:
 
 def _render(key: str, fig, alt: str) -> Chart:
     """Encode ``fig`` as PNG without metadata, so the bytes depend on the model only."""
+    from PIL import Image
+
     buffer = io.BytesIO()
     # zlib level 1: antialiased charts compress about as well as at the default level 6, faster.
     fig.savefig(
         buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None}, pil_kwargs={"compress_level": 1},
     )
+    # The JPEG for the PDF from the pixels savefig just drew (the canvas keeps them).
+    jpeg = io.BytesIO()
+    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(jpeg, "JPEG", quality=95, subsampling=0)
     return Chart(
         key=key, title=TITLES[key], alt=alt, png=buffer.getvalue(),
-        width_px=round(fig.get_figwidth() * DPI), height_px=round(fig.get_figheight() * DPI),
+        width_px=round(fig.get_figwidth() * DPI), height_px=round(fig.get_figheight() * DPI), jpeg=jpeg.getvalue(),
     )
 
 

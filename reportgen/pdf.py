@@ -93,7 +93,7 @@ def render_pdf(model, charts: dict[str, Chart], settings: RenderSettings) -> byt
     """The report as PDF bytes (A4, tagged PDF/UA-1, fonts embedded, bookmarks from h1/h2)."""
     html_text = render_document(model, charts, settings, media="print")
     roots = template_roots(settings)
-    fetcher = TemplateFetcher(roots, {key: chart.png for key, chart in charts.items()})
+    fetcher = TemplateFetcher(roots, {key: chart.jpeg or chart.png for key, chart in charts.items()})
     # An identifier from the content keeps the bytes stable from one build of the same model to the next.
     identifier = hashlib.sha256(html_text.encode("utf-8")).hexdigest()[:32].encode("ascii")
     with _RENDER_LOCK, _captured_weasyprint_logs() as records:
@@ -156,7 +156,9 @@ class TemplateFetcher(URLFetcher):
         if scheme == "data":
             return super().fetch(url, headers)
         if scheme == CHART_SCHEME and url.split(":", 1)[1] in self.charts:
-            return URLFetcherResponse(url, self.charts[url.split(":", 1)[1]], {"Content-Type": "image/png"})
+            data = self.charts[url.split(":", 1)[1]]
+            kind = "image/jpeg" if data.startswith(b"\xff\xd8") else "image/png"
+            return URLFetcherResponse(url, data, {"Content-Type": kind})
         if scheme == "file":
             path = self._template_file(url)
             if path is not None:

@@ -126,6 +126,19 @@ def test_every_chart_is_a_png_of_its_declared_size(built, models, name):
         assert (pixels < 128).mean() > 0.005, f"{key} has almost nothing drawn"
 
 
+def test_the_pdfs_jpeg_is_the_same_picture(built):
+    """The PDF embeds each chart as JPEG (WeasyPrint would re-compress a PNG): same size, same
+    pixels but for compression noise too faint to see, no chroma subsampling."""
+    charts, _texts = built["8 segments"]
+    for key, chart in charts.items():
+        jpeg = Image.open(io.BytesIO(chart.jpeg))
+        assert jpeg.format == "JPEG" and jpeg.size == (chart.width_px, chart.height_px), key
+        assert jpeg.layer[0][1:3] == (1, 1), f"{key}: chroma is subsampled"
+        png = np.asarray(Image.open(io.BytesIO(chart.png)).convert("RGB"), dtype=float)
+        error = np.abs(np.asarray(jpeg.convert("RGB"), dtype=float) - png)
+        assert error.mean() < 1.0 and np.percentile(error, 99.9) < 40, (key, error.mean())
+
+
 @pytest.mark.parametrize("name", ["3 segments", "8 segments", "long name"])
 def test_alt_text_states_the_data(built, models, name):
     charts, _texts = built[name]

@@ -105,6 +105,18 @@ def test_same_model_gives_the_same_bytes(sample, pdf):
     assert render_pdf(model, charts, RenderSettings()) == pdf
 
 
+def test_charts_are_embedded_as_the_jpeg_pictures(sample, reader):
+    """Every chart is in the PDF once, as the chart's JPEG bytes unchanged (DCTDecode)."""
+    _model, charts = sample
+    streams = {
+        image.indirect_reference.idnum: image.indirect_reference.get_object()
+        for page in reader.pages for image in page.images
+    }
+    assert {s["/Filter"] for s in streams.values()} == {"/DCTDecode"}
+    wanted = {chart.jpeg for chart in charts.values() if chart.jpeg}
+    assert wanted and wanted == {s._data for s in streams.values()}
+
+
 def test_pdf_is_tagged_pdf_ua(reader):
     root = reader.trailer["/Root"]
     assert "/StructTreeRoot" in root
