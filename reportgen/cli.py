@@ -211,15 +211,16 @@ def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, 
 def _run_build(args) -> int:
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"{args.templates}: --templates must be a folder of templates")
-    from reportgen.parallel import RenderPool
+    from reportgen.parallel import RenderPool, gc_paused
 
     with RenderPool(start=False) as pool:
         # The PDF lane starts first and imports what it needs on the second core while this
         # process imports the analysis libraries; the deck lane starts once they are imported
         # (it shares them) and before the analysis starts.
         pool.start("pdf")
-        from reportgen.api import build
-        from reportgen.rendering import RenderSettings
+        with gc_paused(freeze=True):
+            from reportgen.api import build
+            from reportgen.rendering import RenderSettings
 
         pool.start("deck")
         outcome = build(

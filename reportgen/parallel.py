@@ -20,9 +20,11 @@ everything runs in-process.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 
 #: What each lane prepares when it starts: modules to import, and ``module:function`` warm-ups
 #: that pay a renderer's first-use costs (font caches, template compilation) ahead of time.
@@ -35,22 +37,43 @@ LANES: dict[str, tuple[str, ...]] = {
 BACKGROUND_NICENESS = 10
 
 
+@contextmanager
+def gc_paused(*, freeze: bool = False):
+    """Pause Python's cyclic garbage collector for a burst of allocation that leaves no garbage
+    cycles worth a collection: importing libraries, or rendering one deliverable (bounded
+    memory, whatever the number of customers). Collections during such bursts cost a fifth of
+    a PDF's rendering time and a tenth of the imports. With ``freeze`` the objects made
+    meanwhile (modules, which live until exit) are moved out of the collector's sight for good,
+    so later collections do not walk them again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def _warm(entries: tuple[str, ...]) -> int:
     """Prepare a lane (runs while the main process analyses)."""
     import importlib
 
-    for entry in entries:
-        module, _, function = entry.partition(":")
-        loaded = importlib.import_module(module)
-        if function:
-            getattr(loaded, function)()
+    with gc_paused(freeze=True):
+        for entry in entries:
+            module, _, function = entry.partition(":")
+            loaded = importlib.import_module(module)
+            if function:
+                getattr(loaded, function)()
     return os.getpid()
 
 
 def _call(module: str, function: str, *args):
     import importlib
 
-    return getattr(importlib.import_module(module), function)(*args)
+    with gc_paused():
+        return getattr(importlib.import_module(module), function)(*args)
 
 
 def _call_in_background(module: str, function: str, *args):
