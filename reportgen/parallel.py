@@ -5,17 +5,21 @@ python-pptx) after the analysis. :class:`RenderPool` runs that work in two singl
 *lanes*, each started (forked) where it pays:
 
 - the ``pdf`` lane at the very start of a build, before the analysis libraries are imported:
-  it imports what the PDF needs (pandas for the report model, matplotlib, WeasyPrint) on the
-  second core while the main process imports scikit-learn and pandas on the first;
-- the ``deck`` lane once the analysis libraries are imported (it shares them, copy-on-write) and
-  before the analysis starts (so no OpenMP thread pool exists yet); it imports matplotlib and
-  python-pptx while the main process analyses.
+  it imports what the PDF needs (matplotlib, WeasyPrint; the report model's modules import
+  neither pandas nor scipy at module level) and pays their first-use costs on the second core
+  while the main process imports scikit-learn and pandas on the first;
+- the ``deck`` lane once the analysis libraries are imported and before the analysis starts
+  (so no OpenMP thread pool exists yet); it imports matplotlib and python-pptx while the main
+  process analyses.
 
-Charts are then drawn on both lanes (the ones that need only the k evidence or the data as soon
-as those exist), the PDF renders on one lane while the deck renders on the other and the main
-process writes the HTML and the dashboard. Results are identical to a serial run (each piece is
-a pure function of the report model); where ``fork`` is unavailable, or with one core,
-everything runs in-process.
+The build (:func:`reportgen.api.build`) draws the charts that need only the data or the k
+evidence on the ``pdf`` lane as soon as those exist and shares the rest out between both
+lanes; then the PDF renders on one lane while the deck renders on the other at a lower
+priority (it takes less time, so it fills the gaps instead of slowing the PDF) and the main
+process writes the HTML, the dashboard and every other file. The garbage collector is paused
+while a lane imports and while it renders (:func:`gc_paused`). Results are identical to a
+serial run (each piece is a pure function of the report model); where ``fork`` is
+unavailable, or with one core, everything runs in-process.
 """
 
 from __future__ import annotations

@@ -7,12 +7,19 @@ printed on stderr when it is not a terminal).
     python tests/benchmarks/cli_times.py --runs 5 -- segment --data "../shared/data/CC GENERAL.csv" --k 5
     python tests/benchmarks/cli_times.py --runs 5 -- build --format all --data "../shared/data/CC GENERAL.csv"
 
-``--out`` is added (a fresh temporary folder per run) unless given.
+``--out`` is added (a fresh temporary folder per run) unless given. The first run only warms
+the file cache and writes the byte-code caches (the child runs with ``PYTHONDONTWRITEBYTECODE``
+unset, as on a user's machine, even if this sandbox sets it).
+
+Shared machines drift: the script also times a fixed pure-Python loop before and after the runs
+(``machine check``), so figures taken at different times can be compared (on this project's
+machine the loop takes about 1.3 s when it is quiet).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -28,7 +35,8 @@ def run_once(command: list[str]) -> tuple[float, dict[str, float]]:
     with tempfile.TemporaryDirectory() as out:
         args = command if "--out" in command else [*command, "--out", out]
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        proc = subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, env=env)
         wall = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -40,6 +48,15 @@ def run_once(command: list[str]) -> tuple[float, dict[str, float]]:
     return wall, steps
 
 
+def machine_check() -> float:
+    """Seconds a fixed pure-Python loop takes (a gauge of how busy the machine is)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -47,13 +64,16 @@ def main() -> None:
     args = parser.parse_args()
     command = [a for a in args.command if a != "--"]
     walls, steps = [], defaultdict(list)
+    before = machine_check()
     run_once(command)  # warm the file cache and byte-code
     for _ in range(args.runs):
         wall, step_times = run_once(command)
         walls.append(wall)
         for name, seconds in step_times.items():
             steps[name].append(seconds)
+    after = machine_check()
     print(f"reportgen {' '.join(command)}")
+    print(f"machine check: the fixed loop took {before:.2f}s before and {after:.2f}s after the runs")
     print(f"wall time, interpreter start included: median {statistics.median(walls):.2f}s "
           f"(min {min(walls):.2f}s, max {max(walls):.2f}s, {args.runs} runs)")
     for name, values in steps.items():
