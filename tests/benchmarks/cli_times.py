@@ -13,7 +13,7 @@ unset, as on a user's machine, even if this sandbox sets it).
 
 Shared machines drift: the script also times a fixed pure-Python loop before and after the runs
 (``machine check``), so figures taken at different times can be compared (on this project's
-machine the loop takes about 1.3 s when it is quiet).
+machine the loop takes about 0.6 s when it is quiet).
 """
 
 from __future__ import annotations
