@@ -24,7 +24,7 @@ from reportgen.parallel import RenderPool
 from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
 from reportgen.progress import Progress
 from reportgen.rendering import RENDERERS, RenderSettings, check_format, check_settings, file_name
-from reportgen.report import ReportModel, build_report_model, model_to_json
+from reportgen.report import ReportModel, build_report_model, correlation_of, k_choice_of, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation import parse_model, save_model
 from reportgen.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
@@ -225,8 +225,6 @@ class EarlyCharts:
 
     def observe(self, stage: str, **values) -> None:
         """The pipeline's ``observe`` callback."""
-        from reportgen.report import correlation_of, k_choice_of
-
         if stage == "data":
             self._start("correlation", correlation_of(values["correlation"]))
         elif stage == "selection":
