@@ -125,3 +125,14 @@ def ratio_column(features: pd.DataFrame, name: str) -> np.ndarray:
     ratio = numerator / denominator
     ratio[~positive] = 0.0
     return ratio
+
+
+def median(values: np.ndarray) -> float:
+    """The median, the two middle values averaged in float64 (as pandas does), by partition:
+    linear time. NaN for no values."""
+    n = len(values)
+    if n == 0:
+        return float("nan")
+    low, high = (n - 1) // 2, n // 2
+    part = np.partition(values, (low, high))
+    return (float(part[low]) + float(part[high])) / 2

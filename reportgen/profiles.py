@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportgen.contract import RATIOS, SKEWED
-from reportgen.features import derive_ratios, ratio_column
+from reportgen.features import derive_ratios, median, ratio_column
 from reportgen.personas import PROFILE_FEATURES
 
 if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
@@ -61,9 +61,9 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
         z[:, j] = _segment_z(values, labels, sizes, name)
-        portfolio_medians[j] = _median(values)
+        portfolio_medians[j] = median(values)
         for s in np.flatnonzero(sizes):
-            medians[s, j] = _median(values[members[s]])
+            medians[s, j] = median(values[members[s]])
     empty = sizes == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / sizes[:, None]
@@ -108,13 +108,3 @@ def _segment_z(values: np.ndarray, labels: np.ndarray, sizes: np.ndarray, name: 
     with np.errstate(invalid="ignore", divide="ignore"):
         segment_means = np.bincount(labels, weights=values, minlength=len(sizes)) / sizes
     return np.where(sizes > 0, (segment_means - mean) / std, 0.0)
-
-
-def _median(values: np.ndarray) -> float:
-    """The median (middle two values averaged), by partition: linear time."""
-    n = len(values)
-    if n == 0:
-        return float("nan")
-    low, high = (n - 1) // 2, n // 2
-    part = np.partition(values, (low, high))
-    return (float(part[low]) + float(part[high])) / 2

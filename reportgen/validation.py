@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from reportgen.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, TENURE_RANGE
 from reportgen.errors import InputError
 from reportgen.extract import EMPTY_MARKERS, Extract
+from reportgen.features import median as column_median
 
 _EMPTY_MARKERS = set(EMPTY_MARKERS)
 _MARKER_LENGTH = max(map(len, EMPTY_MARKERS))
@@ -264,22 +265,12 @@ def _impute(columns: dict[str, np.ndarray]) -> tuple[dict[str, int], dict[str, f
     for name in IMPUTABLE:
         col = columns[name]
         gaps = np.isnan(col)
-        median = _median(col[~gaps])
+        median = column_median(col[~gaps])
         values[name] = median
         counts[name] = int(gaps.sum())
         if counts[name]:
             columns[name] = np.where(gaps, FEATURE_DTYPE(median), col)
     return counts, values
-
-
-def _median(values: np.ndarray) -> float:
-    """The median with the two middle values averaged in float64 (as pandas does)."""
-    n = len(values)
-    if n == 0:
-        return float("nan")
-    low, high = (n - 1) // 2, n // 2
-    part = np.partition(values, (low, high))
-    return (float(part[low]) + float(part[high])) / 2
 
 
 def _check_enough(extract: Extract, columns: dict[str, np.ndarray], min_customers: int) -> None:
