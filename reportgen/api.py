@@ -18,16 +18,26 @@ import pandas as pd
 
 from reportgen.config import Settings, load_settings
 from reportgen.errors import InputError
-from reportgen.history import load_cubes, load_history_engine, load_migration, load_trend, previous_run, record_run
-from reportgen.outputs import StagedFiles, month_lock, remove_stale_temps
-from reportgen.parallel import RenderPool
-from reportgen.pipeline import PreviousModel, SegmentationResult, run_segmentation
+from reportgen.monthly.history import (
+    load_cubes,
+    load_history_engine,
+    load_migration,
+    load_trend,
+    previous_run,
+    record_run,
+)
+from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
+from reportgen.monthly.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
 from reportgen.progress import Progress
-from reportgen.rendering import RENDERERS, RenderSettings, check_format, check_settings, file_name
-from reportgen.report import ReportModel, build_report_model, correlation_of, k_choice_of, model_to_json
+from reportgen.render.formats import RENDERERS, check_format, check_settings, file_name
+from reportgen.render.pool import RenderPool
+from reportgen.render.settings import RenderSettings
+from reportgen.report.build import build_report_model, correlation_of, k_choice_of
+from reportgen.report.model import ReportModel, model_to_json
 from reportgen.resources import bundled_path
-from reportgen.segmentation import parse_model, save_model
-from reportgen.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
+from reportgen.segmentation.model import parse_model, save_model
+from reportgen.segmentation.pipeline import run_segmentation
+from reportgen.segmentation.result import PreviousModel, SegmentationResult
 
 SAMPLE_DATA = bundled_path("data", "sample.csv")
 
@@ -67,7 +77,7 @@ def analyse(
     With a ``history`` database holding earlier months, the month is scored with the saved model
     (or refitted and matched when ``refit``) and the report gains trends and migration.
     ``observe`` hears of the pipeline's early results (see
-    :func:`~reportgen.pipeline.run_segmentation`)."""
+    :func:`~reportgen.segmentation.pipeline.run_segmentation`)."""
     settings = settings or load_settings()
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
@@ -118,8 +128,8 @@ def segment(
     engine: str = "local",
     spark_master: str | None = None,
 ) -> Outcome:
-    """Segment ``data`` and write the segment files (see :mod:`reportgen.exports`) into ``out``."""
-    from reportgen.exports import write_segment_files
+    """Segment ``data`` and write the segment files (see :mod:`reportgen.monthly.exports`) into ``out``."""
+    from reportgen.monthly.exports import write_segment_files
 
     settings = load_settings(Path(config) if config else None, k=k)
     progress = Progress()
@@ -216,7 +226,7 @@ def build(
 
 class EarlyCharts:
     """Charts started on the pool's ``pdf`` lane while the pipeline is still running, from the
-    parts of the model that exist early (:data:`reportgen.charts.PARTS`): the correlation heatmap
+    parts of the model that exist early (:data:`reportgen.render.charts.PARTS`): the correlation heatmap
     once the data are validated, the k evidence once k is chosen."""
 
     def __init__(self, pool: RenderPool):
@@ -231,11 +241,11 @@ class EarlyCharts:
             self._start("k_evidence", k_choice_of(values["selection"], values["customers"]))
 
     def _start(self, key: str, part) -> None:
-        self.started[key] = (part, self.pool.submit("pdf", "reportgen.charts", "draw_part", key, part))
+        self.started[key] = (part, self.pool.submit("pdf", "reportgen.render.charts", "draw_part", key, part))
 
     def ready(self, model: ReportModel) -> dict[str, Future]:
         """The started charts whose part is the model's (any other is drawn again from the model)."""
-        from reportgen.charts import PARTS
+        from reportgen.render.charts import PARTS
 
         return {key: future for key, (part, future) in self.started.items() if getattr(model, PARTS[key]) == part}
 
@@ -255,7 +265,7 @@ BACKGROUND_FORMATS = {"pptx"}
 def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None = None) -> dict:
     """All charts (keys in the charts module's order): those started early, and the rest shared
     out between the two lanes by drawing cost."""
-    from reportgen.charts import CHARTS, chart_applies
+    from reportgen.render.charts import CHARTS, chart_applies
 
     futures = early.ready(model) if early else {}
     load = {"pdf": 0, "deck": 0}
@@ -265,7 +275,7 @@ def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None 
         shares[lane].append(key)
         load[lane] += CHART_COSTS[key]
     sent = for_lanes(model, pool)
-    pending = [pool.submit(lane, "reportgen.charts", "build_charts", sent, tuple(keys)) for lane, keys in shares.items() if keys]
+    pending = [pool.submit(lane, "reportgen.render.charts", "build_charts", sent, tuple(keys)) for lane, keys in shares.items() if keys]
     drawn = {key: future.result() for key, future in futures.items()}
     for future in pending:
         drawn.update(future.result())
@@ -303,10 +313,10 @@ def export(
     k: int | None = None,
     config: Path | str | None = None,
 ) -> list[Path]:
-    """Write the BI extracts (see :mod:`reportgen.bi`) for ``data`` into ``out/<month>/bi/``.
+    """Write the BI extracts (see :mod:`reportgen.monthly.bi`) for ``data`` into ``out/<month>/bi/``.
 
     Reads the history database (scoring with the saved model, and migration) but records nothing."""
-    from reportgen.bi import write_bi_extracts
+    from reportgen.monthly.bi import write_bi_extracts
 
     stamp = now_utc()
     month = parse_month(month, stamp)
@@ -331,7 +341,7 @@ def record_history(database: Path, result: SegmentationResult, model: ReportMode
 
 
 def history_records(result: SegmentationResult, model: ReportModel, model_bytes: bytes) -> dict:
-    """The month's records for :func:`reportgen.history.record_run`: ``run``, ``assignments``, ``segments``."""
+    """The month's records for :func:`reportgen.monthly.history.record_run`: ``run``, ``assignments``, ``segments``."""
     import hashlib
     import json
 

@@ -12,8 +12,8 @@ another run, 70 internal error (a bug: please report it).
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -202,7 +202,7 @@ def _run_send(args) -> int:
 
 def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, resend: bool = False) -> None:
     from reportgen.config import load_settings
-    from reportgen.mail import send_month
+    from reportgen.monthly.mail import send_month
 
     for result in send_month(month, out, load_settings(config), dry_run=dry_run, resend=resend):
         print(f"{result.audience}: {result.detail}")
@@ -211,7 +211,7 @@ def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, 
 def _run_build(args) -> int:
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"{args.templates}: --templates must be a folder of templates")
-    from reportgen.parallel import RenderPool, gc_paused
+    from reportgen.render.pool import RenderPool, gc_paused
 
     with RenderPool(start=False) as pool:
         # The PDF lane starts first and imports what it needs on the second core while this
@@ -220,7 +220,7 @@ def _run_build(args) -> int:
         pool.start("pdf")
         with gc_paused(freeze=True):
             from reportgen.api import build
-            from reportgen.rendering import RenderSettings
+            from reportgen.render.settings import RenderSettings
 
         pool.start("deck")
         outcome = build(
@@ -300,7 +300,7 @@ def _run_segment(args) -> int:
 
 
 def _run_synth(args) -> int:
-    from reportgen.synth import write_synth
+    from reportgen.data.synth_files import write_synth
 
     paths = write_synth(args.customers, args.out, seed=args.seed, months=args.months, start=args.start, fmt=args.format)
     for path in paths:

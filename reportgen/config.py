@@ -61,7 +61,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from reportgen.contract import FEATURES, ID_COLUMN
+from reportgen.data.contract import FEATURES, ID_COLUMN
 from reportgen.errors import ConfigError
 from reportgen.resources import bundled_path
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reportgen.bi import BI_FORMATS, BI_SCHEMA, SCHEMA_FILE, build_bi_tables, write_bi_extracts
 from reportgen.config import load_settings
 from reportgen.errors import ConfigError, ReportgenError
-from reportgen.formatting import format_count, format_money, format_share
-from reportgen.report import LIMIT_BANDS
+from reportgen.monthly.bi import BI_FORMATS, BI_SCHEMA, SCHEMA_FILE, build_bi_tables, write_bi_extracts
+from reportgen.report.formatting import format_count, format_money, format_share
+from reportgen.report.model import LIMIT_BANDS
 
 HOSTILE_ID = '=HYPERLINK("http://x","y")'
 
@@ -131,7 +131,7 @@ def test_a_failed_write_leaves_the_previous_extract(analysed, tmp_path, monkeypa
     result, model = analysed
     first = write_bi_extracts(result, model, tmp_path, "csv")
     before = {p.name: p.read_bytes() for p in first}
-    import reportgen.outputs as outputs
+    import reportgen.monthly.outputs as outputs
 
     calls = {"n": 0}
     real_replace = outputs.os.replace
@@ -152,7 +152,7 @@ def test_a_failed_write_leaves_the_previous_extract(analysed, tmp_path, monkeypa
 def test_migration_rows_come_from_the_model_history(analysed):
     import dataclasses
 
-    from reportgen.report import History, Migration
+    from reportgen.report.model import History, Migration
 
     result, model = analysed
     names = tuple(s.name for s in model.segments)

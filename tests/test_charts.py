@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image  # Pillow is a dependency of matplotlib
 
-from reportgen import charts as charts_module
 from reportgen.api import analyse
-from reportgen.charts import build_charts
 from reportgen.config import load_settings
+from reportgen.render import charts as charts_module
+from reportgen.render.charts import build_charts
 
 KEYS = ("sizes", "k_evidence", "pca", "comparison", "profile_heat", "correlation")
 SEGMENT_CHARTS = ("sizes", "pca", "comparison", "profile_heat")  # their alt text names every segment

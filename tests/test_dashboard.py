@@ -16,17 +16,17 @@ import pytest
 from markupsafe import escape
 
 from reportgen.config import load_settings
-from reportgen.dashboard import (
+from reportgen.errors import ConfigError
+from reportgen.render.dashboard import (
     build_dashboard_data,
     render_dashboard,
     sample_note,
 )
-from reportgen.errors import ConfigError
-from reportgen.formatting import format_count, format_money, format_number, format_share
-from reportgen.rendering import RenderSettings
-from reportgen.report import History, Migration, TrendSeries
+from reportgen.render.settings import RenderSettings
+from reportgen.render.templating import css_color
+from reportgen.report.formatting import format_count, format_money, format_number, format_share
+from reportgen.report.model import History, Migration, TrendSeries
 from reportgen.resources import bundled_root
-from reportgen.templating import css_color
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -415,7 +415,7 @@ def test_browser_history_sections_and_phone_width(browser, model, tmp_path):
 @pytest.mark.slow
 def test_browser_month_filter_with_monthly_cubes(browser, model, tmp_path):
     """When the history carries earlier months' cubes, the month filter shows them exactly."""
-    from reportgen.dashboard import build_context, render_context
+    from reportgen.render.dashboard import build_context, render_context
 
     with_history = history_model(model)
     earlier = [list(r) for r in model.cube.rows if r[0] != 1]  # an October without segment 1

@@ -25,16 +25,15 @@ from pptx.enum.chart import XL_CHART_TYPE
 from pptx.enum.shapes import MSO_SHAPE_TYPE, PP_PLACEHOLDER
 from pptx.util import Emu
 
-from reportgen.deck import render_pptx
 from reportgen.errors import RenderError
-from reportgen.pptx_master import TEST_LAYOUT_NAMES, build_test_master
-from reportgen.rendering import Chart, RenderSettings
-from reportgen.textfit import Para, fit_size
-from reportgen.textfit import slide_text as clean_text
+from reportgen.render.deck.master import TEST_LAYOUT_NAMES, build_test_master
+from reportgen.render.deck.presentation import render_pptx
+from reportgen.render.deck.textfit import Para, fit_size
+from reportgen.render.deck.textfit import slide_text as clean_text
+from reportgen.render.settings import Chart, RenderSettings
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
-
 from conftest import SAMPLE, real_data_path  # noqa: E402
 
 STAMP = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)

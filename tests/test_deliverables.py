@@ -7,10 +7,9 @@ import json
 import re
 
 import pytest
+from conftest import real_data_path
 from pptx import Presentation
 from pypdf import PdfReader
-
-from conftest import real_data_path
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +98,7 @@ def test_no_customer_id_reaches_executive_material(built):
 
 
 def test_bad_master_and_bad_month_are_one_line_errors(cli, tmp_path):
-    from reportgen.pptx_master import build_test_master
+    from reportgen.render.deck.master import build_test_master
 
     broken = build_test_master(tmp_path / "corp.pptx", drop=("content",))
     code, _out, err = cli("build", "--format", "pptx", "--pptx-template", broken, "--out", tmp_path / "o")
@@ -110,7 +109,7 @@ def test_bad_master_and_bad_month_are_one_line_errors(cli, tmp_path):
 
 
 def test_other_master_builds_the_deck(cli, tmp_path):
-    from reportgen.pptx_master import build_test_master
+    from reportgen.render.deck.master import build_test_master
 
     master = build_test_master(tmp_path / "corp43.pptx")
     code, _out, err = cli("build", "--format", "pptx", "--pptx-template", master, "--out", tmp_path / "o", "-q")
@@ -125,7 +124,7 @@ def test_vectorised_rounding_matches_the_scalar_rounding():
     the rest of the model uses (ties, signs, extremes and non-finite values included)."""
     import numpy as np
 
-    from reportgen.report import _round, _round_array
+    from reportgen.report.cube import _round, _round_array
 
     rng = np.random.default_rng(5)
     values = np.concatenate([

@@ -9,13 +9,19 @@ import pandas as pd
 import pytest
 
 from reportgen.api import analyse, record_history
-from reportgen.drift import describe_changes, match_refit, population_shift, psi_level, reference_distribution
+from reportgen.data.features import Scaler
+from reportgen.data.synth_files import write_synth
 from reportgen.errors import LockedError
-from reportgen.features import Scaler
-from reportgen.history import connect, recorded_months
-from reportgen.outputs import month_lock
-from reportgen.segmentation import save_model
-from reportgen.synth import write_synth
+from reportgen.monthly.history import connect, recorded_months
+from reportgen.monthly.outputs import month_lock
+from reportgen.segmentation.drift import (
+    describe_changes,
+    match_refit,
+    population_shift,
+    psi_level,
+    reference_distribution,
+)
+from reportgen.segmentation.model import save_model
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,7 @@ def test_psi_by_hand():
     shifted["BALANCE"] = np.arange(1000.0) + 500  # half the customers move above the top decile edge
     psi = population_shift(reference, shifted)["BALANCE"]
     shares = np.asarray(reference["BALANCE"]["shares"])
-    from reportgen.drift import _shares
+    from reportgen.segmentation.drift import _shares
 
     actual = _shares(shifted["BALANCE"].to_numpy(), np.asarray(reference["BALANCE"]["edges"]))
     e, a = shares + 1e-4, actual + 1e-4
@@ -104,7 +110,7 @@ def test_psi_by_hand():
 
 
 def _contract():
-    from reportgen.contract import FEATURES
+    from reportgen.data.contract import FEATURES
 
     return FEATURES
 

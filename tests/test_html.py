@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import real_data_path
+
 from reportgen.errors import ConfigError, RenderError
-from reportgen.html import CHART_KEYS, build_context, render_html
-from reportgen.rendering import Chart, RenderSettings
-from reportgen.templating import clean_text, css_color
+from reportgen.render.html import CHART_KEYS, build_context, render_html
+from reportgen.render.settings import Chart, RenderSettings
+from reportgen.render.templating import clean_text, css_color
 
 STAMP = datetime(2026, 11, 26, 22, 20, tzinfo=timezone.utc)
 HOSTILE_NAME = "<script>alert(1)</script> & Co\x0b\x00"
@@ -22,9 +22,9 @@ LONG_WORD = "W" * 200
 
 
 def make_charts(model) -> dict[str, Chart]:
-    """The charts of ``model``: reportgen.charts when it exists, else small real PNGs per key."""
+    """The charts of ``model``: reportgen.render.charts when it exists, else small real PNGs per key."""
     try:
-        from reportgen.charts import build_charts
+        from reportgen.render.charts import build_charts
     except ImportError:
         return _simple_charts(model)
     return build_charts(model)
@@ -169,7 +169,7 @@ def build(cls, **fields):
 
 
 def test_monitoring_and_migration_are_shown_when_present(sample):
-    from reportgen.report import FeatureShift, History, Migration, Monitoring
+    from reportgen.report.model import FeatureShift, History, Migration, Monitoring
 
     model, charts = sample
     monitoring = build(

@@ -27,8 +27,8 @@ import pytest
 
 from reportgen.config import Audience, EmailSettings, HistorySettings, Settings
 from reportgen.errors import ConfigError, DeliveryError, LockedError
-from reportgen.ledger import LedgerEntry, SendLedger
-from reportgen.mail import send_month
+from reportgen.monthly.ledger import LedgerEntry, SendLedger
+from reportgen.monthly.mail import send_month
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
@@ -177,15 +177,15 @@ def smtp_server(server_tls):
 def built(tmp_path_factory):
     """Real deliverables of MONTH in a module-wide folder: (out root, model, customer ids)."""
     from reportgen.api import analyse
-    from reportgen.outputs import write_set
-    from reportgen.report import model_to_json
-    from reportgen.targets import write_target_files
+    from reportgen.monthly.outputs import write_set
+    from reportgen.monthly.targets import write_target_files
+    from reportgen.report.model import model_to_json
 
     try:
-        from reportgen.charts import build_charts
-        from reportgen.deck import render_pptx
-        from reportgen.pdf import render_pdf
-        from reportgen.rendering import RenderSettings
+        from reportgen.render.charts import build_charts
+        from reportgen.render.deck.presentation import render_pptx
+        from reportgen.render.pdf import render_pdf
+        from reportgen.render.settings import RenderSettings
     except ImportError as exc:  # pragma: no cover - the renderers are part of the tree
         pytest.skip(f"PDF/PowerPoint renderers not available in this tree: {exc}")
     out = tmp_path_factory.mktemp("built")

@@ -9,17 +9,15 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
 
 import pytest
-from pypdf import PdfReader
-
 from conftest import real_data_path
-from reportgen.errors import ConfigError, RenderError
-from reportgen.pdf import render_pdf
-from reportgen.rendering import RenderSettings
+from pypdf import PdfReader
 from test_html import LONG_WORD, STAMP, hostile_model, make_charts, write  # one chart fixture for both formats
 
+from reportgen.errors import ConfigError, RenderError
+from reportgen.render.pdf import render_pdf
+from reportgen.render.settings import RenderSettings
 
 
 def tiny_png() -> bytes:
@@ -82,7 +80,7 @@ def test_text_names_every_segment_and_its_recommendations(text, sample):
     assert "Segment Description Action" in text
     for finding in model.findings:
         assert finding in text
-    assert f"Page 3 of " in text
+    assert "Page 3 of " in text
     assert "Customer Segmentation Report · November 2026" in text  # the running header
 
 
@@ -163,9 +161,9 @@ def test_fonts_are_embedded(reader, pdf, tmp_path):
 
 def test_bundled_templates_use_only_css_weasyprint_understands(sample, caplog):
     model, charts = sample
-    with caplog.at_level(logging.DEBUG, logger="reportgen.pdf"):
+    with caplog.at_level(logging.DEBUG, logger="reportgen.render.pdf"):
         render_pdf(model, charts, RenderSettings())
-    assert [r.getMessage() for r in caplog.records if r.name == "reportgen.pdf"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "reportgen.render.pdf"] == []
 
 
 def test_weasyprint_logging_is_quiet_and_restored(sample, caplog):

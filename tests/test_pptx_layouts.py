@@ -20,7 +20,7 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches
 
 from reportgen.errors import RenderError
-from reportgen.pptx_layouts import (
+from reportgen.render.deck.layouts import (
     REQUIRED_ROLES,
     ROLES,
     body_placeholders,
@@ -31,10 +31,10 @@ from reportgen.pptx_layouts import (
     subtitle_placeholder,
     title_placeholder,
 )
-from reportgen.pptx_master import (
-    SLIDE_SIZE_16x9,
+from reportgen.render.deck.master import (
     SOURCE_LAYOUTS,
     TEST_LAYOUT_NAMES,
+    SLIDE_SIZE_16x9,
     build_default_master,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from reportgen.personas import PROFILE_FEATURES
+from reportgen.segmentation.personas import PROFILE_FEATURES
 
 pytestmark = pytest.mark.slow
 

@@ -8,17 +8,18 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from reportgen import segmentation
 from reportgen.config import load_settings
-from reportgen.contract import FEATURES, SKEWED
-from reportgen.extract import load_extract
-from reportgen.features import fit_scaler
-from reportgen.personas import PROFILE_FEATURES
-from reportgen.pipeline import CLUSTER_FEATURES, run_segmentation
-from reportgen.profiles import describe_segments, profile_frame, segment_z
-from reportgen.segmentation import assign_nearest, fit_kmeans, lloyd
-from reportgen.synth import generate_customers
-from reportgen.validation import validate_extract
+from reportgen.data.contract import FEATURES, SKEWED
+from reportgen.data.extract import load_extract
+from reportgen.data.features import fit_scaler
+from reportgen.data.synth import generate_customers
+from reportgen.data.validation import validate_extract
+from reportgen.segmentation import model as segmentation
+from reportgen.segmentation.model import assign_nearest, fit_kmeans, lloyd
+from reportgen.segmentation.personas import PROFILE_FEATURES
+from reportgen.segmentation.pipeline import run_segmentation
+from reportgen.segmentation.profiles import describe_segments, profile_frame, segment_z
+from reportgen.segmentation.result import CLUSTER_FEATURES
 
 pytestmark = pytest.mark.slow
 

@@ -11,14 +11,14 @@ from sklearn.metrics import adjusted_rand_score
 
 from reportgen.api import SAMPLE_DATA
 from reportgen.config import SegmentationSettings, load_settings
-from reportgen.contract import FEATURES
+from reportgen.data.contract import FEATURES
+from reportgen.data.extract import load_extract
+from reportgen.data.features import derive_ratios, fit_scaler
+from reportgen.data.validation import validate_extract
 from reportgen.errors import ConfigError, ModelError
-from reportgen.extract import load_extract
-from reportgen.features import derive_ratios, fit_scaler
-from reportgen.personas import PROFILE_FEATURES, Persona, Playbook, load_playbook, name_segments
-from reportgen.segmentation import assign_nearest, fit_kmeans, load_model
-from reportgen.selection import select_k
-from reportgen.validation import validate_extract
+from reportgen.segmentation.model import assign_nearest, fit_kmeans, load_model
+from reportgen.segmentation.personas import PROFILE_FEATURES, Persona, Playbook, load_playbook, name_segments
+from reportgen.segmentation.selection import select_k
 
 
 def _blobs(centres, per, spread=0.05, seed=0):

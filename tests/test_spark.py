@@ -19,12 +19,13 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Java is not installed: Spark needs a JVM (17 or later)", allow_module_level=True)
 
 from reportgen.config import load_settings  # noqa: E402
+from reportgen.data.extract import load_extract  # noqa: E402
+from reportgen.data.validation import validate_extract  # noqa: E402
 from reportgen.errors import InputError  # noqa: E402
-from reportgen.extract import load_extract  # noqa: E402
-from reportgen.pipeline import run_segmentation  # noqa: E402
-from reportgen.report import build_report_model, model_to_json  # noqa: E402
-from reportgen.spark_engine import quiet_pyspark, run_segmentation_spark, start_session  # noqa: E402
-from reportgen.validation import validate_extract  # noqa: E402
+from reportgen.report.build import build_report_model
+from reportgen.report.model import model_to_json  # noqa: E402
+from reportgen.segmentation.engines.spark import quiet_pyspark, run_segmentation_spark, start_session  # noqa: E402
+from reportgen.segmentation.pipeline import run_segmentation  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Tests for reportgen.synth: invariants, determinism, monthly drift, recoverability and writing."""
+"""Tests for reportgen.data.synth: invariants, determinism, monthly drift, recoverability and writing."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
-from reportgen.contract import FEATURES, FREQUENCIES, ID_COLUMN, SKEWED
+from reportgen.data.contract import FEATURES, FREQUENCIES, ID_COLUMN, SKEWED
+from reportgen.data.synth import BEHAVIOURS, DEFAULT_MIX, generate_customers, generate_months
+from reportgen.data.synth_files import write_synth
 from reportgen.errors import InputError
-from reportgen.synth import BEHAVIOURS, DEFAULT_MIX, generate_customers, generate_months, write_synth
 
 AMOUNTS = ("BALANCE", "PURCHASES", "ONEOFF_PURCHASES", "INSTALLMENTS_PURCHASES", "CASH_ADVANCE",
            "CREDIT_LIMIT", "PAYMENTS", "MINIMUM_PAYMENTS")

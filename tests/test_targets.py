@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reportgen.targets import (
+from reportgen.monthly.targets import (
     RECOMMENDATION_COLUMNS,
     TARGET_COLUMNS,
     build_target_files,

@@ -19,21 +19,21 @@ from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pypdf import PdfReader
-
-from reportgen import charts as charts_module
-from reportgen.api import analyse, record_history
-from reportgen.charts import build_charts
-from reportgen.config import load_settings
-from reportgen.deck import render_pptx
-from reportgen.formatting import month_short
-from reportgen.html import render_html
-from reportgen.pdf import render_pdf
-from reportgen.rendering import RenderSettings
-from reportgen.segmentation import save_model
-from reportgen.synth import write_synth
 from test_charts import assert_text_placed, build_recording
 from test_deck import assert_inside, assert_text_fits, slide_text
 from test_pdf import outline_titles
+
+from reportgen.api import analyse, record_history
+from reportgen.config import load_settings
+from reportgen.data.synth_files import write_synth
+from reportgen.render import charts as charts_module
+from reportgen.render.charts import build_charts
+from reportgen.render.deck.presentation import render_pptx
+from reportgen.render.html import render_html
+from reportgen.render.pdf import render_pdf
+from reportgen.render.settings import RenderSettings
+from reportgen.report.formatting import month_short
+from reportgen.segmentation.model import save_model
 
 STAMP = datetime(2026, 6, 30, 6, 0, tzinfo=timezone.utc)
 MONTHS = tuple(f"2026-0{i}" for i in range(1, 7))

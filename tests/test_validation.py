@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from reportgen.config import InputSettings
-from reportgen.extract import load_extract
-from reportgen.validation import validate_extract
+from reportgen.data.extract import load_extract
+from reportgen.data.validation import validate_extract
 
 
 def _set(column: str, rows: list[int], value: str):

@@ -1,7 +1,7 @@
 """Benchmark: size and time to interactive of the dashboard for a large synthetic portfolio.
 
 Not a test: prints figures. Generates ``--customers`` synthetic customers
-(:func:`reportgen.synth.generate_customers`) into a Parquet file, analyses it, renders the
+(:func:`reportgen.data.synth.generate_customers`) into a Parquet file, analyses it, renders the
 dashboard, and opens it ``--runs`` times in headless Chromium (a fresh page each time, file://
 URL), reporting the file size and the median of
 
@@ -41,9 +41,9 @@ CHROMIUM_ARGS = [
 def build_dashboard(data: Path | None, customers: int, seed: int, folder: Path) -> tuple[Path, int, dict[str, float]]:
     """Generate (unless ``data``), analyse and render; return the file, customers and step times."""
     from reportgen.api import analyse
-    from reportgen.dashboard import render_dashboard
-    from reportgen.rendering import RenderSettings
-    from reportgen.synth import generate_customers
+    from reportgen.data.synth import generate_customers
+    from reportgen.render.dashboard import render_dashboard
+    from reportgen.render.settings import RenderSettings
 
     times = {}
     if data is None:

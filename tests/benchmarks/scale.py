@@ -1,7 +1,7 @@
 """Benchmark: reportgen on 100k, 1M and 10M synthetic customers (wall time, peak memory, steps).
 
 Not a test: prints a table. For each size it generates synthetic customers as Parquet once
-(``reportgen.synth.generate_customers``, seed 7, cached under ``--cache``), then runs
+(``reportgen.data.synth.generate_customers``, seed 7, cached under ``--cache``), then runs
 
     python -m reportgen build --format pdf --data FILE --out FRESH_DIR
 
@@ -46,7 +46,7 @@ def data_file(cache: Path, n: int) -> Path:
     """The cached Parquet file of ``n`` synthetic customers (generated on first use)."""
     path = cache / f"customers-{n}.parquet"
     if not path.exists():
-        from reportgen.synth import generate_customers
+        from reportgen.data.synth import generate_customers
 
         cache.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

@@ -1,0 +1,170 @@
+"""The history store: every monthly build recorded in an embedded DuckDB database.
+
+Tables (one row set per month; rebuilding a month replaces that month's rows in one
+transaction):
+
+- ``runs``: month, built_at, input file name and sha256, mode (fit / refit / score), the month
+  the model was fitted, model version (sha256 of ``model.json``), k, silhouette, stability,
+  customers, versions, the model file itself (JSON), the reference distribution of the key
+  features in the model's fit month (JSON, for population-shift measures) and the month's filter
+  cube with segment names (JSON, for the dashboard's month filter);
+- ``assignments``: month, customer id, segment id, segment name;
+- ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs.
+
+The send ledger of :mod:`reportgen.monthly.ledger` lives in the same file. Connections are short-lived
+so another process can use the database between runs.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reportgen.errors import ReportgenError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    month VARCHAR PRIMARY KEY, built_at VARCHAR, input_name VARCHAR, input_sha256 VARCHAR,
+    mode VARCHAR, model_month VARCHAR, model_version VARCHAR, k INTEGER, silhouette DOUBLE,
+    stability DOUBLE, customers BIGINT, versions VARCHAR, model_json VARCHAR, reference_json VARCHAR,
+    cube_json VARCHAR
+);
+CREATE TABLE IF NOT EXISTS assignments (month VARCHAR, cust_id VARCHAR, segment INTEGER, name VARCHAR);
+CREATE TABLE IF NOT EXISTS segment_kpis (
+    month VARCHAR, segment INTEGER, name VARCHAR, persona_key VARCHAR, color VARCHAR, customers BIGINT,
+    share DOUBLE, balance DOUBLE, purchases DOUBLE, payments DOUBLE, utilisation DOUBLE,
+    avg_balance DOUBLE, avg_purchases DOUBLE, full_payment DOUBLE
+);
+"""
+
+
+class HistoryError(ReportgenError):
+    """The history database cannot be read or written."""
+
+    exit_code = 8
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """What the store knows of an earlier month."""
+
+    month: str
+    mode: str
+    model_month: str
+    model_json: str
+    reference: dict
+
+
+def load_history_engine() -> None:
+    """Import DuckDB now (a build does it while its renderers work, not after them)."""
+    import duckdb  # noqa: F401
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False):
+    """A short-lived DuckDB connection with the schema in place."""
+    import duckdb
+
+    path = Path(path)
+    if read_only and not path.exists():
+        raise HistoryError(f"{path}: no history database yet; run `reportgen build` first")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+    except (duckdb.Error, OSError) as exc:
+        raise HistoryError(f"{path}: cannot open the history database ({exc})") from None
+    try:
+        if not read_only:
+            con.execute(SCHEMA)
+        yield con
+    except duckdb.Error as exc:
+        raise HistoryError(f"{path}: history database error ({exc})") from None
+    finally:
+        con.close()
+
+
+def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame) -> None:
+    """Replace ``run['month']``'s records with these, atomically."""
+    month = run["month"]
+    with connect(path) as con:
+        con.execute("BEGIN TRANSACTION")
+        for table in ("runs", "assignments", "segment_kpis"):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", [month])
+        columns = list(run)
+        con.execute(
+            f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [run[c] for c in columns],
+        )
+        con.register("new_assignments", assignments)
+        con.execute("INSERT INTO assignments SELECT month, cust_id, segment, name FROM new_assignments")
+        con.register("new_segments", segments)
+        con.execute(f"INSERT INTO segment_kpis SELECT {', '.join(SEGMENT_COLUMNS)} FROM new_segments")
+        con.execute("COMMIT")
+
+
+SEGMENT_COLUMNS = (
+    "month", "segment", "name", "persona_key", "color", "customers", "share", "balance", "purchases",
+    "payments", "utilisation", "avg_balance", "avg_purchases", "full_payment",
+)
+
+
+def previous_run(path: Path, month: str) -> PastRun | None:
+    """The latest recorded month before ``month``, or ``None``."""
+    if not Path(path).exists():
+        return None
+    with connect(path) as con:
+        row = con.execute(
+            "SELECT month, mode, model_month, model_json, reference_json FROM runs WHERE month < ? "
+            "ORDER BY month DESC LIMIT 1",
+            [month],
+        ).fetchone()
+    if row is None:
+        return None
+    return PastRun(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+
+
+def load_trend(path: Path, month: str, months: int) -> pd.DataFrame:
+    """Segment KPIs of the last ``months`` recorded months up to and including ``month``."""
+    with connect(path) as con:
+        return con.execute(
+            "SELECT * FROM segment_kpis WHERE month IN (SELECT month FROM runs WHERE month <= ? "
+            "ORDER BY month DESC LIMIT ?) ORDER BY month, segment",
+            [month, months],
+        ).df()
+
+
+def load_migration(path: Path, month_from: str, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers per (segment name in ``month_from``, segment name now) for customers in both.
+
+    ``current`` has columns ``cust_id`` and ``name`` (this month's assignments, not yet stored)."""
+    with connect(path) as con:
+        con.register("current_assignments", current)
+        return con.execute(
+            "SELECT a.name AS name_from, b.name AS name_to, count(*) AS customers "
+            "FROM assignments a JOIN current_assignments b ON a.cust_id = b.cust_id "
+            "WHERE a.month = ? GROUP BY 1, 2 ORDER BY 1, 2",
+            [month_from],
+        ).df()
+
+
+def load_cubes(path: Path, months: list[str]) -> dict[str, dict]:
+    """The stored filter cubes of ``months`` (month -> {"names": [...], "rows": [...]})."""
+    if not months:
+        return {}
+    with connect(path) as con:
+        rows = con.execute(
+            f"SELECT month, cube_json FROM runs WHERE month IN ({', '.join('?' * len(months))})", months
+        ).fetchall()
+    return {month: json.loads(text) for month, text in rows if text}
+
+
+def recorded_months(path: Path) -> list[str]:
+    """Every recorded month, oldest first."""
+    if not Path(path).exists():
+        return []
+    with connect(path) as con:
+        return [r[0] for r in con.execute("SELECT month FROM runs ORDER BY month").fetchall()]

@@ -1,0 +1,139 @@
+"""The e-mails themselves: the HTML and plain-text summary an executive reads (KPIs, findings, what
+changed; never customer ids) and the MIME message with its attachments.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from html import escape
+
+from reportgen.config import Audience, EmailSettings
+from reportgen.errors import ConfigError
+from reportgen.monthly.attachments import Attachment
+from reportgen.report.formatting import format_count, format_share, month_label
+
+HEADLINE_KPIS = ("customers", "balance", "purchases", "utilisation", "full_payment", "cash_advance_users")
+
+
+def build_message(
+    audience: Audience,
+    attachments: tuple[Attachment, ...],
+    model: dict,
+    email: EmailSettings,
+    month: str,
+    now: datetime,
+) -> EmailMessage:
+    """The message for ``audience``: headers, the summary (plain text and HTML) and attachments."""
+    title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
+    label = month_label(month)
+    subject = (audience.subject or "{title}: {month}").replace("{title}", title).replace("{month}", label)
+    names = [a.name for a in attachments]
+    message = EmailMessage()
+    try:
+        message["Subject"] = subject
+        message["From"] = email.sender
+        message["To"] = ", ".join(audience.to)
+        message["X-Reportgen-Audience"] = audience.name
+    except ValueError as exc:  # a line break in a header would let config text add headers
+        raise ConfigError(f"[email.audiences.{audience.name}]: {exc}") from None
+    message["X-Reportgen-Month"] = month
+    message["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=timezone.utc))
+    message["Message-ID"] = make_msgid(
+        idstring=f"reportgen.{month}.{_safe_name(audience.name)}", domain=_domain(email.sender)
+    )
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    text, html = render_summary(model, month, names)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for item in attachments:
+        message.add_attachment(item.data, maintype=item.maintype, subtype=item.subtype, filename=item.name)
+    return message
+
+
+def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str, str]:
+    """The e-mail body as (plain text, HTML) from the report model's JSON tree.
+
+    Reads only ``facts.title``, ``kpis``, ``segments`` (name, customers, share), ``findings``
+    and the optional ``changes``: never customer ids.
+    """
+    title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
+    label = month_label(month)
+    kpis = _headline_kpis(model.get("kpis") or [])
+    segments = [
+        (str(s.get("name", "")), format_count(s.get("customers") or 0), format_share(s.get("share") or 0))
+        for s in model.get("segments") or []
+    ]
+    findings = [str(f) for f in model.get("findings") or []]
+    changes = _changes(model.get("changes"))
+
+    lines = [f"{title}: {label}", ""]
+    lines += ["Headline figures"] + [f"- {k}: {v}" for k, v in kpis] + [""]
+    lines += ["Segments"] + [f"- {n}: {c} customers ({s})" for n, c, s in segments] + [""]
+    lines += ["Findings"] + [f"- {f}" for f in findings] + [""]
+    if changes:
+        lines += ["What changed since last month"] + [f"- {c}" for c in changes] + [""]
+    if attachments:
+        lines += ["Attached"] + [f"- {a}" for a in attachments] + [""]
+    lines += ["This message was sent automatically by reportgen."]
+
+    e = escape
+    cell = 'style="padding:2px 12px 2px 0"'
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>' + e(title) + "</title></head>",
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">',
+        f"<h1 style=\"font-size:20px\">{e(title)}: {e(label)}</h1>",
+        "<h2 style=\"font-size:16px\">Headline figures</h2><table>",
+        *(f"<tr><td {cell}>{e(k)}</td><td {cell}><strong>{e(v)}</strong></td></tr>" for k, v in kpis),
+        "</table>",
+        "<h2 style=\"font-size:16px\">Segments</h2><table>",
+        f"<tr><th {cell} align=\"left\">Segment</th><th {cell} align=\"right\">Customers</th>"
+        f"<th {cell} align=\"right\">Share</th></tr>",
+        *(
+            f"<tr><td {cell}>{e(n)}</td><td {cell} align=\"right\">{e(c)}</td>"
+            f"<td {cell} align=\"right\">{e(s)}</td></tr>"
+            for n, c, s in segments
+        ),
+        "</table>",
+        "<h2 style=\"font-size:16px\">Findings</h2><ol>",
+        *(f"<li>{e(f)}</li>" for f in findings),
+        "</ol>",
+    ]
+    if changes:
+        parts += ["<h2 style=\"font-size:16px\">What changed since last month</h2><ul>"]
+        parts += [f"<li>{e(c)}</li>" for c in changes] + ["</ul>"]
+    if attachments:
+        parts += ["<p>Attached: " + ", ".join(e(a) for a in attachments) + ".</p>"]
+    parts += ['<p style="color:#666;font-size:12px">This message was sent automatically by reportgen.</p>']
+    parts += ["</body></html>"]
+    return "\n".join(lines) + "\n", "\n".join(parts) + "\n"
+
+
+def _headline_kpis(kpis: list) -> list[tuple[str, str]]:
+    by_key = {k.get("key"): k for k in kpis if isinstance(k, dict)}
+    chosen = [by_key[k] for k in HEADLINE_KPIS if k in by_key] or [k for k in kpis if isinstance(k, dict)][:6]
+    return [(str(k.get("label", k.get("key", ""))), str(k.get("display", k.get("value", "")))) for k in chosen]
+
+
+def _changes(value) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        text = item.get("text") if isinstance(item, dict) else item
+        if text:
+            out.append(str(text))
+    return out
+
+
+def _domain(sender: str | None) -> str:
+    address = parseaddr(sender or "")[1]
+    return address.rpartition("@")[2] or "reportgen.invalid"
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "audience"

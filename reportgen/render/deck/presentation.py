@@ -1,0 +1,358 @@
+"""The PowerPoint deck: the report model laid out on the layouts of any master with python-pptx.
+
+``render_pptx(model, charts, settings) -> bytes``. The master is ``settings.pptx_template`` (a
+.pptx or .potx) or the bundled ``templates/pptx/master.pptx``; layouts are found by role with
+:mod:`reportgen.render.deck.layouts` (name, then placeholder shape, then layout type) and everything is
+placed relative to the slide size and the layout's content area, so 16:9 and 4:3 masters both work.
+
+The deck, in the order an executive reads it: cover, agenda, executive summary (with what changed
+since last month once a month is recorded), how k was chosen, segment sizes, spend comparison,
+trends and migration (when the model has history), one slide per segment, recommendations, the
+customer map and the profile heatmap, then an appendix (evidence for each k, the migration
+matrix, data quality, run facts). Bar, column and line charts are native, editable PowerPoint
+charts with their data embedded; the PCA scatter and heatmaps are the build's PNG pictures.
+Every content slide carries its narrative in the speaker notes.
+
+This module orders the slides and writes the file; the slides are built from
+:mod:`reportgen.render.deck.slides` (the deck, slides with title, notes and footer, tiles, pictures, tables),
+the chart slides live in :mod:`reportgen.render.deck.charts` and the appendix in
+:mod:`reportgen.render.deck.appendix`. Text is never left for PowerPoint to shrink: every font size is
+computed from the text length and the box by :mod:`reportgen.render.deck.textfit`, and all text passes
+:func:`reportgen.render.deck.textfit.slide_text`, which drops the characters XML 1.0 forbids. Output is
+deterministic: fixed core properties from ``model.facts.generated_at`` and fixed zip timestamps
+(also inside the embedded chart workbooks).
+"""
+
+from __future__ import annotations
+
+import io
+
+from pptx.dml.color import RGBColor
+from pptx.enum.dml import MSO_THEME_COLOR
+from pptx.enum.text import MSO_ANCHOR
+
+from reportgen.errors import RenderError
+from reportgen.render.charts import chart_applies
+from reportgen.render.deck.appendix import build_appendix
+from reportgen.render.deck.charts import build_comparison, build_k_choice, build_sizes, build_trends
+from reportgen.render.deck.layouts import body_placeholders, find_layouts, load_presentation, subtitle_placeholder
+from reportgen.render.deck.package import _normalise_zip, _set_properties, _timestamp
+from reportgen.render.deck.slides import (
+    Deck,
+    add_picture_slide,
+    add_rectangle,
+    add_table_slides,
+    add_tiles,
+    drop_empty_placeholders,
+    fill_text,
+    kpi_of,
+    new_slide,
+    set_title,
+    shape_rect,
+    slide_area,
+    split_rect,
+    text_frames,
+)
+from reportgen.render.deck.textfit import INSET_X, Para, cut_words, fit_size, slide_text, theme_font_scales, write_text
+from reportgen.render.settings import RenderSettings
+from reportgen.render.templating import at_risk, moved_into
+from reportgen.report.formatting import format_count, format_share, month_short
+from reportgen.resources import bundled_path
+
+#: Charts the deck shows as pictures; the optional ones go to the appendix when present.
+REQUIRED_PICTURES = ("pca", "profile_heat")
+OPTIONAL_PICTURES = ("k_evidence", "correlation")
+
+
+#: "What changed since last month" lines on the executive summary slide (all are in its notes).
+CHANGES_SHOWN = 4
+
+
+def open_master(settings: RenderSettings):
+    """The master (the user's ``--pptx-template`` or the bundled one) and its layouts by role;
+    :class:`RenderError` naming the file and what is missing. Also run before the analysis, so a
+    wrong master fails a build at once."""
+    source = settings.pptx_template or bundled_path("templates", "pptx", "master.pptx")
+    prs = load_presentation(source)
+    return prs, find_layouts(prs, dict(settings.pptx_layouts), source=source)
+
+
+def render_pptx(model, charts, settings) -> bytes:
+    """Render the report model as a PowerPoint deck and return the .pptx bytes.
+
+    ``charts`` maps chart keys to :class:`~reportgen.render.formats.Chart` pictures ("pca" and
+    "profile_heat" are required; "k_evidence" and "correlation" go to the appendix when present).
+    Raises :class:`RenderError` for an unreadable master, a master lacking a needed layout, or a
+    missing or broken chart picture.
+    """
+    missing = [key for key in REQUIRED_PICTURES if key not in charts]
+    if missing:
+        raise RenderError(f"PowerPoint deck: chart picture(s) {', '.join(missing)} missing; "
+                          f"charts present: {', '.join(sorted(charts)) or 'none'}")
+    prs, layouts = open_master(settings)
+    _drop_slides(prs)
+    title_font, body_font = theme_font_scales(prs)
+    footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
+    deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
+    for build in (_cover, _agenda, _summary, build_k_choice, build_sizes, build_comparison, build_trends,
+                  _migration, _segments, _recommendations, _pictures, build_appendix):
+        build(deck)
+    for slide in prs.slides:
+        drop_empty_placeholders(slide)
+    stamp = _timestamp(model.facts.generated_at)
+    _set_properties(prs, model, stamp)
+    buffer = io.BytesIO()
+    prs.save(buffer)
+    return _normalise_zip(buffer.getvalue(), stamp)
+
+
+def _drop_slides(prs) -> None:
+    """Remove any slides the master file came with: the deck holds only its own."""
+    id_list = prs.slides._sldIdLst
+    for slide_id in list(id_list):
+        prs.part.drop_rel(slide_id.rId)
+        id_list.remove(slide_id)
+
+
+# -- slides -------------------------------------------------------------------------------------
+
+
+def _cover(deck) -> None:
+    model = deck.model
+    facts = model.facts
+    slide = new_slide(deck, "title", None, (
+        f"{facts.title} for {facts.month}: {format_count(facts.customers)} customers grouped into "
+        f"{len(model.segments)} segments. The next slides give the headline figures, how the number "
+        "of segments was chosen, each segment with its marketing actions, and the recommendations."
+    ), chrome=False)
+    set_title(deck, slide, facts.title, largest=40, smallest=20)
+    subtitle = subtitle_placeholder(slide)
+    paras = [Para(f"{facts.month} \u00b7 {format_count(facts.customers)} customers \u00b7 "
+                  f"{len(model.segments)} segments"),
+             Para(f"Generated {facts.generated_at[:10]} by reportgen", scale=0.7)]
+    if subtitle is not None and None not in (subtitle.width, subtitle.height):
+        fill_text(deck, subtitle.text_frame, shape_rect(subtitle), paras, 22, 12)
+    else:
+        area = slide_area(deck, slide)
+        fill_text(deck, slide.shapes.add_textbox(*area).text_frame, area, paras, 22, 12)
+
+
+def _agenda(deck) -> None:
+    model = deck.model
+    k = len(model.segments)
+    items = ["Executive summary: the portfolio and three findings",
+             f"Why {k} segments: how k was chosen",
+             "Segment overview: sizes and spend",
+             *(["Trends and migration since last month"] if chart_applies("trend", model) else []),
+             f"The {k} segments, one slide each",
+             "Recommendations per segment",
+             "Customer map and segment profiles",
+             "Appendix: evidence for k, " + ("migration matrix, " if chart_applies("migration", model) else "")
+             + "data quality, run facts"]
+    slide = new_slide(deck, "content", "Agenda", (
+        "This deck takes two minutes: the executive summary, why we use " f"{k} segments, who is in "
+        "each segment and what marketing should do about it. Details for analysts are in the appendix."
+    ))
+    paras = [Para(item, bullet=True) for item in items]
+    names = Para(" \u00b7 ".join(s.name for s in model.segments), scale=0.75, indent=True,
+                 colour=MSO_THEME_COLOR.TEXT_2)
+    paras.insert(items.index(f"The {k} segments, one slide each") + 1, names)  # under the segments item
+    area = slide_area(deck, slide)
+    (frame,) = text_frames(slide, [area])
+    fill_text(deck, frame.text_frame, area, paras, 24, 11)
+
+
+def _summary(deck) -> None:
+    model = deck.model
+    keys = ("customers", "balance", "purchases", "payments", "utilisation")
+    kpis = [kpi_of(model.kpis, key) for key in keys]
+    figures = "; ".join(f"{k.label.lower()} {k.display}" for k in kpis)
+    changes = model.changes[:CHANGES_SHOWN]
+    slide = new_slide(deck, "content", "Executive summary", (
+        f"The portfolio this month ({model.facts.month}): {figures}. " + " ".join(model.findings)
+        + (" What changed since last month: " + " ".join(model.changes) if model.changes else "")
+    ))
+    area = slide_area(deck, slide)
+    tiles_rect, findings_rect = split_rect(area, (0.27, 0.73), gap=0.05, vertical=True)
+    add_tiles(deck, slide, split_rect(tiles_rect, [1] * len(kpis), gap=0.025),
+              [(kpi.display, kpi.label, None) for kpi in kpis])
+    paras = [Para("Findings", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
+    paras += [Para(finding, bullet=True) for finding in model.findings]
+    if not changes:
+        (frame,) = text_frames(slide, [findings_rect])
+        fill_text(deck, frame.text_frame, findings_rect, paras, 22, 11)
+        return
+    # Findings and what changed side by side, at one size.
+    rects = split_rect(findings_rect, (0.5, 0.5), gap=0.04)
+    changed = [Para("What changed since last month", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
+    changed += [Para(line, bullet=True) for line in changes]
+    size = min(fit_size(block, rect[2], rect[3], deck.body_font, 20, 10)
+               for block, rect in zip((paras, changed), rects))
+    for frame, block in zip(text_frames(slide, rects), (paras, changed)):
+        write_text(frame.text_frame, block, size)
+
+
+def _migration(deck) -> None:
+    """Customers moving between segments since last month, on two slides: the heatmap picture
+    (when drawn), then the largest moves beside the at-risk call-out for marketing and risk with
+    the playbook's first action and risk note (the full matrix is in the appendix)."""
+    model = deck.model
+    if not chart_applies("migration", model):
+        return
+    migration = model.history.migration
+    risky = at_risk(model.segments)
+    inflows = [(s, moved_into(migration, s.name)) for s in risky]
+    share = format_share(migration.moved / max(migration.customers_both, 1))
+    since, now = month_short(migration.month_from), month_short(migration.month_to)
+    lede = (f"{format_count(migration.moved)} of {format_count(migration.customers_both)} customers ({share}) "
+            "changed segment.")
+    advice = " ".join(f"For the {format_count(n)} who moved into {s.name}: {_playbook_advice(s)}"
+                      for s, n in inflows if n and (s.actions or s.risks))
+    story = (f"Customers seen in both {since} and {now}: {lede} " + " ".join(migration.highlights) + " "
+             + " ".join(migration.at_risk) + " " + advice)
+    if "migration" in deck.charts:
+        add_picture_slide(deck, "migration", f"Migration since {since}", (
+            f"Rows are the segment in {since}, columns the segment in {now}; grey cells are the customers who "
+            f"stayed, orange cells the movers (darker: more). {story}"
+        ), caption=lede + (" " + migration.highlights[0] if migration.highlights else ""))
+    slide = new_slide(deck, "title_only", "Migration: who moved, who is at risk", (
+        story + " The full matrix is in the appendix."
+    ))
+    area = slide_area(deck, slide)
+    heading = MSO_THEME_COLOR.TEXT_2
+    moves = [Para(f"Since {since}", bold=True, colour=heading), Para(lede, bold=True)]
+    moves += [Para(line, bullet=True) for line in migration.highlights]
+    moves += [Para("Customers who changed segment are in this month's target list of their new segment.",
+                   scale=0.85, colour=heading)]
+    if migration.at_risk:
+        risk = [Para("At risk: for marketing and risk", bold=True, colour=_RISK_INK)]
+        risk += [Para(line, bullet=True, colour=MSO_THEME_COLOR.TEXT_1) for line in migration.at_risk]
+        for segment, n in inflows:
+            if n and (segment.actions or segment.risks):
+                risk.append(Para(f"{segment.name} \u2013 {_playbook_advice(segment)}", scale=0.85, indent=True,
+                                 colour=MSO_THEME_COLOR.TEXT_1))
+    elif risky:
+        risk = [Para(f"Nobody moved into {' or '.join(s.name for s in risky)} since {since}.",
+                     colour=MSO_THEME_COLOR.TEXT_1)]
+    else:
+        risk = []
+    if not risk:
+        fill_text(deck, slide.shapes.add_textbox(*area).text_frame, area, moves, 20, 10)
+        return
+    moves_rect, risk_rect = split_rect(area, (0.42, 0.58), gap=0.04)
+    box = add_rectangle(slide, risk_rect)
+    box.fill.fore_color.rgb = RGBColor.from_string(_RISK_FILL.lstrip("#"))
+    rule = add_rectangle(slide, (risk_rect[0], risk_rect[1], max(round(risk_rect[2] * 0.012), 1), risk_rect[3]))
+    rule.fill.fore_color.rgb = RGBColor.from_string(_RISK_INK.lstrip("#"))
+    inset = max(round(risk_rect[2] * 0.03), 1)
+    text_rect = (risk_rect[0] + inset, risk_rect[1], risk_rect[2] - inset, risk_rect[3])
+    size = min(fit_size(moves, moves_rect[2], moves_rect[3], deck.body_font, 20, 10),
+               fit_size(risk, text_rect[2], text_rect[3], deck.body_font, 20, 10))
+    write_text(slide.shapes.add_textbox(*moves_rect).text_frame, moves, size, anchor=MSO_ANCHOR.TOP)
+    frame = box.text_frame
+    write_text(frame, risk, size, anchor=MSO_ANCHOR.MIDDLE)
+    frame.margin_left = INSET_X + inset  # clear of the red rule
+
+
+_RISK_FILL, _RISK_INK = "#FDF0EE", "#8C1D18"
+
+
+def _playbook_advice(segment) -> str:
+    """The playbook's first action and risk note of ``segment``: ``Marketing: ... Risk: ...``."""
+    parts = [f"Marketing: {_sentence(segment.actions[0])}"] if segment.actions else []
+    parts += [f"Risk: {_sentence(segment.risks[0])}"] if segment.risks else []
+    return " ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    text = slide_text(text, single_line=True)
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _segments(deck) -> None:
+    for segment in deck.model.segments:
+        _segment(deck, segment)
+
+
+_SEGMENT_KPIS = ("avg_balance", "avg_purchases", "utilisation")
+
+
+def _segment(deck, segment) -> None:
+    kpis = [kpi_of(segment.kpis, key) for key in _SEGMENT_KPIS]
+    who = f"{format_count(segment.customers)} customers, {format_share(segment.share)} of the portfolio"
+    slide = new_slide(deck, "two_content", segment.name, (
+        f"{segment.name}: {who}. {segment.description} "
+        + " ".join(f"{k.label}: {k.display}." for k in kpis)
+        + (" Typical traits: " + ", ".join(segment.traits) + "." if segment.traits else "")
+        + (" What marketing should do: " + "; ".join(segment.actions) + "." if segment.actions else "")
+        + (" Risks to watch: " + "; ".join(segment.risks) + "." if segment.risks else "")
+    ))
+    bodies = [ph for ph in body_placeholders(slide) if None not in (ph.left, ph.top, ph.width, ph.height)]
+    if len(bodies) >= 2:
+        lefts = [int(ph.left) for ph in bodies]
+        tops = [int(ph.top) for ph in bodies]
+        right = max(int(ph.left + ph.width) for ph in bodies)
+        bottom = max(int(ph.top + ph.height) for ph in bodies)
+        area = (min(lefts), min(tops), right - min(lefts), bottom - min(tops))
+    else:
+        area = slide_area(deck, slide)
+    strip, columns = split_rect(area, (0.25, 0.75), gap=0.05, vertical=True)
+    tiles = split_rect(strip, (1.25, 1, 1, 1), gap=0.025)
+    add_tiles(deck, slide, tiles,
+              [(format_count(segment.customers), f"customers \u00b7 {format_share(segment.share)} of all",
+                segment.color)] + [(kpi.display, kpi.label, None) for kpi in kpis], largest=26)
+    heading = MSO_THEME_COLOR.TEXT_2
+    left = [Para(segment.description)]
+    if segment.traits:
+        left += [Para("Traits", bold=True, colour=heading)] + [Para(t, bullet=True) for t in segment.traits]
+    right = []
+    if segment.actions:
+        right += [Para("Marketing actions", bold=True, colour=heading)]
+        right += [Para(a, bullet=True) for a in segment.actions]
+    if segment.risks:
+        right += [Para("Risk notes", bold=True, colour=heading)] + [Para(r, bullet=True) for r in segment.risks]
+    # the column with more to say gets more room (between 35% and 65% of the width)
+    amounts = [sum(len(p.text) + 40 for p in paras) for paras in (left, right)]
+    share = min(max(amounts[0] / sum(amounts), 0.35), 0.65)
+    left_rect, right_rect = split_rect(columns, (share, 1 - share), gap=0.04)
+    frames = text_frames(slide, [left_rect, right_rect])
+    size = min(fit_size(paras, rect[2], rect[3], deck.body_font, 18, 10)
+               for paras, rect in ((left, left_rect), (right, right_rect)) if paras)
+    for frame, paras in zip(frames, (left, right)):
+        if paras:
+            write_text(frame.text_frame, paras, size)
+
+
+def _recommendations(deck) -> None:
+    segments = deck.model.segments
+    header = [(Para("Segment", bold=True),), (Para("Description", bold=True),), (Para("Action", bold=True),)]
+    rows = [((Para(cut_words(s.name), bold=True, mark=s.color),
+              Para(f"{format_count(s.customers)} customers ({format_share(s.share)})", scale=0.85)),
+             (Para(s.description),),
+             (Para(s.actions[0] if s.actions else "No action set in the playbook"),))
+            for s in segments]
+    notes = "What to do, segment by segment. " + " ".join(
+        f"{s.name}: " + ("; ".join(s.actions) if s.actions else "no action in the playbook") + "."
+        for s in segments)
+    add_table_slides(deck, "Recommendations", notes, header, rows, (0.28, 0.36, 0.36),
+                     largest=16, smallest=10, comfortable=12)
+
+
+def _pictures(deck) -> None:
+    scatter = deck.model.scatter
+    explained = " and ".join(format_share(v) for v in scatter.explained)
+    shown = f"{format_count(len(scatter.x))} of {format_count(scatter.total_customers)} customers"
+    add_picture_slide(deck, "pca", "Customer map: where the segments sit", (
+        f"Each dot is a customer, coloured by segment, placed by the first two principal components "
+        f"of the transformed features (they explain {explained} of the variance). The picture shows "
+        f"a sample of {shown}. Segments that overlap here can still differ on features the map flattens."
+    ), caption=f"A sample of {shown}; the two components explain {explained} of the variance.")
+    add_picture_slide(deck, "profile_heat", "Segment profiles against the portfolio", (
+        "How each segment's typical customer differs from the portfolio, feature by feature, in "
+        "standard deviations: the traits on the segment slides come from the largest differences."
+    ), caption="How far each segment's average sits from the portfolio's, in standard deviations.")
+
+
+# -- metadata and the file ----------------------------------------------------------------------
+
+

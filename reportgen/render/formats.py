@@ -1,0 +1,49 @@
+"""The registry of formats: which renderer makes which file, and the checks made before a build.
+
+A renderer is a function ``(model, charts, settings) -> bytes``. It never sees the raw data or
+scikit-learn: only the :class:`~reportgen.report.model.ReportModel` and the charts made from it once
+per build. Registry misses raise an error that lists the valid formats.
+"""
+
+from __future__ import annotations
+
+from reportgen.errors import ConfigError
+from reportgen.render.settings import RenderSettings
+
+# format -> (module, function, file name pattern); modules are imported only when used.
+RENDERERS: dict[str, tuple[str, str, str]] = {
+    "html": ("reportgen.render.html", "render_html", "segment-report-{month}.html"),
+    "pdf": ("reportgen.render.pdf", "render_pdf", "segment-report-{month}.pdf"),
+    "pptx": ("reportgen.render.deck.presentation", "render_pptx", "segment-report-{month}.pptx"),
+    "dashboard": ("reportgen.render.dashboard", "render_dashboard", "segment-dashboard-{month}.html"),
+}
+
+
+def check_format(fmt: str) -> None:
+    """An unknown format fails, listing the valid ones (without importing any renderer)."""
+    if fmt not in RENDERERS:
+        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all")
+
+
+def check_settings(formats, settings: RenderSettings) -> None:
+    """Fail before any work when the renderers' inputs are wrong: a user's PowerPoint master
+    lacking a needed layout, or user templates that do not compile. (The bundled master and
+    templates are checked by the test suite; opening them here would only cost start-up time.)"""
+    if "pptx" in formats and settings.pptx_template is not None:
+        from reportgen.render.deck.presentation import open_master
+
+        open_master(settings)
+    if settings.templates is not None and {"html", "pdf", "dashboard"} & set(formats):
+        from reportgen.render.templating import build_environment, template_error
+
+        env = build_environment(settings)
+        for name in env.list_templates(filter_func=lambda n: n.endswith(".html") and not n.startswith("default/")):
+            try:
+                env.get_template(name)
+            except Exception as exc:  # a syntax error in a user template: name file and line
+                raise template_error(exc, env) from None
+
+
+def file_name(fmt: str, month: str) -> str:
+    """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
+    return RENDERERS[fmt][2].format(month=month)

@@ -1,0 +1,249 @@
+"""Build the report model from a segmentation result: run facts, data quality, the k evidence,
+one :class:`~reportgen.report.model.Segment` per segment with its KPIs and profile, and findings.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from reportgen.data.contract import BY_NAME, COLUMNS, RATIOS
+from reportgen.data.features import TRANSFORM_DESCRIPTION
+from reportgen.report.cube import _customer_sample, _round, build_cube
+from reportgen.report.formatting import format_count, format_money, format_share
+from reportgen.report.model import (
+    MODEL_VERSION,
+    ColumnCount,
+    Correlation,
+    DataQuality,
+    DictionaryEntry,
+    KChoice,
+    Kpi,
+    KRow,
+    ProfileRow,
+    ReportModel,
+    RunFacts,
+    Scatter,
+    Segment,
+)
+from reportgen.report.monitoring import _history, _monitoring, _month_cubes, describe_changes
+from reportgen.segmentation.personas import PROFILE_FEATURES, feature_label
+
+
+def build_report_model(
+    result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False,
+    trend=None, migration=None, cubes=None,
+) -> ReportModel:
+    """Turn a pipeline result into the report model (all numbers computed here, once).
+
+    ``trend`` (segment KPIs of earlier months from the history store, a DataFrame) and
+    ``migration`` (customers per (segment last month, segment now), a DataFrame) add the
+    history sections."""
+    features = result.clean.features
+    labels = result.labels
+    columns = kpi_columns(features)
+    segments = tuple(_segment(result, i, columns) for i in range(len(result.namings)))
+    monitoring = _monitoring(result)
+    cube = build_cube(features, labels)
+    history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube))
+    return ReportModel(
+        version=MODEL_VERSION,
+        facts=_facts(result, month, generated_at, title),
+        kpis=_kpis(columns, slice(None)),
+        quality=_quality(result),
+        k_choice=k_choice_of(result.selection, len(result.labels)),
+        segments=segments,
+        findings=describe_findings(segments, columns, labels),
+        scatter=Scatter(
+            x=tuple(_round(v) for v in result.pca.x),
+            y=tuple(_round(v) for v in result.pca.y),
+            segment=tuple(int(s) + 1 for s in result.pca.segment),
+            explained=tuple(_round(v) for v in result.pca.explained),
+            total_customers=result.pca.total_customers,
+        ),
+        correlation=correlation_of(result.correlation),
+        dictionary=tuple(DictionaryEntry(c.name, c.unit, c.description) for c in COLUMNS)
+        + tuple(DictionaryEntry(name, "ratio", label) for name, (_n, _d, label) in RATIOS.items()),
+        cube=cube,
+        sample=_customer_sample(result, show_ids),
+        monitoring=monitoring,
+        history=history,
+        changes=describe_changes(monitoring, history),
+    )
+
+
+KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")
+
+
+def kpi_columns(features) -> dict[str, np.ndarray]:
+    """The columns KPIs are made of, widened to float64 once (features may be float32, whose
+    7-digit sums would show in the totals)."""
+    return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
+
+
+def _kpis(columns: dict[str, np.ndarray], mask) -> tuple[Kpi, ...]:
+    pick = {name: values[mask] for name, values in columns.items()}
+    n = len(pick["BALANCE"])
+    balance, limit = float(pick["BALANCE"].sum()), float(pick["CREDIT_LIMIT"].sum())
+    purchases, payments = float(pick["PURCHASES"].sum()), float(pick["PAYMENTS"].sum())
+    utilisation = balance / limit if limit else 0.0
+    full = float(pick["PRC_FULL_PAYMENT"].mean()) if n else 0.0
+    cash_users = float((pick["CASH_ADVANCE"] > 0).mean()) if n else 0.0
+    per = (lambda total: total / n) if n else (lambda total: 0.0)
+    return (
+        Kpi("customers", "Customers", n, format_count(n)),
+        Kpi("balance", "Total balance", _round(balance), format_money(balance, compact=True)),
+        Kpi("purchases", "Total purchases", _round(purchases), format_money(purchases, compact=True)),
+        Kpi("payments", "Total payments", _round(payments), format_money(payments, compact=True)),
+        Kpi("utilisation", "Utilisation (balance / limit)", _round(utilisation), format_share(utilisation)),
+        Kpi("avg_balance", "Average balance", _round(per(balance)), format_money(per(balance))),
+        Kpi("avg_purchases", "Average purchases", _round(per(purchases)), format_money(per(purchases))),
+        Kpi("avg_payments", "Average payments", _round(per(payments)), format_money(per(payments))),
+        Kpi("avg_limit", "Average credit limit", _round(per(limit)), format_money(per(limit))),
+        Kpi("full_payment", "Months paid in full", _round(full), format_share(full)),
+        Kpi("cash_advance_users", "Customers using cash advance", _round(cash_users), format_share(cash_users)),
+    )
+
+
+def _segment(result, i: int, columns: dict[str, np.ndarray]) -> Segment:
+    naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
+    mask = result.labels == i
+    customers = int(profiles.sizes[i])
+    rows = tuple(
+        ProfileRow(
+            feature=f,
+            label=feature_label(f),
+            unit=BY_NAME[f].unit if f in BY_NAME else ("$" if f == "AVERAGE_TICKET" else "ratio"),
+            mean=_round(profiles.means[i, j]),
+            median=_round(profiles.medians[i, j]),
+            portfolio_mean=_round(profiles.portfolio_means[j]),
+            portfolio_median=_round(profiles.portfolio_medians[j]),
+            z=_round(profiles.z[i, j], 4),
+        )
+        for j, f in enumerate(PROFILE_FEATURES)
+    )
+    return Segment(
+        id=info.id,
+        name=naming.name,
+        persona_key=naming.persona_key,
+        color=info.color,
+        customers=customers,
+        share=_round(customers / len(result.labels)),
+        fit=_round(naming.fit, 4),
+        description=naming.description,
+        traits=naming.traits,
+        actions=naming.actions,
+        risks=naming.risks,
+        kpis=_kpis(columns, mask),
+        profile=rows,
+    )
+
+
+def describe_findings(segments, columns: dict[str, np.ndarray], labels) -> tuple[str, str, str]:
+    """Three findings written from the data: size, spend concentration, balance risk
+    (``columns`` as :func:`kpi_columns` gives them)."""
+    total_customers = len(labels)
+    purchases, balance, limit = columns["PURCHASES"], columns["BALANCE"], columns["CREDIT_LIMIT"]
+    stats = []
+    for s in segments:
+        mask = labels == s.id - 1
+        stats.append(
+            (
+                s,
+                purchases[mask].sum() / max(purchases.sum(), 1e-9),
+                balance[mask].sum() / max(balance.sum(), 1e-9),
+                balance[mask].sum() / max(limit[mask].sum(), 1e-9),
+            )
+        )
+    largest = max(segments, key=lambda s: s.customers)
+    spend = max(stats, key=lambda t: t[1] - t[0].share)
+    risk = max(stats, key=lambda t: t[3])
+    return (
+        f"{largest.name} are the largest segment: {format_count(largest.customers)} customers, "
+        f"{format_share(largest.customers / total_customers)} of the portfolio.",
+        f"{spend[0].name} make {format_share(spend[1])} of all purchases while being "
+        f"{format_share(spend[0].share)} of customers.",
+        f"{risk[0].name} run the highest utilisation ({format_share(risk[3])} of their limits) and carry "
+        f"{format_share(risk[2])} of all balances: the first place to watch for credit risk.",
+    )
+
+
+def _facts(result, month: str, generated_at: str, title: str | None) -> RunFacts:
+    packages = ("reportgen", "pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib", "python-pptx")
+    versions = tuple((p, _version(p)) for p in packages) + (("python", platform.python_version()),)
+    return RunFacts(
+        title=title or "Customer Segmentation Report",
+        month=month,
+        generated_at=generated_at,
+        input_name=result.extract.path.name,
+        input_sha256=result.extract.sha256,
+        input_format=result.extract.file_format,
+        customers=len(result.labels),
+        seed=result.settings.segmentation.seed,
+        k=result.selection.chosen_k,
+        k_forced=result.selection.forced,
+        transform=TRANSFORM_DESCRIPTION,
+        playbook=result.playbook.path.name,
+        versions=versions,
+    )
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _quality(result) -> DataQuality:
+    extract, clean = result.extract, result.clean
+    delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(extract.delimiter or "", extract.delimiter or "n/a")
+    return DataQuality(
+        rows_read=len(extract.frame),
+        rows_used=len(clean.features),
+        file_format=extract.file_format,
+        delimiter=delimiter,
+        encoding=extract.encoding or "n/a",
+        renamed=tuple(sorted((str(k), v) for k, v in extract.renamed.items())),
+        ignored_columns=extract.ignored_columns,
+        imputed=tuple(
+            ColumnCount(c, n, f"empty values set to the median, {format_money(clean.impute_values[c])}")
+            for c, n in clean.imputed.items()
+        ),
+        capped=tuple(ColumnCount(c, n, "frequencies above 1 capped at 1") for c, n in clean.capped.items()),
+    )
+
+
+def k_choice_of(selection, customers: int) -> KChoice:
+    """The report's account of a :class:`~reportgen.segmentation.selection.KSelection` over ``customers``."""
+    rows = tuple(
+        KRow(
+            k=e.k,
+            inertia=_round(e.inertia),
+            silhouette=_round(e.silhouette, 4),
+            calinski_harabasz=_round(e.calinski_harabasz),
+            davies_bouldin=_round(e.davies_bouldin, 4),
+            stability=_round(e.stability, 4),
+            min_share=_round(e.min_share, 4),
+            admissible=e.admissible,
+            chosen=e.k == selection.chosen_k,
+        )
+        for e in selection.evidence
+    )
+    return KChoice(
+        rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size, customers
+    )
+
+
+def correlation_of(frame: pd.DataFrame) -> Correlation:
+    """The report's rounded copy of the pipeline's correlation matrix."""
+    return Correlation(
+        features=tuple(frame.columns),
+        matrix=tuple(tuple(_round(v) for v in row) for row in frame.to_numpy()),
+    )

@@ -1,0 +1,124 @@
+"""Keeping segments stable from month to month, and saying what moved.
+
+- :func:`reference_distribution` records, in the month a model is fitted, the decile edges and
+  shares of key features; :func:`population_shift` compares a later month against it with the
+  population stability index (PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 significant shift).
+- :func:`centroid_shift` measures how far each segment's centre has moved from the saved
+  centroid (in the model's scaled space, in standard deviations).
+- :func:`match_refit` matches the clusters of a fresh fit to last month's by an optimal
+  assignment on centroid distance (both mapped into last month's scaled space), so names and
+  colours do not shuffle, and names splits, merges, vanished and emerged segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from reportgen.data.features import Scaler
+from reportgen.segmentation.profiles import profile_frame
+
+KEY_FEATURES = (
+    "BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
+    "PURCHASES_FREQUENCY", "PRC_FULL_PAYMENT", "UTILISATION",
+)
+PSI_LEVELS = ((0.1, "stable"), (0.25, "moderate shift"), (float("inf"), "significant shift"))
+MATCH_DISTANCE = 2.0  # beyond this many standard deviations a "match" is a different segment
+_EPS = 1e-4
+
+
+def reference_distribution(features: pd.DataFrame) -> dict:
+    """Decile edges and shares of the key features (plain JSON-ready dict)."""
+    frame = profile_frame(features)
+    reference = {}
+    for name in KEY_FEATURES:
+        values = frame[name].to_numpy(dtype="float64")
+        edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
+        reference[name] = {"edges": edges.tolist(), "shares": _shares(values, edges).tolist()}
+    return reference
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / max(len(values), 1)
+
+
+def psi_level(psi: float) -> str:
+    """'stable', 'moderate shift' or 'significant shift'."""
+    return next(label for limit, label in PSI_LEVELS if psi < limit)
+
+
+def population_shift(reference: dict, features: pd.DataFrame) -> dict[str, float]:
+    """PSI of each key feature between the reference month and ``features``."""
+    frame = profile_frame(features)
+    out = {}
+    for name, ref in reference.items():
+        expected = np.asarray(ref["shares"]) + _EPS
+        actual = _shares(frame[name].to_numpy(dtype="float64"), np.asarray(ref["edges"])) + _EPS
+        out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
+    return out
+
+
+def centroid_shift(centroids: np.ndarray, matrix: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Distance between each saved centroid and the mean of the customers now assigned to it."""
+    shifts = np.full(len(centroids), np.nan)
+    for i in range(len(centroids)):
+        members = matrix[labels == i]
+        if len(members):
+            shifts[i] = float(np.linalg.norm(members.mean(axis=0) - centroids[i]))
+    return shifts
+
+
+def to_scaled_space(centroids: np.ndarray, source: Scaler, target: Scaler) -> np.ndarray:
+    """Map centroids from one scaler's space into another's (same columns, same log transform)."""
+    raw = centroids * np.asarray(source.scale) + np.asarray(source.mean)
+    return (raw - np.asarray(target.mean)) / np.asarray(target.scale)
+
+
+@dataclass(frozen=True)
+class RefitMatch:
+    """How a fresh fit's clusters relate to last month's segments (distances in last month's
+    scaled space)."""
+
+    matched: dict[int, int]  # new cluster -> previous segment index
+    distances: dict[int, float]
+    dist: np.ndarray
+
+
+def match_refit(new_centroids: np.ndarray, new_scaler: Scaler, old_centroids: np.ndarray, old_scaler: Scaler) -> RefitMatch:
+    """Optimal one-to-one matching of new clusters to previous segments on centroid distance."""
+    mapped = to_scaled_space(new_centroids, new_scaler, old_scaler)
+    dist = np.linalg.norm(mapped[:, None, :] - old_centroids[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(dist)
+    matched = {int(r): int(c) for r, c in zip(rows, cols) if dist[r, c] <= MATCH_DISTANCE}
+    return RefitMatch(matched, {n: float(dist[n, o]) for n, o in matched.items()}, dist)
+
+
+def describe_changes(match: RefitMatch, old_names: list[str], new_names: list[str]) -> tuple[str, ...]:
+    """Splits, merges, vanished and emerged segments, in words (``new_names`` are final names)."""
+    dist = match.dist
+    n_new, n_old = dist.shape
+    nearest_old, nearest_new = dist.argmin(axis=1), dist.argmin(axis=0)
+    events = []
+    for old in range(n_old):
+        children = [n for n in range(n_new) if nearest_old[n] == old]
+        if len(children) > 1:
+            events.append(f"{old_names[old]} split into {_join([new_names[n] for n in children])}.")
+    for new in range(n_new):
+        parents = [o for o in range(n_old) if nearest_new[o] == new]
+        if len(parents) > 1:
+            events.append(f"{_join([old_names[o] for o in parents])} merged into {new_names[new]}.")
+    for old in range(n_old):
+        if old not in match.matched.values():
+            events.append(f"{old_names[old]} vanished: no segment of the new fit is close to it.")
+    for new in range(n_new):
+        if new not in match.matched:
+            events.append(f"{new_names[new]} emerged: a segment with no close match last month.")
+    return tuple(events)
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,68 @@
+"""The default engine: pandas and scikit-learn in this process, for extracts that fit in memory
+(ten million customers on one machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from reportgen.config import Settings
+from reportgen.data.extract import Extract, load_extract
+from reportgen.data.features import fit_scaler
+from reportgen.data.validation import MIN_CUSTOMERS_PER_SEGMENT, validate_extract
+from reportgen.errors import InputError
+from reportgen.segmentation.model import fit_kmeans
+from reportgen.segmentation.personas import load_playbook
+from reportgen.segmentation.result import (
+    CLUSTER_FEATURES,
+    PreviousModel,
+    SegmentationResult,
+    correlation_matrix,
+    finish_segmentation,
+)
+from reportgen.segmentation.selection import select_k
+
+
+def run_local(
+    data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
+    refit: bool = False, month: str = "", observe=None,
+) -> SegmentationResult:
+    """Run every step in this process; the arguments are :func:`~reportgen.segmentation.pipeline.run_segmentation`'s."""
+    log = log or (lambda step: None)
+    log("load")
+    playbook = load_playbook(settings.playbook)
+    extract = load_extract(Path(data), settings.input)
+    seg = settings.segmentation
+    if previous is not None and not refit:
+        largest_k = len(previous.model.segments)
+    else:
+        largest_k = max(seg.k_max, seg.k or 0)
+    clean = validate_extract(extract, min_customers=MIN_CUSTOMERS_PER_SEGMENT * largest_k)
+    log("transform")
+    if previous is not None and not refit:
+        scaler = previous.model.scaler
+    else:
+        scaler = fit_scaler(clean.features, CLUSTER_FEATURES)
+    matrix = scaler.transform(clean.features)
+    _check_distinct(extract, matrix, seg.k or seg.k_min)
+    observe = observe or (lambda stage, **values: None)
+    correlation = correlation_matrix(clean.features, seg.seed)
+    observe("data", correlation=correlation, customers=len(matrix))
+    log("choose k")
+    selection = select_k(matrix, seg)
+    scoring = previous is not None and not refit
+    if not scoring:  # scoring replaces the evidence's choice with the saved model's k
+        observe("selection", selection=selection, customers=len(matrix))
+    log("fit")
+    fitted = None if scoring else fit_kmeans(matrix, selection.chosen_k, seg.seed)
+    return finish_segmentation(
+        extract, clean, scaler, matrix, selection, playbook, settings, log,
+        fitted=fitted, previous=previous, month=month, correlation=correlation,
+    )
+
+
+def _check_distinct(extract: Extract, matrix: np.ndarray, k: int) -> None:
+    sample = matrix[:100_000]
+    if len(np.unique(sample, axis=0)) < k and len(np.unique(matrix, axis=0)) < k:
+        raise InputError(f"{extract.path}: fewer than {k} distinct customer behaviours; cannot form {k} segments")

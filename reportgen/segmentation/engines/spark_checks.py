@@ -1,0 +1,227 @@
+"""Validation on Spark: the same checks, messages and row numbers as the default engine's
+:mod:`reportgen.data.validation`, computed in one aggregation pass over the cluster's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.data.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, TENURE_RANGE
+from reportgen.data.extract import (
+    EMPTY_MARKERS,
+)
+from reportgen.data.validation import (
+    BAD_TENURE,
+    BOOLEAN,
+    DUPLICATE_ID,
+    EMPTY_ID,
+    FREQUENCY_CAP_LIMIT,
+    GAP,
+    INFINITE,
+    NEGATIVE,
+    OUTSIDE_FREQUENCY,
+    TEXT,
+    all_empty_message,
+    describe_rows,
+    identical_message,
+    too_few_message,
+)
+from reportgen.errors import InputError
+from reportgen.segmentation.engines.spark_read import _EXTRA_FIELDS, _FLOAT32_MAX, _ROW, _Source
+
+
+@dataclass(frozen=True)
+class _Checked:
+    frame: object  # Spark DataFrame: _row, CUST_ID (stripped), the 17 features as clean doubles
+    rows: int
+    imputed: dict
+    impute_values: dict
+    capped: dict
+
+
+def _validate(source: _Source, min_customers: int, cached: list) -> _Checked:
+    """Every check of :mod:`reportgen.data.validation`, as one aggregation, failing on the first in its order.
+
+    The parsed frame is cached (memory, spilling to disk) for the passes that follow."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    frame = source.frame
+    id_empty, id_text = _id_parts(frame, source.text)
+    values, bad = {}, {}
+    for name in FEATURES:
+        values[name], bad[name] = _number(frame, name, source.text)
+    frame = frame.select(_ROW, "_extra", id_text.alias(ID_COLUMN), id_empty.alias("_id_empty"),
+                         *(values[n].alias(n) for n in FEATURES), *(bad[n].alias(f"_bad_{n}") for n in FEATURES))
+    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(frame)
+    checks = [("_ragged", F.col("_extra") > 0), ("_id_empty", F.col("_id_empty"))]
+    checks += [(f"_bad_{n}", F.col(f"_bad_{n}")) for n in FEATURES]
+    checks += [(f"_over_{n}", F.col(n) > 1) for n in FREQUENCIES]
+    for name in FEATURES:
+        col = F.col(name)
+        checks.append((f"_nonempty_{name}", col.isNotNull()))
+        checks.append((f"_gap_{name}", col.isNull()))
+        checks.append((f"_inf_{name}", F.abs(col) > _FLOAT32_MAX))
+        checks.append((f"_range_{name}", _outside(name, col)))
+    counts = frame.agg(
+        F.count(F.lit(1)).alias("_rows"),
+        *(F.sum(F.when(cond, 1).otherwise(0)).alias(key) for key, cond in checks),
+        *(F.min(n).alias(f"_min_{n}") for n in FEATURES),
+        *(F.max(n).alias(f"_max_{n}") for n in FEATURES),
+    ).collect()[0].asDict()
+    fail = _failer(source, frame)
+    if counts["_ragged"]:
+        _raise_ragged(source, frame)
+    if counts["_id_empty"]:
+        fail(ID_COLUMN, EMPTY_ID, F.col("_id_empty"), counts["_id_empty"])
+    duplicated = frame.groupBy(ID_COLUMN).count().where(F.col("count") > 1)
+    if duplicated.limit(1).count():
+        repeated = frame.join(duplicated.select(ID_COLUMN), on=ID_COLUMN, how="left_semi")
+        fail(ID_COLUMN, DUPLICATE_ID, F.lit(True), repeated.count(), repeated)
+    for name in FEATURES:
+        if counts[f"_bad_{name}"]:
+            check = BOOLEAN if dict(source.frame.dtypes).get(name) == "boolean" else TEXT
+            fail(name, check, F.col(f"_bad_{name}"), counts[f"_bad_{name}"])
+    for name in FEATURES:
+        if not counts[f"_nonempty_{name}"]:
+            raise InputError(all_empty_message(source.path, name))
+        if name not in IMPUTABLE and counts[f"_gap_{name}"]:
+            fail(name, GAP, F.col(name).isNull(), counts[f"_gap_{name}"])
+    for name in FEATURES:
+        if counts[f"_inf_{name}"]:
+            fail(name, INFINITE, F.abs(F.col(name)) > _FLOAT32_MAX, counts[f"_inf_{name}"])
+        if counts[f"_range_{name}"]:
+            fail(name, _range_check(name), _outside(name, F.col(name)), counts[f"_range_{name}"])
+    return _clean(frame, counts, min_customers, source.path)
+
+
+def _id_parts(frame, text: bool):
+    """(empty-id condition, the id as stripped text); numeric ids read as pandas writes them."""
+    from pyspark.sql import functions as F
+
+    kind = dict(frame.dtypes).get(ID_COLUMN)
+    col = F.col(ID_COLUMN)
+    if text or kind == "string":
+        return _text_parts(col)
+    as_text = col.cast("string")
+    if kind in ("double", "float"):
+        as_text = F.regexp_replace(as_text, r"\.0$", "")
+    return col.isNull(), as_text
+
+
+def _text_parts(column):
+    """(empty-cell condition, stripped text): markers compare case-insensitively, as on pandas."""
+    from pyspark.sql import functions as F
+
+    stripped = F.regexp_replace(column, r"(?U)^\s+|\s+$", "")
+    empty = column.isNull() | F.lower(stripped).isin(list(EMPTY_MARKERS))
+    return empty, stripped
+
+
+def _number(frame, name: str, text: bool):
+    """(value as double, null when empty; the condition 'this cell is not a number')."""
+    from pyspark.sql import functions as F
+
+    kind = dict(frame.dtypes).get(name)
+    col = F.col(name)
+    if kind == "boolean":
+        return F.lit(None).cast("double"), F.lit(True)
+    if not text and kind != "string":
+        value = col.cast("double")
+        return F.when(F.isnan(value), None).otherwise(value), F.lit(False)
+    empty, stripped = _text_parts(col)
+    number = _try_double(F.regexp_replace(stripped, ",", ""))
+    bad = ~empty & (number.isNull() | F.isnan(number))
+    return F.when(empty | bad, None).otherwise(number), bad
+
+
+def _try_double(column):
+    try:
+        return column.try_cast("double")
+    except AttributeError:  # PySpark < 4: a failed cast is null when ANSI mode is off (3.5's default)
+        return column.cast("double")
+
+
+def _outside(name: str, col):
+    kind = BY_NAME[name].kind
+    if kind in ("amount", "count"):
+        return col < 0
+    if kind == "frequency":
+        return (col < 0) | (col > FREQUENCY_CAP_LIMIT)
+    low, high = TENURE_RANGE
+    return (col < low) | (col > high) | (col % 1 != 0)
+
+
+def _range_check(name: str) -> str:
+    kind = BY_NAME[name].kind
+    return NEGATIVE if kind in ("amount", "count") else OUTSIDE_FREQUENCY if kind == "frequency" else BAD_TENURE
+
+
+def _failer(source: _Source, frame):
+    """A function raising the check's error with its first five row numbers, as pandas would."""
+
+    def fail(column: str, check: str, condition, total: int, where=None):
+        where = frame if where is None else where
+        found = [r[0] for r in where.where(condition).select(_ROW).orderBy(_ROW).limit(5).collect()]
+        rows = describe_rows(source.first_row, _positions(frame, found), total)
+        raise InputError(f"{source.path}: column {column}: {check} in {rows}")
+
+    return fail
+
+
+def _positions(frame, row_ids: list[int]) -> list[int]:
+    """0-based row positions of ``monotonically_increasing_id`` values (partition << 33 | offset)."""
+    from pyspark.sql import functions as F
+
+    if not row_ids:
+        return []
+    sizes = dict(frame.groupBy(F.shiftright(F.col(_ROW), 33).alias("p")).count().collect())
+    starts, total = {}, 0
+    for partition in sorted(sizes):
+        starts[partition] = total
+        total += sizes[partition]
+    return [starts[r >> 33] + (r & ((1 << 33) - 1)) for r in row_ids]
+
+
+def _raise_ragged(source: _Source, frame) -> None:
+    """The first row with more fields than the header (counted up to 32 extra fields)."""
+    from pyspark.sql import functions as F
+
+    row_id, extra = frame.where(F.col("_extra") > 0).select(_ROW, "_extra").orderBy(_ROW).limit(1).collect()[0]
+    position = _positions(frame, [row_id])[0]
+    fields = f"{source.header_fields + extra}{' or more' if extra >= _EXTRA_FIELDS else ''}"
+    raise InputError(
+        f"{source.path}: ragged rows: row {position + source.first_row} has {fields} fields, "
+        f"the header has {source.header_fields}"
+    )
+
+
+def _clean(frame, counts: dict, min_customers: int, path: Path) -> _Checked:
+    """Cap frequencies, impute gaps with the exact median, check there is something to segment."""
+    from pyspark.sql import functions as F
+
+    n = counts["_rows"]
+    if n < min_customers:
+        raise InputError(too_few_message(path, n, min_customers))
+    medians = frame.agg(*(F.percentile(F.col(c), 0.5).alias(c) for c in IMPUTABLE)).collect()[0].asDict()
+    impute_values = {c: float(medians[c]) for c in IMPUTABLE}
+    imputed = {c: int(counts[f"_gap_{c}"]) for c in IMPUTABLE}
+    capped = {c: int(counts[f"_over_{c}"]) for c in FREQUENCIES if counts[f"_over_{c}"]}
+    low = {c: counts[f"_min_{c}"] for c in FEATURES}
+    high = {c: counts[f"_max_{c}"] for c in FEATURES}
+    for c in FREQUENCIES:
+        low[c], high[c] = min(low[c], 1.0), min(high[c], 1.0)
+    if all(low[c] == high[c] for c in FEATURES):  # every column constant: all customers identical
+        raise InputError(identical_message(path, n))
+    columns = []
+    for c in FEATURES:
+        col = F.col(c)
+        if c in FREQUENCIES:
+            col = F.when(col > 1, F.lit(1.0)).otherwise(col)
+        if c in IMPUTABLE:
+            col = F.coalesce(col, F.lit(impute_values[c]))
+        columns.append(col.alias(c))
+    clean = frame.select(_ROW, ID_COLUMN, *columns)
+    return _Checked(clean, n, imputed, impute_values, capped)

@@ -1,0 +1,110 @@
+"""Segment profiles: what each segment looks like against the whole portfolio.
+
+A profile holds, per segment and per profile feature (the 17 columns and the derived ratios),
+the mean and median in the data's own units and a z-score: the segment's mean of the
+standardised feature (amounts, counts and ratios log1p-transformed first), so 0 is the
+portfolio average. Z-scores drive persona naming and the profile heat table.
+
+Everything is computed on all customers, one feature column at a time, in float64: sums per
+segment with ``np.bincount`` (linear, deterministic order), the z-score from the segment means of
+the log-transformed column (the mean of standardised values is the standardised mean), medians
+by partitioning each segment's values (linear, no sort). Memory is a few float64 columns, never
+a customers x features float64 matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reportgen.data.contract import RATIOS, SKEWED
+from reportgen.data.features import derive_ratios, median, ratio_column
+from reportgen.segmentation.personas import PROFILE_FEATURES
+
+if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Per-segment statistics; arrays are (segments x PROFILE_FEATURES)."""
+
+    sizes: np.ndarray
+    means: np.ndarray
+    medians: np.ndarray
+    sums: np.ndarray
+    z: np.ndarray
+    portfolio_means: np.ndarray
+    portfolio_medians: np.ndarray
+    portfolio_sums: np.ndarray
+
+
+def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
+    """The 17 features plus the derived ratios, one row per customer."""
+    import pandas as pd
+
+    return pd.concat([features.reset_index(drop=True), derive_ratios(features).reset_index(drop=True)], axis=1)
+
+
+def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Profiles:
+    """Compute every segment's profile for segment ids ``0..k-1`` in ``labels``."""
+    labels = np.asarray(labels, dtype=np.intp)
+    sizes = np.bincount(labels, minlength=k)
+    members = [np.flatnonzero(labels == s) for s in range(k)]
+    shape = (k, len(PROFILE_FEATURES))
+    sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
+    portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
+    for j, name in enumerate(PROFILE_FEATURES):
+        values = _profile_column(features, name)
+        sums[:, j] = np.bincount(labels, weights=values, minlength=k)
+        portfolio_sums[j] = values.sum()
+        z[:, j] = _segment_z(values, labels, sizes, name)
+        portfolio_medians[j] = median(values)
+        for s in np.flatnonzero(sizes):
+            medians[s, j] = median(values[members[s]])
+    empty = sizes == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / sizes[:, None]
+    means[empty], sums[empty], z[empty] = np.nan, np.nan, 0.0
+    n = max(len(labels), 1)
+    return Profiles(
+        sizes=sizes,
+        means=means,
+        medians=medians,
+        sums=sums,
+        z=z,
+        portfolio_means=portfolio_sums / n,
+        portfolio_medians=portfolio_medians,
+        portfolio_sums=portfolio_sums,
+    )
+
+
+def segment_z(features: pd.DataFrame, labels: np.ndarray, k: int) -> np.ndarray:
+    """Only the z-scores of :func:`describe_segments` (what persona naming needs): no medians."""
+    labels = np.asarray(labels, dtype=np.intp)
+    sizes = np.bincount(labels, minlength=k)
+    z = np.zeros((k, len(PROFILE_FEATURES)))
+    for j, name in enumerate(PROFILE_FEATURES):
+        z[:, j] = _segment_z(_profile_column(features, name), labels, sizes, name)
+    z[sizes == 0] = 0.0
+    return z
+
+
+def _profile_column(features: pd.DataFrame, name: str) -> np.ndarray:
+    if name in RATIOS:
+        return ratio_column(features, name)
+    return features[name].to_numpy(dtype="float64")
+
+
+def _segment_z(values: np.ndarray, labels: np.ndarray, sizes: np.ndarray, name: str) -> np.ndarray:
+    """Each segment's mean of the standardised (log1p first for skewed columns) values."""
+    if name in SKEWED or name in RATIOS:
+        values = np.log1p(np.maximum(values, 0))
+    mean = values.mean()
+    std = values.std()
+    std = std if std != 0 else 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        segment_means = np.bincount(labels, weights=values, minlength=len(sizes)) / sizes
+    return np.where(sizes > 0, (segment_means - mean) / std, 0.0)

@@ -1,0 +1,237 @@
+"""What a segmentation run returns, and the tail every engine shares: naming, ordering,
+colouring and profiling the fitted segments, scoring with or matching to last month's model.
+
+:class:`SegmentationResult` is what the report model and every output file are built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from reportgen.config import Settings
+from reportgen.data.contract import FEATURES
+from reportgen.data.extract import Extract
+from reportgen.data.validation import CleanData
+from reportgen.segmentation.drift import (
+    centroid_shift,
+    describe_changes,
+    match_refit,
+    population_shift,
+    reference_distribution,
+)
+from reportgen.segmentation.model import SegmentInfo, SegmentModel, assign_nearest
+from reportgen.segmentation.personas import (
+    PALETTE,
+    Naming,
+    Playbook,
+    assign_colors,
+    name_segments,
+    saved_naming,
+    score_fits,
+)
+from reportgen.segmentation.profiles import Profiles, describe_segments, segment_z
+from reportgen.segmentation.selection import KSelection
+
+CLUSTER_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "TENURE")
+SCATTER_POINTS = 2_000
+CORRELATION_SAMPLE = 50_000
+
+
+@dataclass(frozen=True)
+class PcaView:
+    """A 2-D PCA picture of the segments: a fixed-size sample of points and the variance explained."""
+
+    x: np.ndarray
+    y: np.ndarray
+    segment: np.ndarray
+    explained: tuple[float, float]
+    total_customers: int
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Everything the pipeline computed. Segment ids are 0-based indexes into ``namings``."""
+
+    extract: Extract
+    clean: CleanData
+    labels: np.ndarray
+    model: SegmentModel
+    selection: KSelection
+    profiles: Profiles
+    namings: tuple[Naming, ...]
+    playbook: Playbook
+    pca: PcaView
+    correlation: pd.DataFrame
+    settings: Settings
+    continuity: Continuity
+
+
+@dataclass(frozen=True)
+class PreviousModel:
+    """Last month's model, as the history store recorded it."""
+
+    model: SegmentModel
+    model_month: str
+    previous_month: str
+    reference: dict
+
+
+@dataclass(frozen=True)
+class Continuity:
+    """How this month's segments relate to the saved model: the mode and what moved."""
+
+    mode: str  # "fit" (no history), "score" (saved model), "refit" (fresh fit matched to last month)
+    model_month: str
+    previous_month: str | None
+    psi: dict[str, float]
+    centroid_shift: tuple[float, ...]
+    events: tuple[str, ...]
+    reference: dict
+
+
+def finish_segmentation(
+    extract, clean, scaler, matrix, selection, playbook, settings, log, *, fitted, previous, month,
+    correlation: pd.DataFrame | None = None,
+) -> SegmentationResult:
+    """Name, order, colour and profile the segments, whichever engine fitted them.
+
+    ``fitted`` is ``(labels, centroids)`` of a fresh fit (then matched to ``previous`` when there
+    is one), or ``None`` to score with ``previous``'s saved model. ``correlation`` is computed
+    here unless the caller already has it."""
+    seg = settings.segmentation
+    if fitted is None:
+        labels, model, namings, continuity = _score(clean, matrix, previous, playbook)
+        selection = replace(
+            selection, chosen_k=len(model.segments), forced=True,
+            reason=f"k = {len(model.segments)}: scored with the saved model fitted in {previous.model_month} "
+                   "(segments keep their names; use --refit to fit afresh)",
+        )
+    else:
+        labels, centroids = fitted
+        z = segment_z(clean.features, labels, len(centroids))
+        log("name personas")
+        namings = name_segments(z, playbook)
+        if previous is None:
+            labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, z, playbook)
+            continuity = Continuity("fit", month, None, {}, (), (), reference_distribution(clean.features))
+        else:
+            labels, centroids, namings, infos, continuity = _match_previous(
+                labels, centroids, namings, z, scaler, previous, playbook, clean, month
+            )
+        model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
+    profiles = describe_segments(clean.features, labels, len(model.segments))
+    return SegmentationResult(
+        extract=extract,
+        clean=clean,
+        labels=labels,
+        model=model,
+        selection=selection,
+        profiles=profiles,
+        namings=tuple(namings),
+        playbook=playbook,
+        pca=_pca_view(matrix, labels, seg.seed),
+        correlation=correlation_matrix(clean.features, seg.seed) if correlation is None else correlation,
+        settings=settings,
+        continuity=continuity,
+    )
+
+
+def _order_and_colour(labels, centroids, namings, z, playbook):
+    """Fresh fit: persona segments in playbook order, colours from the playbook."""
+    sizes = np.bincount(labels, minlength=len(namings))
+    order = _segment_order(namings, sizes, playbook)
+    labels = np.argsort(order).astype(np.int32)[labels]
+    namings = [namings[i] for i in order]
+    colors = assign_colors(namings, playbook)
+    infos = tuple(SegmentInfo(i + 1, n.name, n.persona_key, c) for i, (n, c) in enumerate(zip(namings, colors)))
+    return labels, centroids[order], namings, infos
+
+
+def _score(clean, matrix, previous: PreviousModel, playbook):
+    """Assign customers with the saved model; personas keep their names and colours."""
+    model = previous.model
+    labels = assign_nearest(matrix, model.centroids)
+    z = segment_z(clean.features, labels, len(model.segments))
+    fits = score_fits(z, playbook)
+    keys = [p.key for p in playbook.personas]
+    namings, events = [], []
+    for i, info in enumerate(model.segments):
+        naming = saved_naming(info, z[i], playbook, fits[i])
+        namings.append(naming)
+        share = float(np.mean(labels == i))
+        if share < 0.005:
+            events.append(f"{info.name} has almost vanished: {share:.1%} of customers this month.")
+        elif info.persona_key in keys and naming.fit < playbook.min_fit:
+            events.append(
+                f"{info.name} no longer fits its persona well (fit {naming.fit:.2f}); consider a refit (--refit)."
+            )
+    continuity = Continuity(
+        "score", previous.model_month, previous.previous_month,
+        population_shift(previous.reference, clean.features) if previous.reference else {},
+        tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
+    )
+    return labels, model, namings, continuity
+
+
+def _match_previous(labels, centroids, namings, z, scaler, previous: PreviousModel, playbook, clean, month):
+    """Refit: matched clusters inherit last month's ids, names and colours; others are named anew."""
+    old = previous.model
+    match = match_refit(centroids, scaler, old.centroids, old.scaler)
+    taken = {old.segments[o].persona_key for o in match.matched.values()}
+    unmatched = [n for n in range(len(centroids)) if n not in match.matched]
+    spare = Playbook(tuple(p for p in playbook.personas if p.key not in taken), playbook.min_fit, playbook.path)
+    fresh = name_segments(z[unmatched], spare) if unmatched and spare.personas else [namings[n] for n in unmatched]
+    order = sorted(match.matched, key=lambda n: match.matched[n]) + unmatched
+    used_colors = {s.color for s in old.segments}
+    spare_colors = [c for c in PALETTE if c not in used_colors]
+    infos, final = [], []
+    for new_id, n in enumerate(order, start=1):
+        if n in match.matched:
+            info = old.segments[match.matched[n]]
+            fits = score_fits(z[n : n + 1], playbook)[0]
+            final.append(saved_naming(info, z[n], playbook, fits))
+            infos.append(SegmentInfo(new_id, info.name, info.persona_key, info.color))
+        else:
+            naming = fresh[unmatched.index(n)]
+            final.append(naming)
+            infos.append(SegmentInfo(new_id, naming.name, naming.persona_key, spare_colors.pop(0) if spare_colors else "#444444"))
+    old_names = [s.name for s in old.segments]
+    new_names = [infos[order.index(n)].name for n in range(len(centroids))]
+    events = describe_changes(match, old_names, new_names)
+    labels = np.argsort(order).astype(np.int32)[labels]
+    continuity = Continuity(
+        "refit", month, previous.previous_month,
+        population_shift(previous.reference, clean.features) if previous.reference else {},
+        tuple(match.distances[n] for n in order if n in match.distances), events,
+        reference_distribution(clean.features),
+    )
+    return labels, centroids[order], final, tuple(infos), continuity
+
+
+def _segment_order(namings: list[Naming], sizes: np.ndarray, playbook: Playbook) -> list[int]:
+    """Persona segments in playbook order, then unnamed segments largest first."""
+    rank = {p.key: i for i, p in enumerate(playbook.personas)}
+    return sorted(
+        range(len(namings)),
+        key=lambda i: (rank.get(namings[i].persona_key, len(rank)), -int(sizes[i]), i),
+    )
+
+
+def _pca_view(matrix: np.ndarray, labels: np.ndarray, seed: int) -> PcaView:
+    rng = np.random.default_rng(seed)
+    fit_rows = matrix if len(matrix) <= 200_000 else matrix[rng.choice(len(matrix), 200_000, replace=False)]
+    pca = PCA(n_components=2, random_state=seed).fit(fit_rows)
+    idx = np.sort(rng.choice(len(matrix), size=min(SCATTER_POINTS, len(matrix)), replace=False))
+    points = pca.transform(matrix[idx])
+    ratio = pca.explained_variance_ratio_
+    return PcaView(points[:, 0], points[:, 1], labels[idx], (float(ratio[0]), float(ratio[1])), len(matrix))
+
+
+def correlation_matrix(features: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Spearman rank correlation (robust to the skew) on a bounded sample."""
+    sample = features if len(features) <= CORRELATION_SAMPLE else features.sample(CORRELATION_SAMPLE, random_state=seed)
+    return sample[list(FEATURES)].corr(method="spearman").fillna(0.0)
