@@ -2,14 +2,14 @@
    #dashboard-data (see README.md for its shape). Rules kept throughout:
    - text from the data is set with textContent, never as markup; text given to Plotly (which reads
      a little HTML in labels) is entity-escaped first;
-   - numbers are formatted exactly as reportgen/formatting.py formats them in Python, so the page
+   - numbers are formatted exactly as reportgen/report/formatting.py formats them in Python, so the page
      shows what the PDF shows;
    - no network access of any kind (the page's Content-Security-Policy forbids it as well).
    Inlined into a script element, so this file must not contain a closing script tag. */
 (function () {
   "use strict";
 
-  /* ---------- number formatting: a mirror of reportgen/formatting.py ---------- */
+  /* ---------- number formatting: a mirror of reportgen/report/formatting.py ---------- */
 
   function isMissing(value) {
     return value === null || value === undefined || Number.isNaN(value);
@@ -182,7 +182,7 @@
     return total;
   }
 
-  // A KPI of model.kpis from sums, as reportgen.report._kpis defines it.
+  // A KPI of model.kpis from sums, as reportgen.report.build._kpis defines it.
   function kpiValue(key, sums) {
     const formula = data.kpi_formulas[key];
     const numerator = sums[MEASURE[formula[0]]];
