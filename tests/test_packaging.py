@@ -25,6 +25,9 @@ def wheel_site(tmp_path_factory):
     assert "reportgen/_bundled/data/sample.csv" in names
     assert "reportgen/_bundled/data/personas.toml" in names
     assert "reportgen/_bundled/templates/pptx/master.pptx" in names
+    assert "reportgen/_bundled/templates/fonts/LiberationSans-Regular.ttf" in names
+    assert "reportgen/_bundled/templates/fonts/LICENSE-OFL.txt" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
     subprocess.run([*pip, "install", "--no-deps", "--target", site, wheel], check=True)
     return site
 
