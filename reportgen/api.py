@@ -12,11 +12,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from reportgen.config import Settings, load_settings
+from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
 from reportgen.monthly.history import (
     load_cubes,
@@ -29,7 +31,7 @@ from reportgen.monthly.history import (
 from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
 from reportgen.monthly.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
 from reportgen.progress import Progress
-from reportgen.render.formats import RENDERERS, check_format, check_settings, file_name
+from reportgen.render.formats import ALL_FORMATS, RENDERERS, check_settings, file_name, parse_formats
 from reportgen.render.pool import RenderPool
 from reportgen.render.settings import RenderSettings
 from reportgen.report.build import build_report_model, correlation_of, k_choice_of
@@ -38,6 +40,9 @@ from reportgen.resources import bundled_path
 from reportgen.segmentation.model import parse_model, save_model
 from reportgen.segmentation.pipeline import run_segmentation
 from reportgen.segmentation.result import PreviousModel, SegmentationResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SAMPLE_DATA = bundled_path("data", "sample.csv")
 
@@ -50,6 +55,12 @@ class Outcome:
     model: ReportModel
     files: tuple[Path, ...]
 
+    def __repr__(self) -> str:
+        return f"Outcome({self.model!r}, files={len(self.files)})"
+
+    def _repr_html_(self) -> str:
+        return self.model._repr_html_()
+
 
 def now_utc() -> datetime:
     """The run's timestamp: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
@@ -60,7 +71,7 @@ def now_utc() -> datetime:
 
 
 def analyse(
-    data: Path | str | None = None,
+    data: Path | str | pd.DataFrame | pa.Table | None = None,
     *,
     settings: Settings | None = None,
     month: str | None = None,
@@ -74,6 +85,10 @@ def analyse(
 ) -> tuple[SegmentationResult, ReportModel]:
     """Run the pipeline on ``data`` (default: the bundled sample) and build the report model.
 
+    ``data`` is a file path (CSV or Parquet), a URL the engine reads, or a pandas DataFrame or
+    pyarrow Table with the contract's columns (mapped like a file's; see
+    :mod:`reportgen.data.frames`).
+
     With a ``history`` database holding earlier months, the month is scored with the saved model
     (or refitted and matched when ``refit``) and the report gains trends and migration.
     ``observe`` hears of the pipeline's early results (see
@@ -82,7 +97,7 @@ def analyse(
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
     previous = _previous_model(history, month) if history else None
-    source = data if isinstance(data, str) and "://" in data else (Path(data) if data else SAMPLE_DATA)
+    source = resolve_source(data, engine, SAMPLE_DATA)
     result = run_segmentation(
         source, settings, log=progress, previous=previous, refit=refit, month=month,
         engine=engine, spark_master=spark_master, observe=observe,
@@ -120,7 +135,7 @@ def _previous_model(history: Path, month: str) -> PreviousModel | None:
 
 
 def segment(
-    data: Path | str | None = None,
+    data: Path | str | pd.DataFrame | pa.Table | None = None,
     out: Path | str = "output/segment",
     *,
     k: int | None = None,
@@ -140,7 +155,7 @@ def segment(
     return Outcome(result, model, tuple(files))
 
 
-FORMATS_ALL = ("pdf", "pptx", "html", "dashboard")
+FORMATS_ALL = ALL_FORMATS
 
 
 def parse_month(text: str | None, stamp: datetime) -> str:
@@ -154,9 +169,9 @@ def parse_month(text: str | None, stamp: datetime) -> str:
 
 
 def build(
-    data: Path | str | None = None,
+    data: Path | str | pd.DataFrame | pa.Table | None = None,
     *,
-    formats: tuple[str, ...] = ("pdf",),
+    formats: str | tuple[str, ...] = ("pdf",),
     out: Path | str = "output",
     month: str | None = None,
     k: int | None = None,
@@ -170,14 +185,14 @@ def build(
 ) -> Outcome:
     """Analyse ``data`` and write the deliverables of ``formats`` into ``out/<month>/``.
 
+    ``formats`` is a name or names (``"pdf"``, ``("PDF", "pptx")``, ``"pdf,pptx"``, ``"all"``).
+
     The run is recorded in the history database (``[history] database``, default
     ``out/history.duckdb``); earlier months make this one scored with the saved model (or
     refitted and matched with ``refit``) and add trends and migration to the report. Two builds
     of the same month cannot run at once."""
     render = render or RenderSettings()
-    formats = tuple(dict.fromkeys(FORMATS_ALL if "all" in formats else formats))
-    for fmt in formats:
-        check_format(fmt)  # unknown formats fail before any work,
+    formats = parse_formats(formats)  # unknown formats fail before any work,
     check_settings(formats, render)  # and so do a wrong master and broken user templates
     stamp = now_utc()
     month = parse_month(month, stamp)

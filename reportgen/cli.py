@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from reportgen import __version__
 from reportgen.errors import ConfigError, InputError, ReportgenError
 
 K_HELP = (
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="reportgen",
         description="Segment credit-card customers into business personas and build the monthly report.",
     )
+    parser.add_argument("--version", action="version", version=f"reportgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_build(sub)
     _add_send(sub)
@@ -92,6 +94,23 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _data_path(text: str):
     """A local path, or a URI (s3a://, hdfs://, gs://, abfss://, dbfs:/) kept as text for Spark."""
     return text if "://" in text or text.startswith("dbfs:") else Path(text)
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    """``--format`` of build: names in any case, a comma list allowed."""
+    from reportgen.render.formats import parse_formats
+
+    try:
+        formats = parse_formats(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not formats:
+        raise argparse.ArgumentTypeError("expected a format name, e.g. pdf")
+    return formats
+
+
+def _lower(text: str) -> str:
+    return text.strip().lower()
 
 
 def _positive_int(text: str) -> int:
@@ -120,7 +139,6 @@ def _engine_args(args) -> dict:
     return {"engine": args.engine, "spark_master": args.spark_master}
 
 
-FORMATS = ("pdf", "pptx", "html", "dashboard", "all")
 
 
 def _add_build(sub) -> None:
@@ -132,8 +150,9 @@ def _add_build(sub) -> None:
             "e.g. output/2026-11/segment-report-2026-11.pdf."
         ),
     )
-    p.add_argument("--format", dest="formats", action="append", choices=FORMATS, metavar="FORMAT",
-                   help="pdf, pptx, html, dashboard or all; repeat for several (default: pdf)")
+    p.add_argument("--format", dest="formats", action="append", type=_formats, metavar="FORMAT",
+                   help="pdf, pptx, html, dashboard or all, in any case; several as a comma list (pdf,pptx) "
+                        "or by repeating --format (default: pdf)")
     p.add_argument("--data", type=_data_path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="report month YYYY-MM (default: the current month)")
@@ -175,7 +194,7 @@ def _add_export(sub) -> None:
         description="Segment the extract (as `build` does) and write tidy tables with a documented schema "
                     "(bi-schema.json) to OUT/MONTH/bi/.",
     )
-    p.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet", help="parquet (default) or csv")
+    p.add_argument("--format", dest="fmt", type=_lower, choices=("parquet", "csv"), default="parquet", help="parquet (default) or csv")
     p.add_argument("--data", type=_data_path, help="customer extract; default: the bundled sample")
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="month YYYY-MM (default: the current month)")
@@ -225,7 +244,7 @@ def _run_build(args) -> int:
         pool.start("deck")
         outcome = build(
             args.data,
-            formats=tuple(args.formats or ("pdf",)),
+            formats=tuple(f for group in args.formats or [("pdf",)] for f in group),
             out=args.out,
             month=args.month,
             k=args.k,
@@ -277,7 +296,7 @@ def _add_synth(sub) -> None:
     p.add_argument("--start", default="2026-01", help="first month, YYYY-MM (default 2026-01)")
     p.add_argument("--seed", type=int, required=True, help="random seed (same seed, same files)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
+    p.add_argument("--format", type=_lower, choices=("csv", "parquet"), default="csv", help="file format (default csv)")
     _common(p)
     p.set_defaults(handler=_run_synth)
 

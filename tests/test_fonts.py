@@ -13,9 +13,8 @@ import subprocess
 import sys
 
 import pytest
-from pypdf import PdfReader
-
 from conftest import ROOT
+from pypdf import PdfReader
 
 pytestmark = pytest.mark.slow
 

@@ -299,17 +299,17 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
             column = parquet.read(columns=[by_contract[name]], use_pandas_metadata=False).column(0)
         except Exception as exc:
             raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
-        columns[name] = _parquet_id(column) if name == ID_COLUMN else _parquet_feature(column)
+        columns[name] = parquet_id(column) if name == ID_COLUMN else parquet_feature(column)
     return pd.DataFrame(columns, copy=False), renamed, ignored
 
 
-def _parquet_id(column: pa.ChunkedArray):
+def parquet_id(column: pa.ChunkedArray):
     if pa.types.is_integer(column.type):
         return pc.cast(column, pa.string()).to_pandas()
     return column.to_pandas()
 
 
-def _parquet_feature(column: pa.ChunkedArray):
+def parquet_feature(column: pa.ChunkedArray):
     kind = column.type
     if pa.types.is_decimal(kind):
         column, kind = pc.cast(column, pa.float64()), pa.float64()

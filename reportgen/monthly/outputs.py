@@ -8,12 +8,13 @@ formula injection here too.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import tempfile
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from reportgen.errors import LockedError, ReportgenError
 
@@ -129,21 +130,23 @@ def csv_bytes(frame) -> bytes:
 
 @contextmanager
 def month_lock(root: Path, month: str):
-    """Hold an exclusive lock for one month's build; a second run of the month exits at once."""
+    """Hold an exclusive lock for one month's build; a second run of the month exits at once.
+
+    The lock is the operating system's (``flock`` on POSIX, ``msvcrt`` on Windows, through
+    :mod:`filelock`): a run that dies, even by SIGKILL, releases it."""
     root = Path(root)
+    path = root / f".{month}.lock"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        handle = open(root / f".{month}.lock", "a+")  # noqa: SIM115 - held for the block
+        lock = FileLock(path, timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise LockedError(
+            f"another reportgen run for {month} is already running (lock {path}); try again when it has finished"
+        ) from None
     except OSError as exc:
         raise ReportgenError(f"{root}: cannot create the lock file ({exc.strerror})") from None
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(
-                f"another reportgen run for {month} is already running (lock {root / f'.{month}.lock'}); "
-                "try again when it has finished"
-            ) from None
         yield
     finally:
-        handle.close()
+        lock.release()

@@ -19,6 +19,23 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: The order "all" expands to.
+ALL_FORMATS = ("pdf", "pptx", "html", "dashboard")
+
+
+def parse_formats(values) -> tuple[str, ...]:
+    """Format names from ``values`` (a string or strings, each a name or a comma list such as
+    ``"PDF,pptx"``): lower-cased, ``all`` expanded, repeats dropped, order kept; an unknown name
+    fails listing the valid ones."""
+    names = []
+    for value in [values] if isinstance(values, str) else values:
+        names += [part.strip().lower() for part in str(value).split(",") if part.strip()]
+    for name in names:
+        if name != "all":
+            check_format(name)
+    return tuple(dict.fromkeys(f for name in names for f in (ALL_FORMATS if name == "all" else (name,))))
+
+
 def check_format(fmt: str) -> None:
     """An unknown format fails, listing the valid ones (without importing any renderer)."""
     if fmt not in RENDERERS:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reportgen.report.formatting import format_count
+from reportgen.report.notebook import KLine, SegmentLine, overview_html, overview_text
+
 MODEL_VERSION = 1
 
 
@@ -270,6 +273,24 @@ class ReportModel:
     monitoring: Monitoring
     history: History | None = None
     changes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """One line: the month, customers, k and the segments (the full model is hundreds of KB)."""
+        return overview_text("ReportModel", self._overview_facts(), self._overview_segments())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: facts, segments with their sizes, and the evidence for k."""
+        rows = [KLine(r.k, r.silhouette, r.calinski_harabasz, r.davies_bouldin, r.stability, r.min_share,
+                      r.admissible, r.chosen) for r in self.k_choice.rows]
+        return overview_html(f"{self.facts.title}, {self.facts.month}", self._overview_facts(),
+                             self._overview_segments(), rows, self.k_choice.reason)
+
+    def _overview_facts(self) -> list[tuple[str, str]]:
+        return [("month", self.facts.month), ("input", self.facts.input_name),
+                ("customers", format_count(self.facts.customers)), ("k", str(self.facts.k))]
+
+    def _overview_segments(self) -> list[SegmentLine]:
+        return [SegmentLine(s.id, s.name, s.color, s.customers, s.share) for s in self.segments]
 
 
 AT_RISK = ("dormant", "revolvers")

@@ -16,6 +16,8 @@ from reportgen.config import Settings
 from reportgen.data.contract import FEATURES
 from reportgen.data.extract import Extract
 from reportgen.data.validation import CleanData
+from reportgen.report.formatting import format_count
+from reportgen.report.notebook import KLine, SegmentLine, overview_html, overview_text
 from reportgen.segmentation.drift import (
     centroid_shift,
     describe_changes,
@@ -26,6 +28,7 @@ from reportgen.segmentation.drift import (
 from reportgen.segmentation.model import SegmentInfo, SegmentModel, assign_nearest
 from reportgen.segmentation.personas import (
     PALETTE,
+    PROFILE_FEATURES,
     Naming,
     Playbook,
     assign_colors,
@@ -68,6 +71,42 @@ class SegmentationResult:
     correlation: pd.DataFrame
     settings: Settings
     continuity: Continuity
+
+    @property
+    def profile_table(self) -> pd.DataFrame:
+        """Every segment's size and mean profile, labelled: one row per segment (index: the
+        segment names, in id order), columns ``segment`` (1..k), ``customers``, ``share``, then the
+        mean of each of the 17 contract columns and the derived ratios
+        (:data:`~reportgen.segmentation.personas.PROFILE_FEATURES`). ``profiles`` holds the same
+        statistics (and medians, sums, z-scores) as unlabelled arrays in that column order."""
+        sizes = self.profiles.sizes
+        frame = pd.DataFrame(self.profiles.means, columns=list(PROFILE_FEATURES),
+                             index=pd.Index([n.name for n in self.namings], name="name"))
+        frame.insert(0, "share", sizes / max(int(sizes.sum()), 1))
+        frame.insert(0, "customers", sizes.astype("int64"))
+        frame.insert(0, "segment", np.arange(1, len(sizes) + 1))
+        return frame
+
+    def __repr__(self) -> str:
+        """One line: customers, k and the segments with their sizes."""
+        return overview_text("SegmentationResult", self._overview_facts(), self._overview_segments())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: facts, segments with their sizes, and the evidence for k."""
+        rows = [KLine(e.k, e.silhouette, e.calinski_harabasz, e.davies_bouldin, e.stability, e.min_share,
+                      e.admissible, e.k == self.selection.chosen_k) for e in self.selection.evidence]
+        return overview_html("Segmentation result", self._overview_facts(), self._overview_segments(), rows,
+                             self.selection.reason)
+
+    def _overview_facts(self) -> list[tuple[str, str]]:
+        return [("input", self.extract.path.name), ("customers", format_count(len(self.labels))),
+                ("k", str(len(self.namings))), ("mode", self.continuity.mode)]
+
+    def _overview_segments(self) -> list[SegmentLine]:
+        sizes = self.profiles.sizes
+        total = max(int(sizes.sum()), 1)
+        return [SegmentLine(i + 1, n.name, info.color, int(sizes[i]), float(sizes[i]) / total)
+                for i, (n, info) in enumerate(zip(self.namings, self.model.segments))]
 
 
 @dataclass(frozen=True)

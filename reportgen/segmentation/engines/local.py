@@ -10,6 +10,7 @@ import numpy as np
 from reportgen.config import Settings
 from reportgen.data.extract import Extract, load_extract
 from reportgen.data.features import fit_scaler
+from reportgen.data.frames import is_table, load_table
 from reportgen.data.validation import MIN_CUSTOMERS_PER_SEGMENT, validate_extract
 from reportgen.errors import InputError
 from reportgen.segmentation.model import fit_kmeans
@@ -25,14 +26,14 @@ from reportgen.segmentation.selection import select_k
 
 
 def run_local(
-    data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
+    data, settings: Settings, log=None, *, previous: PreviousModel | None = None,
     refit: bool = False, month: str = "", observe=None,
 ) -> SegmentationResult:
     """Run every step in this process; the arguments are :func:`~reportgen.segmentation.pipeline.run_segmentation`'s."""
     log = log or (lambda step: None)
     log("load")
     playbook = load_playbook(settings.playbook)
-    extract = load_extract(Path(data), settings.input)
+    extract = load_table(data, settings.input) if is_table(data) else load_extract(Path(data), settings.input)
     seg = settings.segmentation
     if previous is not None and not refit:
         largest_k = len(previous.model.segments)
