@@ -13,8 +13,8 @@ import sys
 import pandas as pd
 import pyarrow as pa
 import pytest
-
 from conftest import ROOT, SAMPLE
+
 from reportgen.api import analyse, build
 from reportgen.errors import ConfigError, InputError
 
