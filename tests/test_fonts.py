@@ -90,3 +90,79 @@ def test_no_page_is_left_nearly_blank(bundled_only):
     for number, page in enumerate(reader.pages[1:], start=2):  # the cover is short by design
         words = len((page.extract_text() or "").split())
         assert words >= 35, f"page {number} has only {words} words"
+
+
+# -- the HTML report and the dashboard embed the fonts ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def html_pages(tmp_path_factory):
+    out = tmp_path_factory.mktemp("html")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1795000000"}
+    run = subprocess.run(
+        [sys.executable, "-m", "reportgen", "build", "--format", "html,dashboard", "--month", "2026-11", "--out",
+         str(out), "-q"], cwd=out, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    return {name: out / "2026-11" / f"segment-{name}-2026-11.html" for name in ("report", "dashboard")}
+
+
+def _embedded_faces(text: str) -> dict[tuple[str, str], bytes]:
+    import base64
+    import re
+
+    found = re.findall(r'@font-face \{ font-family: "([^"]+)"; font-weight: (\w+); font-style: normal; '
+                       r'src: url\("data:font/woff;base64,([A-Za-z0-9+/=]+)"\)', text)
+    return {(family, weight): base64.b64decode(data) for family, weight, data in found}
+
+
+def test_html_pages_embed_small_renamed_subsets(html_pages):
+    from fontTools.ttLib import TTFont
+
+    for page in html_pages.values():
+        text = page.read_text(encoding="utf-8")
+        faces = _embedded_faces(text)
+        assert set(faces) == {("Report Sans", "normal"), ("Report Sans", "bold"), ("Report Mono", "normal")}
+        assert sum(map(len, faces.values())) < 60_000  # three faces cut to the page's characters
+        for data in faces.values():
+            font = TTFont(io.BytesIO(data))
+            cmap = font.getBestCmap()
+            assert all(ord(c) in cmap for c in "Customer Segmentation 0123456789%$,")
+            assert len(cmap) < 400  # a subset, not the 2,300-character font
+            names = {r.nameID: r.toUnicode() for r in font["name"].names if r.platformID == 3}
+            assert names[1].startswith("Report ") and "Liberation" not in names[1] + names[4] + names[6]
+            assert "Open Font License" in names[13]  # the licence travels with the subset
+        assert "<reportgen-fonts>" not in text
+
+
+def test_browsers_use_the_embedded_fonts(html_pages):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    from test_dashboard import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: the browser tests need Debian's chromium package")
+    with sync_api.sync_playwright() as manager:
+        browser = manager.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for page_path in html_pages.values():
+                page = browser.new_page()
+                page.goto(page_path.resolve().as_uri())
+                faces = page.evaluate(
+                    "async () => { await document.fonts.ready;"
+                    " return [...document.fonts].map(f => [f.family.replace(/\"/g, ''), f.weight, f.status]); }")
+                loaded = {(family, weight) for family, weight, status in faces if status == "loaded"}
+                assert {("Report Sans", "normal"), ("Report Sans", "bold")} <= loaded, faces
+                assert not [f for f in faces if f[2] == "error"], faces
+                page.close()
+        finally:
+            browser.close()
+
+
+def test_embedding_is_deterministic_and_skips_pages_without_the_mark():
+    from reportgen.render.fonts import FONT_MARK, _subset, embed_fonts
+
+    page = f"<style>{FONT_MARK}</style><p>Revolvers €1,234</p>"
+    first = embed_fonts(page)
+    _subset.cache_clear()
+    assert embed_fonts(page) == first
+    assert embed_fonts("<p>no stylesheet</p>") == "<p>no stylesheet</p>"

@@ -41,6 +41,7 @@ import math
 import re
 
 from reportgen.errors import RenderError
+from reportgen.render.fonts import FONT_MARK, embed_fonts
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import (
     Verbatim,
@@ -103,7 +104,7 @@ def render_dashboard(model: ReportModel, charts: dict[str, Chart], settings: Ren
 
 def render_context(context: dict, settings: RenderSettings) -> bytes:
     """Render the dashboard page with ``context`` (from :func:`build_context`) as UTF-8 bytes."""
-    return render_template(build_environment(settings), ENTRY_TEMPLATE, context).encode("utf-8")
+    return embed_fonts(render_template(build_environment(settings), ENTRY_TEMPLATE, context)).encode("utf-8")
 
 
 def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | None = None) -> dict:
@@ -135,7 +136,8 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
         "sample_note": sample_note(len(sample.ids), sample.total_customers),
         "ids_masked": sample.ids_masked,
         "data_json": embed_json(data),
-        "css": Verbatim(inline_source(env, DASHBOARD_CSS, ("</",), "it is inlined in <style>")),
+        # the bundled fonts' @font-face rules replace the mark once the page exists (render.fonts)
+        "css": Verbatim(FONT_MARK + "\n" + inline_source(env, DASHBOARD_CSS, ("</",), "it is inlined in <style>")),
         "script": Verbatim(inline_source(env, DASHBOARD_JS, ("</script", "<!--"), "it is inlined in <script>")),
         "plotly_js": Verbatim(plotly_source()),
     }

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from markupsafe import Markup
 
 from reportgen.errors import RenderError
+from reportgen.render.fonts import FONT_MARK, embed_fonts
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import build_environment, inline_source, render_template, template_roots
 
@@ -100,7 +101,9 @@ def _stylesheets(env, media: str) -> Markup:
     names = (SCREEN_CSS, PRINT_CSS) if media == "print" else (SCREEN_CSS,)
     # Inlined in <style>: a closing tag would end the stylesheet and start markup.
     texts = (inline_source(env, name, ("</style",), "it is inlined in <style>") for name in names)
-    return Markup("\n".join(f"/* {name} */\n{text}" for name, text in zip(names, texts)))
+    sheets = "\n".join(f"/* {name} */\n{text}" for name, text in zip(names, texts))
+    # On screen the bundled fonts are embedded once the page exists (render.fonts); print.css loads the files.
+    return Markup(sheets if media == "print" else f"{FONT_MARK}\n{sheets}")
 
 
 def render_document(model, charts: dict[str, Chart], settings: RenderSettings, *, media: str) -> str:
@@ -112,5 +115,6 @@ def render_document(model, charts: dict[str, Chart], settings: RenderSettings, *
 
 
 def render_html(model, charts: dict[str, Chart], settings: RenderSettings) -> bytes:
-    """The report as one self-contained HTML file (UTF-8): CSS inlined, charts as ``data:`` URIs."""
-    return render_document(model, charts, settings, media="screen").encode("utf-8")
+    """The report as one self-contained HTML file (UTF-8): CSS inlined, charts and the bundled
+    fonts (cut down to the page's characters) as ``data:`` URIs."""
+    return embed_fonts(render_document(model, charts, settings, media="screen")).encode("utf-8")

@@ -230,7 +230,8 @@
   // plotly.js is loaded after the page is usable (see loadCharts); until then charts wait.
   let plotly = null;
   const PLOT_CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
-  const FONT = { family: '"Liberation Sans", "DejaVu Sans", Arial, sans-serif', size: 12, color: "#1d2733" };
+  // "Report Sans" is the bundled font the page embeds (reportgen.render.fonts).
+  const FONT = { family: '"Report Sans", "Liberation Sans", Arial, sans-serif', size: 12, color: "#1d2733" };
 
   function baseLayout(extra) {
     const layout = {
