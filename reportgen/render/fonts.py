@@ -85,16 +85,16 @@ def _subset(key: str, characters: frozenset[str]) -> bytes:
     # face, and for Latin, Greek and Cyrillic text they add kerning and nothing a reader would miss.
     dropped = ("FFTM", "GSUB", "GPOS", "GDEF")
     options.drop_tables += list(dropped)
-    font = TTFont(font_path(key), recalcTimestamp=False)
-    for tag in dropped:  # before the subsetter decodes them to close over substitutions
-        if tag in font:
-            del font[tag]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=[ord(c) for c in characters])
-    subsetter.subset(font)
-    _rename(font, face)
-    buffer = io.BytesIO()
-    subset.save_font(font, buffer, options)
+    with TTFont(font_path(key), recalcTimestamp=False) as font:
+        for tag in dropped:  # before the subsetter decodes them to close over substitutions
+            if tag in font:
+                del font[tag]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=[ord(c) for c in characters])
+        subsetter.subset(font)
+        _rename(font, face)
+        buffer = io.BytesIO()
+        subset.save_font(font, buffer, options)
     return buffer.getvalue()
 
 
@@ -114,7 +114,7 @@ def advance_widths(key: str) -> dict[int, float]:
     """Advance width in em of every character face ``key`` maps (code point -> width)."""
     from fontTools.ttLib import TTFont
 
-    font = TTFont(font_path(key), lazy=True)
-    per_em = font["head"].unitsPerEm
-    metrics = font["hmtx"].metrics
-    return {code: metrics[glyph][0] / per_em for code, glyph in font.getBestCmap().items()}
+    with TTFont(font_path(key), lazy=True) as font:
+        per_em = font["head"].unitsPerEm
+        metrics = font["hmtx"].metrics
+        return {code: metrics[glyph][0] / per_em for code, glyph in font.getBestCmap().items()}

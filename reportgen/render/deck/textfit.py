@@ -2,7 +2,8 @@
 fits a box, and writing it at that size.
 
 PowerPoint is never left to shrink text: every size is computed from the text length and the box
-(:func:`fit_size`), with Arial-like character widths (Liberation Sans metrics) widened for the
+(:func:`fit_size`), with the advance widths of the bundled Liberation Sans (Arial's metrics, read
+from ``templates/fonts`` by :func:`reportgen.render.fonts.advance_widths`) widened for the
 master's theme fonts and for the wider fonts viewers substitute (:func:`theme_font_scales`). Words
 wrap at spaces and hyphens; a word longer than a line is broken anywhere, but a smaller size that
 keeps an ordinary word whole is preferred. :func:`write_text` sets paragraphs with the spacing and
@@ -26,6 +27,7 @@ from pptx.oxml import parse_xml
 from pptx.oxml.ns import nsdecls, qn
 from pptx.util import Emu, Pt
 
+from reportgen.render.fonts import advance_widths
 from reportgen.render.templating import clean_text
 
 # -- text for PowerPoint ------------------------------------------------------------------------
@@ -47,16 +49,12 @@ def slide_text(text: object, *, single_line: bool = False) -> str:
 
 # -- measuring ----------------------------------------------------------------------------------
 
-# Advance widths of Liberation Sans (Arial's metrics) for U+0020..U+007E, in 1/100 em.
-_WIDTHS = tuple(int(w) for w in (
-    "28 28 35 56 56 89 67 19 33 33 39 58 28 33 28 28 56 56 56 56 56 56 56 56 56 56 28 28 58 58 58 56 "
-    "102 67 67 72 72 67 61 78 72 28 50 67 56 83 72 78 67 78 72 67 61 72 67 94 67 67 61 28 28 28 47 56 "
-    "33 56 56 50 56 56 28 56 56 22 22 50 22 83 56 56 56 56 33 50 28 56 50 72 50 50 50 33 26 33 58"
-).split())
 # Theme fonts wider than Arial; anything else (Calibri included) is measured as the wider fonts
 # viewers substitute for it (DejaVu Sans on Linux) so text fits in every viewer.
 _FONT_SCALES = {"verdana": 1.25, "georgia": 1.2, "tahoma": 1.14, "dejavu sans": 1.15, "trebuchet ms": 1.14}
 _DEFAULT_FONT_SCALE = 1.14
+# Bold text is measured 10% wider than regular, not with Liberation Sans Bold's own widths (2-8%
+# wider): the bold faces viewers substitute (DejaVu Sans Bold) widen more than the regular ones.
 _BOLD = 1.1
 _WIDTH_MARGIN = 0.94  # use 94% of a box's width: renderers differ in kerning and spacing
 _TOKEN = 30  # words longer than this (checksums, hostile names) may be broken anywhere
@@ -83,9 +81,11 @@ class Para:
 
 
 def _char_em(char: str) -> float:
-    code = ord(char)
-    if 32 <= code < 127:
-        return _WIDTHS[code - 32] / 100
+    """The advance width of ``char`` in em: the bundled Liberation Sans (Arial's metrics) where
+    it has the character, else a full em for wide East Asian characters and 0.62 for the rest."""
+    width = advance_widths("sans").get(ord(char))
+    if width is not None:
+        return width
     return 1.0 if unicodedata.east_asian_width(char) in "WF" else 0.62
 
 
