@@ -145,12 +145,12 @@ def test_the_api_imports_without_posix_only_modules():
 
 @pytest.mark.slow
 def test_example_notebook_runs_and_shows_the_html_view():
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # before jupyter_core: its migration warning
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     path = ROOT / "examples" / "notebook.ipynb"
     stored = json.loads(path.read_text(encoding="utf-8"))
     notebook = nbformat.read(path, as_version=4)
-    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's migration warning
     nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
