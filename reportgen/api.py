@@ -131,7 +131,10 @@ def _previous_model(history: Path, month: str) -> PreviousModel | None:
     if past is None:
         return None
     model = parse_model(past.model_json, f"{history} (model of {past.month})")
-    return PreviousModel(model, past.model_month, past.month, past.reference)
+    reference = past.reference
+    if "fit" in reference:  # {"fit": the model's fit month, "month": that run's own month}
+        return PreviousModel(model, past.model_month, past.month, reference["fit"], reference.get("month"))
+    return PreviousModel(model, past.model_month, past.month, reference)
 
 
 def segment(
@@ -369,7 +372,7 @@ def history_records(result: SegmentationResult, model: ReportModel, model_bytes:
         "model_version": hashlib.sha256(model_bytes).hexdigest()[:16], "k": model.facts.k,
         "silhouette": chosen.silhouette if chosen else None, "stability": chosen.stability if chosen else None,
         "customers": model.facts.customers, "versions": json.dumps(dict(model.facts.versions)),
-        "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps(c.reference),
+        "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps({"fit": c.reference, "month": c.month_reference}),
         "cube_json": json.dumps({"names": [s.name for s in model.segments], "rows": model.cube.rows}),
     }
     assignments = pd.DataFrame(

@@ -22,9 +22,10 @@ from reportgen.errors import ConfigError, InputError, ReportgenError
 
 K_HELP = (
     "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max "
-    "(default 3..8): a k is admissible when its bootstrap stability (mean adjusted Rand index between refits "
-    "on resamples) is at least 0.75 and its smallest segment holds at least 3%% of customers; among admissible "
-    "k with a silhouette within 0.01 of the best, the lowest Davies-Bouldin index wins"
+    "(default 3..8): a k is stable when every segment reappears in refits on resampled customers (Jaccard "
+    ">= 0.80) and its smallest segment holds at least 3%% of customers; the largest stable k is taken, or the "
+    "playbook's expected number of segments when it is stable too and its silhouette is as good. With "
+    "--refit, the saved model's k is kept unless --k is given"
 )
 
 

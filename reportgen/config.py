@@ -19,11 +19,11 @@ silently ignored)::
     k_max = 8
     # k = 5                  # force k instead of choosing it
     seed = 42
-    bootstrap = 6            # refits on resamples for the stability score
-    selection_sample = 20000 # customers used to choose k (the final fit uses everyone)
+    bootstrap = 8            # refits on resamples for each segment's stability (Jaccard)
+    selection_sample = 4000  # customers used to choose k (the final fit uses everyone)
     silhouette_sample = 3000
     min_segment_share = 0.03
-    min_stability = 0.75
+    min_stability = 0.80     # every segment's stability must reach this for a k to be stable
     silhouette_tolerance = 0.01
 
     [personas]
@@ -83,11 +83,11 @@ class SegmentationSettings:
     k_max: int = 8
     k: int | None = None
     seed: int = 42
-    bootstrap: int = 6
-    selection_sample: int = 20_000
+    bootstrap: int = 8
+    selection_sample: int = 4_000
     silhouette_sample: int = 3_000
     min_segment_share: float = 0.03
-    min_stability: float = 0.75
+    min_stability: float = 0.80
     silhouette_tolerance: float = 0.01
 
 

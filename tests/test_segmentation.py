@@ -101,14 +101,22 @@ def test_bundled_playbook_and_user_edits(tmp_path):
     playbook = load_playbook(load_settings().playbook)
     assert [p.name for p in playbook.personas] == [
         "High Balance Holders", "Frequent Spenders", "Balanced Users", "Dormant Users", "Revolvers",
+        "Cash Advance Users", "Transactors",
     ]
+    assert playbook.expected_segments == 5 and all(p.criteria for p in playbook.personas)
     custom = tmp_path / "p.toml"
     custom.write_text(
         load_settings().playbook.read_text().replace('name = "Revolvers"', 'name = "Credit Revolvers"')
     )
-    assert load_playbook(custom).personas[-1].name == "Credit Revolvers"
+    assert load_playbook(custom).personas[4].name == "Credit Revolvers"
     custom.write_text('[[persona]]\nkey = "x"\nname = "X"\ndescription = "d"\nsignature = { BALANCEE = 1 }\n')
     with pytest.raises(ConfigError, match="unknown signature feature"):
+        load_playbook(custom)
+    custom.write_text(
+        '[[persona]]\nkey = "x"\nname = "X"\ndescription = "d"\nsignature = { BALANCE = 1 }\n'
+        'criteria = ["median BALANCE > 3"]\n'
+    )
+    with pytest.raises(ConfigError, match=r"persona #1 \(X\): criterion 'median BALANCE > 3' is not"):
         load_playbook(custom)
 
 

@@ -1,8 +1,11 @@
 """Keeping segments stable from month to month, and saying what moved.
 
-- :func:`reference_distribution` records, in the month a model is fitted, the decile edges and
-  shares of key features; :func:`population_shift` compares a later month against it with the
-  population stability index (PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 significant shift).
+- :func:`reference_distribution` records a month's distribution of key features: the share of
+  customers at zero in a bin of its own (a quarter of customers buy nothing, half take no cash:
+  decile bins would merge them into the first bin and hide a rise in non-buyers), then decile
+  edges of the positive values; :func:`population_shift` compares a later month against it with
+  the population stability index (PSI < 0.1 stable, 0.1-0.25 moderate, > 0.25 significant shift).
+  Drift is measured against the model's fit month and against last month.
 - :func:`centroid_shift` measures how far each segment's centre has moved from the saved
   centroid (in the model's scaled space, in standard deviations).
 - :func:`match_refit` matches the clusters of a fresh fit to last month's by an optimal
@@ -31,19 +34,26 @@ _EPS = 1e-4
 
 
 def reference_distribution(features: pd.DataFrame) -> dict:
-    """Decile edges and shares of the key features (plain JSON-ready dict)."""
+    """Zero share, decile edges of the positive values and bin shares of the key features
+    (plain JSON-ready dict)."""
     frame = profile_frame(features)
     reference = {}
     for name in KEY_FEATURES:
         values = frame[name].to_numpy(dtype="float64")
-        edges = np.unique(np.quantile(values, np.linspace(0.1, 0.9, 9)))
-        reference[name] = {"edges": edges.tolist(), "shares": _shares(values, edges).tolist()}
+        positive = values[values > 0]
+        edges = np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9))) if len(positive) else np.array([])
+        reference[name] = {"zero_bin": True, "edges": edges.tolist(), "shares": _shares(values, edges, True).tolist()}
     return reference
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    return counts / max(len(values), 1)
+def _shares(values: np.ndarray, edges: np.ndarray, zero_bin: bool = False) -> np.ndarray:
+    """Shares of ``values`` per bin: [at or below zero,] then the bins the edges cut."""
+    if not zero_bin:
+        counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+        return counts / max(len(values), 1)
+    zero = values <= 0
+    counts = np.bincount(np.searchsorted(edges, values[~zero], side="right"), minlength=len(edges) + 1)
+    return np.concatenate([[np.count_nonzero(zero)], counts]) / max(len(values), 1)
 
 
 def psi_level(psi: float) -> str:
@@ -57,7 +67,8 @@ def population_shift(reference: dict, features: pd.DataFrame) -> dict[str, float
     out = {}
     for name, ref in reference.items():
         expected = np.asarray(ref["shares"]) + _EPS
-        actual = _shares(frame[name].to_numpy(dtype="float64"), np.asarray(ref["edges"])) + _EPS
+        values = frame[name].to_numpy(dtype="float64")
+        actual = _shares(values, np.asarray(ref["edges"]), bool(ref.get("zero_bin"))) + _EPS
         out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
     return out
 

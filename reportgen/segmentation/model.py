@@ -54,6 +54,7 @@ class SegmentInfo:
     name: str
     persona_key: str | None
     color: str
+    stability: float | None = None  # mean Jaccard over refits on resamples in the fit month
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,20 @@ class SegmentModel:
     k_rule: str
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
-        """Segment index (0-based, into ``segments``) of every customer."""
+        """Segment index (0-based, into ``segments``) of every customer.
+
+        Gaps are filled exactly as the build fills them: an empty ``MINIMUM_PAYMENTS`` or
+        ``CREDIT_LIMIT`` takes the fit month's median (``impute_values``), so a customer with a gap
+        lands where the build put it rather than where a NaN distance happens to fall."""
+        gaps = [c for c in self.scaler.columns if c in self.impute_values and features[c].isna().any()]
+        if gaps:
+            features = features.assign(**{c: features[c].fillna(self.impute_values[c]) for c in gaps})
+        missing = [c for c in self.scaler.columns if features[c].isna().any()]
+        if missing:
+            raise ModelError(
+                f"cannot score customers with empty {', '.join(missing)}: the model imputes only "
+                f"{', '.join(sorted(self.impute_values)) or 'nothing'}"
+            )
         return assign_nearest(self.scaler.transform(features), self.centroids)
 
     def to_dict(self) -> dict:

@@ -1,16 +1,21 @@
 """The persona playbook and the naming of segments.
 
-A playbook (TOML, see ``data/personas.toml``) lists personas, each with a signature: weights on
-profile z-scores. Segments are matched to personas by an optimal one-to-one assignment
-(:func:`scipy.optimize.linear_sum_assignment`) on fit scores. A segment whose assigned fit is
-below the playbook's ``min_fit`` gets an honest descriptive name from its strongest traits, never
-a persona it does not resemble.
+A playbook (TOML, see ``data/personas.toml``) lists personas, each with a signature (weights on
+profile z-scores: how the segment differs from the portfolio) and criteria on the segment's own
+numbers (:mod:`reportgen.segmentation.criteria`: what the name claims). A segment may carry a
+persona's name only when it meets every criterion of that persona, its fit is at least the
+playbook's ``min_fit``, and the segment is stable (it reappears in refits on resamples). Segments
+are matched to such personas by an optimal one-to-one assignment
+(:func:`scipy.optimize.linear_sum_assignment`) on fit scores; a segment whose fit beats every other
+persona still open to it by less than ``min_margin`` fits two personas almost equally. A segment that
+fits none, fits two almost equally, or is unstable gets an honest descriptive name from its
+strongest traits, never a persona it does not resemble.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +23,8 @@ import numpy as np
 from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
 from reportgen.report.formatting import strip_illegal
+from reportgen.segmentation.criteria import Check, Criterion, parse_criterion
+from reportgen.segmentation.stability import STABLE
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#999999", "#000000")
@@ -49,15 +56,19 @@ class Persona:
     actions: tuple[str, ...]
     risks: tuple[str, ...]
     color: str | None = None
+    criteria: tuple[Criterion, ...] = ()
 
 
 @dataclass(frozen=True)
 class Playbook:
-    """All personas and the minimum fit for a segment to take a persona's name."""
+    """All personas, the minimum fit and margin for a segment to take a persona's name, and the
+    number of segments the playbook expects (the k rule's prior; default: one per persona)."""
 
     personas: tuple[Persona, ...]
     min_fit: float
     path: Path
+    min_margin: float = 0.10
+    expected_segments: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,8 @@ class Naming:
     actions: tuple[str, ...]
     risks: tuple[str, ...]
     traits: tuple[str, ...]
+    checks: tuple[Check, ...] = ()  # the persona's criteria on this segment's numbers
+    note: str = ""  # why a segment has no persona name, when it has none
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -94,7 +107,13 @@ def load_playbook(path: Path) -> Playbook:
     min_fit = raw.get("min_fit", 0.35)
     if not isinstance(min_fit, (int, float)) or not 0 <= min_fit <= 3:
         raise ConfigError(f"{path}: min_fit must be a number from 0 to 3")
-    return Playbook(personas=personas, min_fit=float(min_fit), path=path)
+    min_margin = raw.get("min_margin", 0.10)
+    if not isinstance(min_margin, (int, float)) or not 0 <= min_margin <= 3:
+        raise ConfigError(f"{path}: min_margin must be a number from 0 to 3")
+    expected = raw.get("segments", len(personas))
+    if isinstance(expected, bool) or not isinstance(expected, int) or not 2 <= expected <= 20:
+        raise ConfigError(f"{path}: segments (the expected number of segments) must be a whole number from 2 to 20")
+    return Playbook(personas, float(min_fit), path, float(min_margin), expected)
 
 
 def _persona(path: Path, position: int, entry: dict) -> Persona:
@@ -108,6 +127,13 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
         raise ConfigError(f"{where} ({entry['name']}): unknown signature feature(s) {', '.join(unknown)}; valid: {', '.join(PROFILE_FEATURES)}")
     if not all(isinstance(w, (int, float)) for w in signature.values()) or not any(signature.values()):
         raise ConfigError(f"{where} ({entry['name']}): signature weights must be numbers, not all zero")
+    rules = entry.get("criteria", [])
+    if not isinstance(rules, list):
+        raise ConfigError(f"{where} ({entry['name']}): criteria must be a list of strings")
+    try:
+        criteria = tuple(parse_criterion(rule) for rule in rules)
+    except ValueError as exc:
+        raise ConfigError(f"{where} ({entry['name']}): {exc}") from None
     # The playbook is user text: what XML cannot carry is dropped here, once, for every format.
     return Persona(
         key=strip_illegal(str(entry["key"])),
@@ -117,6 +143,7 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
         actions=tuple(strip_illegal(str(a)) for a in entry.get("actions", ())),
         risks=tuple(strip_illegal(str(r)) for r in entry.get("risks", ())),
         color=entry.get("color"),
+        criteria=criteria,
     )
 
 
@@ -131,35 +158,67 @@ def score_fits(z_profiles: np.ndarray, playbook: Playbook) -> np.ndarray:
     return np.clip(z_profiles, -3, 3) @ weights
 
 
-def name_segments(z_profiles: np.ndarray, playbook: Playbook) -> list[Naming]:
-    """Assign personas to segments one-to-one, maximising the total fit."""
+def name_segments(
+    z_profiles: np.ndarray, playbook: Playbook, checks: dict | None = None, stability=None
+) -> list[Naming]:
+    """Assign personas to segments one-to-one, maximising the total fit over the personas each
+    segment may carry. ``checks`` (from :func:`~reportgen.segmentation.criteria.check_criteria`)
+    holds each persona's criteria per segment (absent: no criteria); ``stability`` each segment's
+    stability (absent: not measured)."""
     fits = score_fits(z_profiles, playbook)
     from scipy.optimize import linear_sum_assignment  # imported here: the render lanes never need it
 
-    rows, cols = linear_sum_assignment(-fits)
-    assigned = dict(zip(rows.tolist(), cols.tolist()))
+    k, keys = len(z_profiles), [p.key for p in playbook.personas]
+    met = np.array([[all(c.passed for c in _checks(checks, key, s)) for key in keys] for s in range(k)]).reshape(k, len(keys))
+    stable = np.array([stability is None or not np.isfinite(stability[s]) or stability[s] >= STABLE for s in range(k)])
+    usable = met & (fits >= playbook.min_fit) & stable[:, None]
+    rows, cols = linear_sum_assignment(np.where(usable, -fits, 1e6))
+    assigned = {int(r): int(c) for r, c in zip(rows, cols) if usable[r, c]}
     namings = []
-    for seg in range(len(z_profiles)):
+    for seg in range(k):
         traits = describe_traits(z_profiles[seg])
         j = assigned.get(seg)
-        if j is not None and fits[seg, j] >= playbook.min_fit:
-            p = playbook.personas[j]
-            namings.append(Naming(p.name, p.key, float(fits[seg, j]), p.description, p.actions, p.risks, traits))
-        else:
-            best = float(fits[seg].max()) if fits.shape[1] else 0.0
-            namings.append(_descriptive(traits, best))
+        best = float(fits[seg].max()) if fits.shape[1] else 0.0
+        if j is None:
+            note = (
+                f"unstable: it reappears in refits on resamples with a Jaccard similarity of {stability[seg]:.2f} only"
+                if not stable[seg] else "it meets the criteria of no persona of the playbook"
+            )
+            namings.append(_descriptive(traits, best, note))
+            continue
+        open_to = [q for q in range(len(keys)) if q != j and usable[seg, q] and q not in _taken(assigned, seg)]
+        rival = max(open_to, key=lambda q: fits[seg, q], default=None)
+        p = playbook.personas[j]
+        if rival is not None and fits[seg, j] - fits[seg, rival] < playbook.min_margin:
+            other = playbook.personas[rival]
+            note = f"it fits {p.name} ({fits[seg, j]:.2f}) and {other.name} ({fits[seg, rival]:.2f}) almost equally"
+            namings.append(_descriptive(traits, float(fits[seg, j]), note))
+            continue
+        namings.append(Naming(
+            p.name, p.key, float(fits[seg, j]), p.description, p.actions, p.risks, traits, _checks(checks, p.key, seg)
+        ))
     return _disambiguate(namings)
 
 
-def saved_naming(info, z: np.ndarray, playbook: Playbook, fits: np.ndarray) -> Naming:
+def _checks(checks: dict | None, key: str, seg: int) -> tuple[Check, ...]:
+    return tuple(checks[key][seg]) if checks and key in checks else ()
+
+
+def _taken(assigned: dict[int, int], seg: int) -> set[int]:
+    """Personas given to other segments."""
+    return {j for s, j in assigned.items() if s != seg}
+
+
+def saved_naming(info, z: np.ndarray, playbook: Playbook, fits: np.ndarray, checks: tuple[Check, ...] = ()) -> Naming:
     """The naming of a segment a saved model already named: its persona's texts from the
-    playbook (by key), or the descriptive texts when it has no persona."""
+    playbook (by key), or the descriptive texts when it has no persona. ``checks`` are the
+    persona's criteria on this month's numbers."""
     traits = describe_traits(z)
     keys = [p.key for p in playbook.personas]
     if info.persona_key in keys:
         j = keys.index(info.persona_key)
         p = playbook.personas[j]
-        return Naming(info.name, p.key, float(fits[j]), p.description, p.actions, p.risks, traits)
+        return Naming(info.name, p.key, float(fits[j]), p.description, p.actions, p.risks, traits, checks)
     best = float(fits.max()) if len(fits) else 0.0
     descriptive = _descriptive(traits, best)
     return Naming(info.name, None, best, descriptive.description, descriptive.actions, descriptive.risks, traits)
@@ -175,12 +234,12 @@ def describe_traits(z: np.ndarray, count: int = 3) -> tuple[str, ...]:
     return tuple(label for _, label in scored[:count]) or ("close to the portfolio average",)
 
 
-def _descriptive(traits: tuple[str, ...], best_fit: float) -> Naming:
+def _descriptive(traits: tuple[str, ...], best_fit: float, note: str = "it matches no persona of the playbook") -> Naming:
     name = " & ".join(t.capitalize() if i == 0 else t for i, t in enumerate(traits[:2]))
-    text = f"A segment that matches no persona of the playbook; its strongest traits: {', '.join(traits)}."
+    text = f"A segment without a persona name because {note}; its strongest traits: {', '.join(traits)}."
     return Naming(name, None, best_fit, text, (
         "Review this segment with the marketing team and add a persona to the playbook if it recurs",
-    ), ("No playbook guidance: treat with the portfolio's standard policies",), traits)
+    ), ("No playbook guidance: treat with the portfolio's standard policies",), traits, (), note)
 
 
 def _disambiguate(namings: list[Naming]) -> list[Naming]:
@@ -189,7 +248,7 @@ def _disambiguate(namings: list[Naming]) -> list[Naming]:
     for n in namings:
         seen[n.name] = seen.get(n.name, 0) + 1
         if seen[n.name] > 1:
-            n = Naming(f"{n.name} ({seen[n.name]})", n.persona_key, n.fit, n.description, n.actions, n.risks, n.traits)
+            n = replace(n, name=f"{n.name} ({seen[n.name]})")
         out.append(n)
     return out
 

@@ -18,6 +18,7 @@ from reportgen.data.extract import Extract
 from reportgen.data.validation import CleanData
 from reportgen.report.formatting import format_count
 from reportgen.report.notebook import KLine, SegmentLine, overview_html, overview_text
+from reportgen.segmentation.criteria import check_criteria
 from reportgen.segmentation.drift import (
     centroid_shift,
     describe_changes,
@@ -38,6 +39,7 @@ from reportgen.segmentation.personas import (
 )
 from reportgen.segmentation.profiles import Profiles, describe_segments, segment_z
 from reportgen.segmentation.selection import KSelection
+from reportgen.segmentation.stability import final_stability
 
 CLUSTER_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "TENURE")
 SCATTER_POINTS = 2_000
@@ -117,6 +119,7 @@ class PreviousModel:
     model_month: str
     previous_month: str
     reference: dict
+    last_reference: dict | None = None  # last month's own distribution (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Continuity:
     centroid_shift: tuple[float, ...]
     events: tuple[str, ...]
     reference: dict
+    psi_last: dict[str, float] | None = None  # against last month (None: no last month recorded)
+    month_reference: dict | None = None  # this month's own distribution, for next month's comparison
 
 
 def finish_segmentation(
@@ -151,15 +156,19 @@ def finish_segmentation(
         )
     else:
         labels, centroids = fitted
-        z = segment_z(clean.features, labels, len(centroids))
+        k = len(centroids)
+        z = segment_z(clean.features, labels, k)
         log("name personas")
-        namings = name_segments(z, playbook)
+        stability = final_stability(matrix, labels, k, seg.seed)
+        checks = check_criteria(clean.features, labels, k, {p.key: p.criteria for p in playbook.personas})
+        namings = name_segments(z, playbook, checks, stability)
         if previous is None:
-            labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, z, playbook)
-            continuity = Continuity("fit", month, None, {}, (), (), reference_distribution(clean.features))
+            labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, stability, playbook)
+            reference = reference_distribution(clean.features)
+            continuity = Continuity("fit", month, None, {}, (), (), reference, None, reference)
         else:
             labels, centroids, namings, infos, continuity = _match_previous(
-                labels, centroids, namings, z, scaler, previous, playbook, clean, month
+                labels, centroids, namings, z, scaler, previous, playbook, clean, month, checks, stability
             )
         model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
     profiles = describe_segments(clean.features, labels, len(model.segments))
@@ -179,15 +188,30 @@ def finish_segmentation(
     )
 
 
-def _order_and_colour(labels, centroids, namings, z, playbook):
+def _order_and_colour(labels, centroids, namings, stability, playbook):
     """Fresh fit: persona segments in playbook order, colours from the playbook."""
     sizes = np.bincount(labels, minlength=len(namings))
     order = _segment_order(namings, sizes, playbook)
     labels = np.argsort(order).astype(np.int32)[labels]
     namings = [namings[i] for i in order]
     colors = assign_colors(namings, playbook)
-    infos = tuple(SegmentInfo(i + 1, n.name, n.persona_key, c) for i, (n, c) in enumerate(zip(namings, colors)))
+    infos = tuple(
+        SegmentInfo(i + 1, n.name, n.persona_key, c, _rounded(stability[j]))
+        for i, (j, n, c) in enumerate(zip(order, namings, colors))
+    )
     return labels, centroids[order], namings, infos
+
+
+def _rounded(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None
+
+
+def _drift(previous: PreviousModel, features) -> tuple[dict, dict | None, dict]:
+    """PSI against the model's fit month and against last month, and this month's distribution."""
+    current = reference_distribution(features)
+    fit = population_shift(previous.reference, features) if previous.reference else {}
+    last = population_shift(previous.last_reference, features) if previous.last_reference else None
+    return fit, last, current
 
 
 def _score(clean, matrix, previous: PreviousModel, playbook):
@@ -197,33 +221,42 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
     z = segment_z(clean.features, labels, len(model.segments))
     fits = score_fits(z, playbook)
     keys = [p.key for p in playbook.personas]
+    checks = check_criteria(clean.features, labels, len(model.segments), {p.key: p.criteria for p in playbook.personas})
     namings, events = [], []
     for i, info in enumerate(model.segments):
-        naming = saved_naming(info, z[i], playbook, fits[i])
+        own = tuple(checks[info.persona_key][i]) if info.persona_key in checks else ()
+        naming = saved_naming(info, z[i], playbook, fits[i], own)
         namings.append(naming)
         share = float(np.mean(labels == i))
+        failed = [c.text for c in own if not c.passed]
         if share < 0.005:
             events.append(f"{info.name} has almost vanished: {share:.1%} of customers this month.")
-        elif info.persona_key in keys and naming.fit < playbook.min_fit:
-            events.append(
-                f"{info.name} no longer fits its persona well (fit {naming.fit:.2f}); consider a refit (--refit)."
-            )
+        elif info.persona_key in keys and (naming.fit < playbook.min_fit or failed):
+            why = f"fails {', '.join(failed)}" if failed else f"fit {naming.fit:.2f}"
+            events.append(f"{info.name} no longer fits its persona ({why}); consider a refit (--refit).")
+    psi, psi_last, current = _drift(previous, clean.features)
     continuity = Continuity(
-        "score", previous.model_month, previous.previous_month,
-        population_shift(previous.reference, clean.features) if previous.reference else {},
+        "score", previous.model_month, previous.previous_month, psi,
         tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
+        psi_last, current,
     )
     return labels, model, namings, continuity
 
 
-def _match_previous(labels, centroids, namings, z, scaler, previous: PreviousModel, playbook, clean, month):
+def _match_previous(
+    labels, centroids, namings, z, scaler, previous: PreviousModel, playbook, clean, month, checks, stability
+):
     """Refit: matched clusters inherit last month's ids, names and colours; others are named anew."""
     old = previous.model
     match = match_refit(centroids, scaler, old.centroids, old.scaler)
     taken = {old.segments[o].persona_key for o in match.matched.values()}
     unmatched = [n for n in range(len(centroids)) if n not in match.matched]
-    spare = Playbook(tuple(p for p in playbook.personas if p.key not in taken), playbook.min_fit, playbook.path)
-    fresh = name_segments(z[unmatched], spare) if unmatched and spare.personas else [namings[n] for n in unmatched]
+    spare = replace(playbook, personas=tuple(p for p in playbook.personas if p.key not in taken))
+    spare_checks = {key: [rows[n] for n in unmatched] for key, rows in checks.items()}
+    fresh = (
+        name_segments(z[unmatched], spare, spare_checks, [stability[n] for n in unmatched])
+        if unmatched and spare.personas else [namings[n] for n in unmatched]
+    )
     order = sorted(match.matched, key=lambda n: match.matched[n]) + unmatched
     used_colors = {s.color for s in old.segments}
     spare_colors = [c for c in PALETTE if c not in used_colors]
@@ -232,21 +265,22 @@ def _match_previous(labels, centroids, namings, z, scaler, previous: PreviousMod
         if n in match.matched:
             info = old.segments[match.matched[n]]
             fits = score_fits(z[n : n + 1], playbook)[0]
-            final.append(saved_naming(info, z[n], playbook, fits))
-            infos.append(SegmentInfo(new_id, info.name, info.persona_key, info.color))
+            own = tuple(checks[info.persona_key][n]) if info.persona_key in checks else ()
+            final.append(saved_naming(info, z[n], playbook, fits, own))
+            infos.append(SegmentInfo(new_id, info.name, info.persona_key, info.color, _rounded(stability[n])))
         else:
             naming = fresh[unmatched.index(n)]
             final.append(naming)
-            infos.append(SegmentInfo(new_id, naming.name, naming.persona_key, spare_colors.pop(0) if spare_colors else "#444444"))
+            color = spare_colors.pop(0) if spare_colors else "#444444"
+            infos.append(SegmentInfo(new_id, naming.name, naming.persona_key, color, _rounded(stability[n])))
     old_names = [s.name for s in old.segments]
     new_names = [infos[order.index(n)].name for n in range(len(centroids))]
     events = describe_changes(match, old_names, new_names)
     labels = np.argsort(order).astype(np.int32)[labels]
+    psi, psi_last, current = _drift(previous, clean.features)
     continuity = Continuity(
-        "refit", month, previous.previous_month,
-        population_shift(previous.reference, clean.features) if previous.reference else {},
-        tuple(match.distances[n] for n in order if n in match.distances), events,
-        reference_distribution(clean.features),
+        "refit", month, previous.previous_month, psi,
+        tuple(match.distances.get(n, float("nan")) for n in order), events, current, psi_last, current,
     )
     return labels, centroids[order], final, tuple(infos), continuity
 

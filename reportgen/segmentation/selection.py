@@ -7,17 +7,29 @@ million customers):
 - **inertia** (within-cluster sum of squares; the elbow chart),
 - **silhouette** on at most ``silhouette_sample`` customers (it is quadratic in their number),
 - **Calinski-Harabasz** (higher is better) and **Davies-Bouldin** (lower is better),
-- **stability**: the mean adjusted Rand index between the sample's clustering and refits on
-  bootstrap resamples, each refit labelling the same sample (1 = the same segments every time),
+- **stability per segment** (:mod:`reportgen.segmentation.stability`): the mean Jaccard
+  similarity of each segment with its best match in ``bootstrap`` refits on resamples, each from
+  fresh starts; the k's **stability** is its weakest segment's,
 - **smallest segment** as a share of customers.
 
-The rule (:data:`RULE`): a k is *admissible* when its stability is at least ``min_stability``
-and its smallest segment holds at least ``min_segment_share`` of customers. Silhouette
-differences smaller than ``silhouette_tolerance`` (default 0.01) are within the noise of a
-sampled silhouette, so every admissible k whose silhouette is within that tolerance of the best
-admissible one is a candidate; the candidate with the lowest Davies-Bouldin index (compact,
-well-separated segments) wins. If no k is admissible, the most stable k wins. ``--k`` skips the
-rule; the evidence is still computed and shown.
+Why not the best silhouette: on card data (many zeros, skew, overlapping behaviours) the
+silhouette and Calinski-Harabasz favour the fewest segments — on a benchmark with five planted
+personas both pick k = 3, merging personas. Stability does not: a k that splits a real group
+arbitrarily has segments that come out differently on every resample, while the planted k
+reappears. So the rule (:data:`RULE`):
+
+1. a k is *stable* when every segment's stability is at least ``min_stability`` and its smallest
+   segment holds at least ``min_segment_share`` of customers;
+2. take the largest stable k (the finest segmentation every segment of which reappears);
+3. but when the playbook's expected number of segments (the prior) is stable too and its silhouette
+   is no worse than that k's by more than ``silhouette_tolerance``, take the prior: the evidence
+   cannot tell them apart, and the playbook's personas are what marketing can use;
+4. if no k is stable, the k whose weakest segment is most stable.
+
+The structure is called *weak* when no k reaches a silhouette of 0.25 (Kaufman and Rousseeuw's
+mark for "no substantial structure"): the segments then divide a continuum of behaviour rather
+than separate natural groups, and the report says so. ``--k`` skips the rule; the evidence is
+still computed and shown.
 """
 
 from __future__ import annotations
@@ -29,7 +41,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import (
-    adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     pairwise_distances,
@@ -38,18 +49,21 @@ from sklearn.metrics import (
 from threadpoolctl import threadpool_limits
 
 from reportgen.config import SegmentationSettings
+from reportgen.segmentation.stability import segment_jaccard
 
+WEAK_SILHOUETTE = 0.25
 RULE = (
-    "Admissible k: bootstrap stability (mean adjusted Rand index) >= {min_stability:.2f} and smallest "
-    "segment >= {min_share:.0%} of customers. Candidates: admissible k with a silhouette within "
-    "{tolerance:.2f} of the best admissible silhouette (smaller differences are sampling noise). "
-    "The candidate with the lowest Davies-Bouldin index wins. If no k is admissible, the most stable k wins."
+    "A k is stable when every segment reappears in refits on resampled customers (each segment's mean "
+    "Jaccard similarity >= {min_stability:.2f}) and its smallest segment holds >= {min_share:.0%} of customers. "
+    "The largest stable k is taken, unless the playbook's {prior} segments are stable too with a silhouette "
+    "no more than {tolerance:.2f} below it: then the evidence cannot tell them apart and {prior} is taken. "
+    "If no k is stable, the k whose weakest segment is most stable."
 )
 
 
 @dataclass(frozen=True)
 class KEvidence:
-    """The evidence for one k."""
+    """The evidence for one k. ``stability`` is the weakest segment's; ``segment_stability`` all of them."""
 
     k: int
     inertia: float
@@ -59,11 +73,12 @@ class KEvidence:
     stability: float
     min_share: float
     admissible: bool
+    segment_stability: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class KSelection:
-    """The evidence for every k tried, the k used and why."""
+    """The evidence for every k tried, the k used and why; ``weak`` when no k shows clear structure."""
 
     evidence: tuple[KEvidence, ...]
     chosen_k: int
@@ -71,36 +86,57 @@ class KSelection:
     rule: str
     sample_size: int
     reason: str
+    weak: bool = False
+    structure: str = ""
 
 
-def describe_rule(settings: SegmentationSettings) -> str:
+def describe_rule(settings: SegmentationSettings, prior: int | None = None) -> str:
     """The selection rule with the configured thresholds filled in."""
     return RULE.format(
         min_stability=settings.min_stability,
         min_share=settings.min_segment_share,
         tolerance=settings.silhouette_tolerance,
+        prior=prior if prior else "expected",
     )
 
 
-def select_k(matrix: np.ndarray, settings: SegmentationSettings) -> KSelection:
-    """Compute the evidence for each k in ``k_min..k_max`` (and ``k`` if forced) and pick one."""
+def select_k(matrix: np.ndarray, settings: SegmentationSettings, prior: int | None = None) -> KSelection:
+    """Compute the evidence for each k in ``k_min..k_max`` (and ``k`` if forced) and pick one;
+    ``prior`` is the playbook's expected number of segments."""
     rng = np.random.default_rng(settings.seed)
     sample = _sample(matrix, settings.selection_sample, rng)
     sil_idx = rng.choice(len(sample), size=min(len(sample), settings.silhouette_sample), replace=False)
     ks = sorted(set(range(settings.k_min, settings.k_max + 1)) | ({settings.k} if settings.k else set()))
     distinct = len(np.unique(sample, axis=0))
     ks = [k for k in ks if k < distinct] or [2]
-    boots = [rng.integers(0, len(sample), size=len(sample)) for _ in range(settings.bootstrap)]
     distances = pairwise_distances(sample[sil_idx])  # computed once, shared by every k
     # Many small fits: one single-threaded fit per core beats multi-threaded fits, whose OpenMP
     # threads spin and collapse when the machine is shared (seen: 2.7 s vs 46 s under load).
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=min(len(ks), os.cpu_count() or 1)) as pool:
-        evidence = tuple(pool.map(lambda k: _evidence(sample, k, sil_idx, distances, boots, settings), ks))
-    rule = describe_rule(settings)
+        evidence = tuple(pool.map(lambda k: _evidence(sample, k, sil_idx, distances, settings), ks))
+    rule = describe_rule(settings, prior)
+    weak, structure = describe_structure(evidence)
     if settings.k:
-        return KSelection(evidence, settings.k, True, rule, len(sample), f"k = {settings.k} was set by the user")
-    chosen, reason = _apply_rule(evidence, settings.silhouette_tolerance)
-    return KSelection(evidence, chosen, False, rule, len(sample), reason)
+        reason = f"k = {settings.k} was set by the user"
+        return KSelection(evidence, settings.k, True, rule, len(sample), reason, weak, structure)
+    chosen, reason = _apply_rule(evidence, settings.silhouette_tolerance, prior)
+    return KSelection(evidence, chosen, False, rule, len(sample), reason, weak, structure)
+
+
+def describe_structure(evidence: tuple[KEvidence, ...]) -> tuple[bool, str]:
+    """Whether the structure is weak, and a sentence saying how strong it is."""
+    sils = [e.silhouette for e in evidence if np.isfinite(e.silhouette)]
+    if not sils:
+        return True, "The silhouette could not be measured."
+    low, high = min(sils), max(sils)
+    ks = f"k = {evidence[0].k}..{evidence[-1].k}"
+    if high < WEAK_SILHOUETTE:
+        return True, (
+            f"The structure is weak: silhouettes are {low:.2f}-{high:.2f} for {ks}, below {WEAK_SILHOUETTE:.2f} "
+            "for every k. The segments divide a continuum of behaviour rather than separate natural groups: "
+            "read their boundaries as conventions and their profiles as tendencies."
+        )
+    return False, f"Silhouettes are {low:.2f}-{high:.2f} for {ks}: the segments are separated, with overlap."
 
 
 def _sample(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -110,20 +146,17 @@ def _sample(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarr
     return matrix[np.sort(rng.choice(len(matrix), size=size, replace=False))].astype(np.float64)
 
 
-def _evidence(sample, k, sil_idx, distances, boots, settings) -> KEvidence:
+def _evidence(sample, k, sil_idx, distances, settings) -> KEvidence:
     km = KMeans(n_clusters=k, n_init=3, random_state=settings.seed).fit(sample)
     labels = km.labels_
-    aris = []
-    for i, idx in enumerate(boots):
-        refit = KMeans(n_clusters=k, n_init=1, random_state=settings.seed + 1 + i).fit(sample[idx])
-        aris.append(adjusted_rand_score(labels, refit.predict(sample)))
+    jaccard = segment_jaccard(sample, labels, k, resamples=settings.bootstrap, seed=settings.seed, starts=3)
     sil_labels = labels[sil_idx]
     silhouette = (
         float(silhouette_score(distances, sil_labels, metric="precomputed"))
         if len(np.unique(sil_labels)) > 1
         else float("nan")
     )
-    stability = float(np.mean(aris))
+    stability = float(np.nanmin(jaccard))
     min_share = float(np.bincount(labels, minlength=k).min() / len(labels))
     return KEvidence(
         k=k,
@@ -134,20 +167,28 @@ def _evidence(sample, k, sil_idx, distances, boots, settings) -> KEvidence:
         stability=stability,
         min_share=min_share,
         admissible=stability >= settings.min_stability and min_share >= settings.min_segment_share,
+        segment_stability=tuple(float(j) for j in np.sort(jaccard)),
     )
 
 
-def _apply_rule(evidence: tuple[KEvidence, ...], tolerance: float) -> tuple[int, str]:
-    admissible = [e for e in evidence if e.admissible]
-    if admissible:
-        top = max(e.silhouette for e in admissible)
-        candidates = [e for e in admissible if e.silhouette >= top - tolerance]
-        best = min(candidates, key=lambda e: (e.davies_bouldin, e.k))
-        ks = ", ".join(str(e.k) for e in candidates)
+def _apply_rule(evidence: tuple[KEvidence, ...], tolerance: float, prior: int | None) -> tuple[int, str]:
+    stable = [e for e in evidence if e.admissible]
+    if not stable:
+        best = max(evidence, key=lambda e: (e.stability, -e.k))
         return best.k, (
-            f"k = {best.k}: silhouette {best.silhouette:.3f} (best {top:.3f}), stability {best.stability:.2f}, "
-            f"smallest segment {best.min_share:.1%}; lowest Davies-Bouldin ({best.davies_bouldin:.2f}) "
-            f"among the candidates k = {ks}"
+            f"k = {best.k}: no k had every segment stable, so the k whose weakest segment is most stable was "
+            f"taken (weakest segment's stability {best.stability:.2f})"
         )
-    best = max(evidence, key=lambda e: (e.stability, -e.k))
-    return best.k, f"k = {best.k}: no k met the thresholds, so the most stable one was taken (stability {best.stability:.2f})"
+    ks = ", ".join(str(e.k) for e in stable)
+    top = max(stable, key=lambda e: e.k)
+    expected = next((e for e in stable if e.k == prior), None)
+    if expected is not None and expected.k != top.k and expected.silhouette >= top.silhouette - tolerance:
+        return expected.k, (
+            f"k = {expected.k}: stable k = {ks}; the largest, {top.k}, has silhouette {top.silhouette:.3f}, "
+            f"no better than the playbook's {expected.k} segments ({expected.silhouette:.3f}, weakest segment's "
+            f"stability {expected.stability:.2f}), so the playbook's count was taken"
+        )
+    return top.k, (
+        f"k = {top.k}: the largest k whose every segment is stable (stable k = {ks}; weakest segment's "
+        f"stability {top.stability:.2f}, silhouette {top.silhouette:.3f}, smallest segment {top.min_share:.1%})"
+    )

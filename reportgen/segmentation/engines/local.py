@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from reportgen.data.features import fit_scaler
 from reportgen.data.frames import is_table, load_table
 from reportgen.data.validation import MIN_CUSTOMERS_PER_SEGMENT, validate_extract
 from reportgen.errors import InputError
-from reportgen.segmentation.model import fit_kmeans
+from reportgen.segmentation.drift import to_scaled_space
+from reportgen.segmentation.model import fit_kmeans, lloyd
 from reportgen.segmentation.personas import load_playbook
 from reportgen.segmentation.result import (
     CLUSTER_FEATURES,
@@ -22,7 +24,7 @@ from reportgen.segmentation.result import (
     correlation_matrix,
     finish_segmentation,
 )
-from reportgen.segmentation.selection import select_k
+from reportgen.segmentation.selection import KSelection, select_k
 
 
 def run_local(
@@ -51,12 +53,19 @@ def run_local(
     correlation = correlation_matrix(clean.features, seg.seed)
     observe("data", correlation=correlation, customers=len(matrix))
     log("choose k")
-    selection = select_k(matrix, seg)
+    selection = select_k(matrix, seg, playbook.expected_segments)
     scoring = previous is not None and not refit
+    if previous is not None and refit and not seg.k:
+        selection = keep_previous_k(selection, previous)
     if not scoring:  # scoring replaces the evidence's choice with the saved model's k
         observe("selection", selection=selection, customers=len(matrix))
     log("fit")
-    fitted = None if scoring else fit_kmeans(matrix, selection.chosen_k, seg.seed)
+    if scoring:
+        fitted = None
+    elif previous is not None and len(previous.model.segments) == selection.chosen_k:
+        fitted = refit_from(matrix, scaler, previous)
+    else:
+        fitted = fit_kmeans(matrix, selection.chosen_k, seg.seed)
     return finish_segmentation(
         extract, clean, scaler, matrix, selection, playbook, settings, log,
         fitted=fitted, previous=previous, month=month, correlation=correlation,
@@ -67,3 +76,21 @@ def _check_distinct(extract: Extract, matrix: np.ndarray, k: int) -> None:
     sample = matrix[:100_000]
     if len(np.unique(sample, axis=0)) < k and len(np.unique(matrix, axis=0)) < k:
         raise InputError(f"{extract.path}: fewer than {k} distinct customer behaviours; cannot form {k} segments")
+
+
+def keep_previous_k(selection: KSelection, previous: PreviousModel) -> KSelection:
+    """A refit keeps last month's number of segments (``--k`` changes it): re-choosing k every month
+    would let sampling noise merge or split segments, and the migration would report customers whose
+    numbers did not change as movers. The evidence is still computed and shown."""
+    k = len(previous.model.segments)
+    return replace(
+        selection, chosen_k=k, forced=True,
+        reason=f"k = {k}: kept from the model fitted in {previous.model_month} (a refit keeps k; --k changes it)",
+    )
+
+
+def refit_from(matrix: np.ndarray, scaler, previous: PreviousModel) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's K-Means on this month's customers, started from last month's centroids (mapped into
+    this month's scaled space): the segments move only as far as the customers moved."""
+    start = to_scaled_space(previous.model.centroids, previous.model.scaler, scaler)
+    return lloyd(matrix, start)

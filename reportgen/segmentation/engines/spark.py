@@ -124,7 +124,7 @@ def run_segmentation_spark(
             _check_distinct(source.path, scaled, scaler, sample, seg.k or seg.k_min)
             from reportgen.segmentation.selection import select_k
 
-            selection = select_k(sample, seg)
+            selection = select_k(sample, seg, playbook.expected_segments)
             log("fit")
             fitted = None if scoring else _fit_kmeans(scaled, selection.chosen_k, seg.seed)
             ids, features, labels = _collect_customers(scaled, fitted)
