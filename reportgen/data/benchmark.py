@@ -57,7 +57,7 @@ _CASH = {  # any cash advance (p), months (logit), $ per month, trx per month
 }
 _PAYMENTS = {  # minimum as a rate of the balance (log), payments / minimum (log), any full payment (p), months (logit), no payment (p)
     "min_rate": ((_LN(0.25), 0.4), (_LN(0.30), 0.4), (_LN(0.30), 0.4), (_LN(0.8), 0.5), (_LN(0.25), 0.4)),
-    "multiple": ((_LN(2.5), 0.5), (_LN(6.0), 0.6), (_LN(3.0), 0.5), (_LN(2.0), 0.7), (_LN(1.05), 0.25)),
+    "multiple": ((_LN(2.0), 0.5), (_LN(5.0), 0.6), (_LN(3.0), 0.5), (_LN(2.0), 0.7), (_LN(1.05), 0.25)),
     "p_full": (0.15, 0.5, 0.35, 0.3, 0.03),
     "full": ((-1.5, 1.0), (0.0, 1.2), (-0.8, 1.0), (-0.5, 1.2), (-2.5, 0.8)),
     "none": (0.01, 0.005, 0.01, 0.08, 0.02),
@@ -98,25 +98,28 @@ def generate_benchmark(n: int, variant: str = "moderate", seed: int = 0) -> tupl
 
 
 def benchmark_months(
-    n: int, movers: tuple[float, ...], variant: str = "moderate", seed: int = 0, towards: str | None = None
+    n: int, movers: tuple[float, ...], variant: str = "moderate", seed: int = 0,
+    towards: tuple[str | None, ...] | None = None,
 ) -> list[tuple[pd.DataFrame, np.ndarray, np.ndarray]]:
     """One month, then one more per entry of ``movers``: (frame, planted personas, moved mask).
 
     In month ``m`` a share ``movers[m-1]`` of the customers (chosen at random) changes persona:
     its blocks and latent draws are redrawn for the new persona, so its numbers change; every other
-    customer keeps exactly last month's numbers. ``towards`` sends the movers to that persona (a
-    heavy shift, e.g. customers starting to revolve) instead of a random other persona."""
+    customer keeps exactly last month's numbers. ``towards[m-1]``, when given and not None, sends
+    that month's movers to that persona (a directed shift, e.g. customers starting to revolve;
+    customers already there stay) instead of a random other persona."""
     spec, rng = VARIANTS[variant], np.random.default_rng(seed)
     frame, state = _first_month(n, spec, rng)
     months = [(frame, _names(state.codes), np.zeros(n, dtype=bool))]
-    for share in movers:
+    for m, share in enumerate(movers):
+        target_name = towards[m] if towards else None
         moved = np.zeros(n, dtype=bool)
         moved[rng.choice(n, size=int(round(share * n)), replace=False)] = True
         codes = state.codes.copy()
-        if towards is None:
+        if target_name is None:
             codes[moved] = (codes[moved] + rng.integers(1, len(PERSONAS), size=moved.sum())) % len(PERSONAS)
         else:
-            target = PERSONAS.index(towards)
+            target = PERSONAS.index(target_name)
             moved &= codes != target
             codes[moved] = target
         fresh = _draw_state(codes, spec, rng)
@@ -206,7 +209,7 @@ def _columns(state: _State, spec: Variant) -> pd.DataFrame:
     minimum = 20 + out["BALANCE"] * np.exp(_latent(_PAYMENTS, "min_rate", c, z[14], s))
     multiple = np.exp(_latent(_PAYMENTS, "multiple", c, z[15], s))
     spend = out["PURCHASES"] + out["CASH_ADVANCE"]
-    payments = multiple * minimum + np.where(multiple > 1.5, 0.8, 0.1) * spend  # revolvers pay little of new spend
+    payments = multiple * minimum + np.where(multiple > 1.5, 0.4, 0.05) * spend  # revolvers pay little of new spend
     unpaid = u[2] < np.asarray(_PAYMENTS["none"])[c]
     payments[unpaid] = 0.0
     full = (u[3] < np.asarray(_PAYMENTS["p_full"])[c]) & ~unpaid

@@ -32,8 +32,10 @@ from reportgen.report.model import (
     Scatter,
     Segment,
 )
-from reportgen.report.monitoring import _history, _monitoring, _month_cubes, describe_changes
+from reportgen.report.monitoring import _history, _monitoring, _month_cubes, describe_changes, flag_migration
 from reportgen.segmentation.personas import PROFILE_FEATURES, feature_label
+from reportgen.segmentation.risk import flag_risks
+from reportgen.segmentation.stability import describe_stability
 
 
 def build_report_model(
@@ -48,10 +50,12 @@ def build_report_model(
     features = result.clean.features
     labels = result.labels
     columns = kpi_columns(features)
-    segments = tuple(_segment(result, i, columns) for i in range(len(result.namings)))
+    risks = flag_risks(result.clean.features, result.labels, len(result.namings))
+    segments = tuple(_segment(result, i, columns, risks[i]) for i in range(len(result.namings)))
     monitoring = _monitoring(result)
     cube = build_cube(features, labels)
     history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube))
+    monitoring = flag_migration(monitoring, history)
     return ReportModel(
         version=MODEL_VERSION,
         facts=_facts(result, month, generated_at, title),
@@ -111,7 +115,7 @@ def _kpis(columns: dict[str, np.ndarray], mask) -> tuple[Kpi, ...]:
     )
 
 
-def _segment(result, i: int, columns: dict[str, np.ndarray]) -> Segment:
+def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[str, ...]) -> Segment:
     naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
     mask = result.labels == i
     customers = int(profiles.sizes[i])
@@ -142,6 +146,11 @@ def _segment(result, i: int, columns: dict[str, np.ndarray]) -> Segment:
         risks=naming.risks,
         kpis=_kpis(columns, mask),
         profile=rows,
+        stability=info.stability,
+        stability_level=describe_stability(info.stability if info.stability is not None else float("nan")),
+        name_basis=tuple(c.describe(feature_label(c.feature).lower()) for c in naming.checks if c.passed),
+        naming_note=naming.note,
+        risk_flags=risk_flags,
     )
 
 
@@ -237,7 +246,8 @@ def k_choice_of(selection, customers: int) -> KChoice:
         for e in selection.evidence
     )
     return KChoice(
-        rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size, customers
+        rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size, customers,
+        selection.weak, selection.structure,
     )
 
 

@@ -82,7 +82,7 @@ class KRow:
     silhouette: float
     calinski_harabasz: float
     davies_bouldin: float
-    stability: float
+    stability: float  # the weakest segment's stability (mean Jaccard over refits on resamples)
     min_share: float
     admissible: bool
     chosen: bool
@@ -99,6 +99,8 @@ class KChoice:
     reason: str
     sample_size: int
     customers: int
+    weak: bool = False  # no k reaches a silhouette of 0.25
+    structure: str = ""  # how strong the structure is, in words
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,11 @@ class Segment:
     risks: tuple[str, ...]
     kpis: tuple[Kpi, ...]
     profile: tuple[ProfileRow, ...]
+    stability: float | None = None  # mean Jaccard similarity over refits on resamples (fit month)
+    stability_level: str = "not measured"  # highly stable / stable / doubtful / unstable
+    name_basis: tuple[str, ...] = ()  # the persona's criteria on this segment's numbers, all met
+    naming_note: str = ""  # why the segment has no persona name, when it has none
+    risk_flags: tuple[str, ...] = ()  # credit-risk flags by the numbers, whatever the name
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,8 @@ class Monitoring:
     psi: tuple[FeatureShift, ...]
     centroid_shift: tuple[tuple[str, float], ...]
     events: tuple[str, ...]
+    psi_last: tuple[FeatureShift, ...] = ()  # against last month (empty: none recorded)
+    significant_shift: bool = False  # any key feature shifted significantly (PSI > 0.25)
 
 
 @dataclass(frozen=True)

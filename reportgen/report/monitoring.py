@@ -4,6 +4,8 @@ migration from the history, and the 'what changed' sentences.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from reportgen.report.cube import _round
@@ -45,6 +47,25 @@ def describe_changes(monitoring: Monitoring, history: History | None) -> tuple[s
     return tuple(lines)
 
 
+CENTROID_ALERT = 1.0  # a segment centre moving this many standard deviations is reported
+ZERO_ALERT = 0.10  # the share of customers at zero on a key feature moving this much is significant
+MIGRATION_ALERT = 0.20  # this share of customers changing segment in a month is a significant shift
+
+
+def flag_migration(monitoring: Monitoring, history) -> Monitoring:
+    """A month in which at least :data:`MIGRATION_ALERT` of the customers seen in both months changed
+    segment is a significant shift, even when the features' distributions look alike (customers
+    can trade places)."""
+    mig = history.migration if history is not None else None
+    if mig is None or not mig.customers_both or mig.moved / mig.customers_both < MIGRATION_ALERT:
+        return monitoring
+    event = (
+        f"Significant shift: {mig.moved / mig.customers_both:.0%} of customers changed segment since "
+        f"{mig.month_from} ({mig.moved:,} of {mig.customers_both:,})."
+    )
+    return replace(monitoring, significant_shift=True, events=(event, *monitoring.events))
+
+
 def _monitoring(result) -> Monitoring:
     c = result.continuity
     statements = {
@@ -56,16 +77,35 @@ def _monitoring(result) -> Monitoring:
     }
     from reportgen.segmentation.drift import psi_level
 
+    psi = tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in c.psi.items())
+    psi_last = tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in (c.psi_last or {}).items())
+    shifts = tuple((info.name, _round(v, 4)) for info, v in zip(result.model.segments, c.centroid_shift))
+    events = list(c.events)
+    for against, rows in ((c.model_month, psi), (c.previous_month, psi_last)):
+        moved = [r for r in rows if r.level == "significant shift"]
+        if moved and against:
+            listed = ", ".join(f"{r.label.lower()} (PSI {r.psi:.2f})" for r in moved)
+            events.append(f"Significant shift against {against}: {listed}.")
+    for feature, (before, now) in (c.zero_shift or {}).items():
+        if abs(now - before) >= ZERO_ALERT:
+            events.append(
+                f"Significant shift: the share of customers with no {feature_label(feature).lower()} went from "
+                f"{before:.0%} in {c.model_month} to {now:.0%}."
+            )
+    for name, value in shifts:
+        if value is not None and np.isfinite(value) and value >= CENTROID_ALERT:
+            events.append(f"The centre of {name} moved {value:.1f} standard deviations from the model's.")
     return Monitoring(
         mode=c.mode,
         model_month=c.model_month,
         previous_month=c.previous_month,
         statement=statements[c.mode],
-        psi=tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in c.psi.items()),
-        centroid_shift=tuple(
-            (info.name, _round(v, 4)) for info, v in zip(result.model.segments, c.centroid_shift)
-        ),
-        events=c.events,
+        psi=psi,
+        centroid_shift=shifts,
+        events=tuple(dict.fromkeys(events)),
+        psi_last=psi_last,
+        significant_shift=any(r.level == "significant shift" for r in (*psi, *psi_last))
+        or any(abs(now - before) >= ZERO_ALERT for before, now in (c.zero_shift or {}).values()),
     )
 
 

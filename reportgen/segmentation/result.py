@@ -25,6 +25,7 @@ from reportgen.segmentation.drift import (
     match_refit,
     population_shift,
     reference_distribution,
+    zero_share_shift,
 )
 from reportgen.segmentation.model import SegmentInfo, SegmentModel, assign_nearest
 from reportgen.segmentation.personas import (
@@ -134,6 +135,7 @@ class Continuity:
     events: tuple[str, ...]
     reference: dict
     psi_last: dict[str, float] | None = None  # against last month (None: no last month recorded)
+    zero_shift: dict[str, tuple[float, float]] | None = None  # share at zero: fit month, now
     month_reference: dict | None = None  # this month's own distribution, for next month's comparison
 
 
@@ -165,7 +167,7 @@ def finish_segmentation(
         if previous is None:
             labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, stability, playbook)
             reference = reference_distribution(clean.features)
-            continuity = Continuity("fit", month, None, {}, (), (), reference, None, reference)
+            continuity = Continuity("fit", month, None, {}, (), (), reference, None, None, reference)
         else:
             labels, centroids, namings, infos, continuity = _match_previous(
                 labels, centroids, namings, z, scaler, previous, playbook, clean, month, checks, stability
@@ -206,12 +208,14 @@ def _rounded(value: float) -> float | None:
     return round(float(value), 4) if np.isfinite(value) else None
 
 
-def _drift(previous: PreviousModel, features) -> tuple[dict, dict | None, dict]:
-    """PSI against the model's fit month and against last month, and this month's distribution."""
+def _drift(previous: PreviousModel, features) -> tuple[dict, dict | None, dict, dict]:
+    """PSI against the model's fit month and against last month, this month's distribution, and
+    the shares at zero (fit month, now)."""
     current = reference_distribution(features)
     fit = population_shift(previous.reference, features) if previous.reference else {}
     last = population_shift(previous.last_reference, features) if previous.last_reference else None
-    return fit, last, current
+    zeros = zero_share_shift(previous.reference, features) if previous.reference else {}
+    return fit, last, current, zeros
 
 
 def _score(clean, matrix, previous: PreviousModel, playbook):
@@ -234,11 +238,11 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
         elif info.persona_key in keys and (naming.fit < playbook.min_fit or failed):
             why = f"fails {', '.join(failed)}" if failed else f"fit {naming.fit:.2f}"
             events.append(f"{info.name} no longer fits its persona ({why}); consider a refit (--refit).")
-    psi, psi_last, current = _drift(previous, clean.features)
+    psi, psi_last, current, zeros = _drift(previous, clean.features)
     continuity = Continuity(
         "score", previous.model_month, previous.previous_month, psi,
         tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
-        psi_last, current,
+        psi_last, zeros, current,
     )
     return labels, model, namings, continuity
 
@@ -277,10 +281,10 @@ def _match_previous(
     new_names = [infos[order.index(n)].name for n in range(len(centroids))]
     events = describe_changes(match, old_names, new_names)
     labels = np.argsort(order).astype(np.int32)[labels]
-    psi, psi_last, current = _drift(previous, clean.features)
+    psi, psi_last, current, zeros = _drift(previous, clean.features)
     continuity = Continuity(
         "refit", month, previous.previous_month, psi,
-        tuple(match.distances.get(n, float("nan")) for n in order), events, current, psi_last, current,
+        tuple(match.distances.get(n, float("nan")) for n in order), events, current, psi_last, zeros, current,
     )
     return labels, centroids[order], final, tuple(infos), continuity
 

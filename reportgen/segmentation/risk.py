@@ -1,0 +1,76 @@
+"""Credit risk by the numbers, whatever a segment is called.
+
+Four measures, each computed on every segment's own customers:
+
+- **utilisation**: the median of balance / credit limit (higher is riskier);
+- **payments / minimum**: the median of payments / minimum payments (lower is riskier);
+- **full payment**: the mean share of months paid in full (lower is riskier);
+- **cash advances**: the share of customers who took one (higher is riskier).
+
+A segment is flagged as a credit risk for each measure on which it is the portfolio's worst
+segment *and* beyond a plain line (utilisation at least 0.5, payments at most 2x the minimum, full
+payment in at most 10% of months, at least half taking cash advances), so a portfolio of careful
+customers has no "riskiest" segment flagged for nothing. A persona name never adds or removes a flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reportgen.data.features import median, ratio_column
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One risk measure: how it is computed, which way is risky, and the line it must cross."""
+
+    label: str
+    higher_is_risky: bool
+    line: float
+
+
+MEASURES: dict[str, Measure] = {
+    "utilisation": Measure("highest utilisation (median balance / limit {value:.2f})", True, 0.5),
+    "payment_ratio": Measure("lowest payments relative to the minimum (median {value:.2f}x)", False, 2.0),
+    "full_payment": Measure("lowest full-payment share ({value:.0%} of months paid in full)", False, 0.10),
+    "cash_advance": Measure("heaviest cash-advance use ({value:.0%} took a cash advance)", True, 0.5),
+}
+
+
+def measure_risk(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Each measure's value per segment ``0..k-1`` (NaN for an empty segment)."""
+    labels = np.asarray(labels, dtype=np.intp)
+    members = [np.flatnonzero(labels == s) for s in range(k)]
+    utilisation = ratio_column(features, "UTILISATION")
+    payment_ratio = ratio_column(features, "PAYMENT_RATIO")
+    full = features["PRC_FULL_PAYMENT"].to_numpy(dtype="float64")
+    cash = features["CASH_ADVANCE"].to_numpy(dtype="float64") > 0
+    out = {name: np.full(k, np.nan) for name in MEASURES}
+    for s, rows in enumerate(members):
+        if len(rows):
+            out["utilisation"][s] = median(utilisation[rows])
+            out["payment_ratio"][s] = median(payment_ratio[rows])
+            out["full_payment"][s] = float(full[rows].mean())
+            out["cash_advance"][s] = float(cash[rows].mean())
+    return out
+
+
+def flag_risks(features: pd.DataFrame, labels: np.ndarray, k: int) -> tuple[tuple[str, ...], ...]:
+    """Per segment, the reasons it is flagged as a credit risk (empty: not flagged)."""
+    values = measure_risk(features, labels, k)
+    flags: list[list[str]] = [[] for _ in range(k)]
+    for name, measure in MEASURES.items():
+        v = values[name]
+        if not np.isfinite(v).any():
+            continue
+        worst = int(np.nanargmax(v) if measure.higher_is_risky else np.nanargmin(v))
+        beyond = v[worst] >= measure.line if measure.higher_is_risky else v[worst] <= measure.line
+        if beyond:
+            flags[worst].append(measure.label.format(value=v[worst]))
+    return tuple(tuple(f) for f in flags)
