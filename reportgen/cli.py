@@ -312,8 +312,12 @@ def _run_segment(args) -> int:
     print(f"k = {choice.chosen_k} ({how}): silhouette {chosen.silhouette:.3f}, stability {chosen.stability:.2f}")
     if not choice.forced:
         print(f"  {choice.reason}")
+    if choice.weak:
+        print(f"  {choice.structure}")
     for s in outcome.model.segments:
-        print(f"  segment {s.id}: {s.name:<40} {s.customers:>9,} customers ({s.share:.1%})")
+        stability = f"stability {s.stability:.2f}" if s.stability is not None else ""
+        risk = "  credit risk" if s.risk_flags else ""
+        print(f"  segment {s.id}: {s.name:<40} {s.customers:>9,} customers ({s.share:.1%}) {stability}{risk}")
     for path in outcome.files:
         print(f"wrote {path}")
     return 0

@@ -91,22 +91,27 @@ def test_rebuilding_a_month_replaces_its_records(months):
         assert con.execute("SELECT count(*) FROM segment_kpis WHERE month = '2026-06'").fetchone()[0] == 5
 
 
-def test_psi_by_hand():
+def test_psi_by_hand_with_a_bin_for_zeros():
     frame = pd.DataFrame({c: np.zeros(1000) for c in _contract()})
-    frame["BALANCE"] = np.arange(1000.0)
+    frame["PURCHASES"] = np.r_[np.zeros(250), np.arange(1.0, 751.0)]  # a quarter buy nothing
     frame["CREDIT_LIMIT"] = 1000.0
     reference = reference_distribution(frame)
-    assert population_shift(reference, frame)["BALANCE"] == pytest.approx(0.0, abs=1e-9)
+    ref = reference["PURCHASES"]
+    assert ref["zero_bin"] and ref["shares"][0] == 0.25 and len(ref["shares"]) == 11
+    assert np.allclose(ref["shares"][1:], 0.075)  # deciles of the buyers only
+    assert population_shift(reference, frame)["PURCHASES"] == pytest.approx(0.0, abs=1e-9)
     shifted = frame.copy()
-    shifted["BALANCE"] = np.arange(1000.0) + 500  # half the customers move above the top decile edge
-    psi = population_shift(reference, shifted)["BALANCE"]
-    shares = np.asarray(reference["BALANCE"]["shares"])
-    from reportgen.segmentation.drift import _shares
+    shifted["PURCHASES"] = np.r_[np.zeros(390), np.arange(1.0, 611.0)]  # non-buyers 25% -> 39%
+    psi = population_shift(reference, shifted)["PURCHASES"]
+    from reportgen.segmentation.drift import _shares, zero_share_shift
 
-    actual = _shares(shifted["BALANCE"].to_numpy(), np.asarray(reference["BALANCE"]["edges"]))
-    e, a = shares + 1e-4, actual + 1e-4
+    actual = _shares(shifted["PURCHASES"].to_numpy(), np.asarray(ref["edges"]), True)
+    assert actual[0] == 0.39
+    e, a = np.asarray(ref["shares"]) + 1e-4, actual + 1e-4
     assert psi == pytest.approx(float(np.sum((a - e) * np.log(a / e))))
-    assert psi_level(psi) == "significant shift" and psi_level(0.05) == "stable"
+    # PSI alone calls this moderate at most; the share at zero is reported beside it
+    assert zero_share_shift(reference, shifted)["PURCHASES"] == (0.25, 0.39)
+    assert psi_level(0.3) == "significant shift" and psi_level(0.05) == "stable"
 
 
 def _contract():
