@@ -97,6 +97,50 @@ def test_personas_assigned_one_to_one_and_misfit_gets_descriptive_name():
     assert names[2] == "New accounts"  # fits no persona: named after its strongest trait
 
 
+def test_a_name_needs_its_criteria_a_margin_and_a_stable_segment():
+    from reportgen.segmentation.criteria import check_criteria, parse_criterion
+
+    spend = Persona("spend", "Spenders", "d", {"PURCHASES": 1.0}, ("a",), ("r",),
+                    criteria=(parse_criterion("mean PURCHASES_FREQUENCY >= 0.6"),))
+    cash = Persona("cash", "Cash Users", "d", {"CASH_ADVANCE": 1.0}, ("a",), ("r",),
+                   criteria=(parse_criterion("share CASH_ADVANCE >= 0.8"),))
+    playbook = Playbook((spend, cash), 0.4, None, 0.10)
+    frame = pd.DataFrame({name: np.zeros(40) for name in FEATURES})
+    labels = np.repeat([0, 1, 2, 3], 10)
+    frame["PURCHASES_FREQUENCY"] = np.repeat([0.9, 0.2, 0.9, 0.9], 10)  # segment 1 buys rarely
+    frame["CASH_ADVANCE"] = np.repeat([0.0, 0.0, 50.0, 0.0], 10)
+    checks = check_criteria(frame, labels, 4, {p.key: p.criteria for p in playbook.personas})
+    assert [c.passed for c in checks["spend"][1]] == [False] and checks["spend"][1][0].value == pytest.approx(0.2)
+    z = np.vstack([_z(PURCHASES=1.5), _z(PURCHASES=1.5), _z(PURCHASES=1.0, CASH_ADVANCE=0.95), _z(PURCHASES=1.2)])
+    namings = name_segments(z, playbook, checks, stability=[0.9, 0.9, 0.9, 0.5])
+    assert namings[0].name == "Spenders" and namings[0].checks[0].passed
+    assert namings[1].persona_key is None and "criteria of no persona" in namings[1].note  # z says spender, numbers do not
+    assert namings[2].name == "Cash Users"  # Spenders went to a better spender; Cash Users is still true
+    assert namings[3].persona_key is None and "unstable" in namings[3].note
+    assert all("without a persona name because" in n.description for n in (namings[1], namings[3]))
+    alone = name_segments(z[2:3], playbook, {key: rows[2:3] for key, rows in checks.items()}, [0.9])
+    assert alone[0].persona_key is None and "almost equally" in alone[0].note  # 1.00 vs 0.95, both open
+
+
+def test_risk_is_flagged_by_the_numbers_not_the_name():
+    from reportgen.segmentation.risk import flag_risks
+
+    frame = pd.DataFrame({name: np.ones(30) for name in FEATURES})
+    labels = np.repeat([0, 1, 2], 10)
+    frame["BALANCE"], frame["CREDIT_LIMIT"] = np.repeat([100.0, 900.0, 300.0], 10), 1000.0
+    frame["PAYMENTS"], frame["MINIMUM_PAYMENTS"] = np.repeat([500.0, 90.0, 300.0], 10), 100.0
+    frame["PRC_FULL_PAYMENT"] = np.repeat([0.5, 0.0, 0.3], 10)
+    frame["CASH_ADVANCE"] = np.repeat([0.0, 200.0, 0.0], 10)
+    flags = flag_risks(frame, labels, 3)
+    assert flags[0] == () and flags[2] == ()
+    assert [f.split(" (")[0] for f in flags[1]] == [
+        "highest utilisation", "lowest payments relative to the minimum", "lowest full-payment share",
+        "heaviest cash-advance use",
+    ]
+    careful = frame.assign(BALANCE=100.0, PAYMENTS=500.0, PRC_FULL_PAYMENT=0.5, CASH_ADVANCE=0.0)
+    assert flag_risks(careful, labels, 3) == ((), (), ())  # the worst of careful customers is not a risk
+
+
 def test_bundled_playbook_and_user_edits(tmp_path):
     playbook = load_playbook(load_settings().playbook)
     assert [p.name for p in playbook.personas] == [

@@ -12,10 +12,13 @@ Two uses, two ways of refitting:
 - choosing k (:func:`segment_jaccard` with ``warm=False``): each refit starts from random
   k-means++ centres only, so a k that splits a real group arbitrarily is caught reappearing
   differently;
-- the final segments (``warm=True``): each refit also starts from the segments' own centres and
-  keeps the best of the starts, so the figure measures whether the customers support the same
-  optimum, not whether one random start finds it. With 20 resamples of 3,000 customers the
-  per-segment figure moves by less than 0.02 from seed to seed on the real file.
+- the final segments (``warm=True``): each refit starts from one random k-means++ start and from
+  the segments' own centres and keeps the better, so the figure measures whether the customers
+  support the same optimum, not whether one random start finds it. The sample is up to 10,000
+  customers (all of them on the real file): most of the seed-to-seed spread of the figure comes
+  from which customers a smaller sample holds (with 3,000 of the real file's customers the
+  weakest segment's figure varied with a standard deviation of 0.05 between seeds; with all
+  8,950 and 12 resamples, 0.013 at most, every segment within +-0.02 of its mean).
 
 The cost is bounded: the sample, the resamples and the starts are fixed numbers, whatever the
 number of customers.
@@ -27,8 +30,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 STABLE = 0.75
-SEGMENT_RESAMPLES = 20
-SEGMENT_SAMPLE = 3_000
+SEGMENT_RESAMPLES = 12
+SEGMENT_SAMPLE = 10_000
 
 
 def segment_jaccard(
@@ -80,7 +83,7 @@ def final_stability(matrix: np.ndarray, labels: np.ndarray, k: int, seed: int) -
     with threadpool_limits(1):
         scores = segment_jaccard(
             np.asarray(matrix[idx], dtype=np.float64), np.asarray(labels[idx], dtype=np.intp), k,
-            resamples=SEGMENT_RESAMPLES, seed=seed, warm=True,
+            resamples=SEGMENT_RESAMPLES, seed=seed, starts=1, warm=True,
         )
     return tuple(float(s) for s in scores)
 
