@@ -67,7 +67,7 @@ def plot_k_evidence(choice: KChoice):
         if attr == "silhouette":
             twin = ax.twinx()
             _plot_evidence(twin, ks, [r.stability for r in rows], rows, SECOND, "s", linestyle="--")
-            _label(twin, y="Stability (ARI, 0 to 1)", color=SECOND)
+            _label(twin, y="Stability (weakest segment, Jaccard)", color=SECOND)
             _numeric(twin.yaxis, "number")
             _style(twin, grid=None, right=True)
             twin.tick_params(axis="y", labelcolor=SECOND)
@@ -101,7 +101,7 @@ def describe_k_evidence(choice: KChoice) -> str:
     parts = [
         f"k = {r.k}: inertia {format_count(r.inertia)}, silhouette {format_number(r.silhouette, 3)}, "
         f"Calinski-Harabasz {format_count(r.calinski_harabasz)}, Davies-Bouldin {format_number(r.davies_bouldin, 3)}, "
-        f"stability {format_number(r.stability, 2)}{'' if r.admissible else ' (not admissible)'}"
+        f"stability {format_number(r.stability, 2)}{'' if r.admissible else ' (not stable)'}"
         for r in choice.rows
     ]
     ks = [r.k for r in choice.rows]

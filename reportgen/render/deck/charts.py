@@ -29,15 +29,15 @@ def build_k_choice(deck) -> None:
     slide = new_slide(deck, "title_only", f"Why {choice.chosen_k} segments", (
         f"We use k = {choice.chosen_k} segments ({how}). {choice.reason}. The chart shows, for each "
         "candidate k, the silhouette (how well separated the segments are; higher is better) and "
-        "the stability (how alike the segments stay when the model is refitted on resamples, as a "
-        f"mean adjusted Rand index; higher is better). The rule: {choice.rule}"
+        "the stability (how well the weakest segment reappears when the model is refitted on "
+        f"resampled customers, as a mean Jaccard similarity; higher is better). The rule: {choice.rule}"
     ))
     area = slide_area(deck, slide)
     chart_rect, panel_rect = split_rect(area, (0.68, 0.32), gap=0.03)
     data = CategoryChartData(number_format="0.000")
     data.categories = [str(row.k) for row in choice.rows]
     data.add_series("Silhouette (separation)", [_finite(row.silhouette) for row in choice.rows])
-    data.add_series("Stability (adjusted Rand index)", [_finite(row.stability) for row in choice.rows])
+    data.add_series("Stability (weakest segment, Jaccard)", [_finite(row.stability) for row in choice.rows])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
     _style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
     chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0.0, 1.0
