@@ -85,7 +85,7 @@ def plot_k_evidence(choice: KChoice):
         Line2D([], [], color=HIGHLIGHT, linestyle=":", linewidth=1.4, label=f"Chosen k = {choice.chosen_k}"),
         Line2D([], [], color=SECOND, linestyle="--", marker="s", markersize=4, label="Stability (right axis)"),
         Line2D([], [], color=INK, linestyle="", marker="o", markersize=4, markerfacecolor="white",
-               label="Not admissible"),
+               label="Not stable"),
     ]
     legend_height = _bottom_legend(fig, handles, ncol=3)
     left = max(_left_space(fig, a) for a in (axes[0][0], axes[1][0]))
@@ -168,7 +168,7 @@ def describe_correlation(correlation: Correlation, strongest: int = 8) -> str:
 
 
 def _plot_evidence(ax, ks, values, rows, color: str, marker: str, linestyle: str = "-") -> None:
-    """A metric over k; inadmissible k get hollow markers."""
+    """A metric over k; k that are not stable get hollow markers."""
     ax.plot(ks, values, color=color, linestyle=linestyle, linewidth=1.3, zorder=3)
     faces = [color if r.admissible else "white" for r in rows]
     ax.scatter(ks, values, marker=marker, s=22, c=faces, edgecolors=color, linewidths=1.1, zorder=4)
