@@ -27,6 +27,7 @@ from reportgen.monthly.history import (
     load_trend,
     previous_run,
     record_run,
+    recording,
 )
 from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
 from reportgen.monthly.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
@@ -229,11 +230,19 @@ def build(
                 load_history_engine()
                 for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
                     staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
-                progress("write files")
-                written = staged.commit()
+                progress("record history")
+                # The month's records are written first and committed only once every file has
+                # its final name; a failing commit puts the previous files back. Either the
+                # files and the history both have the month, or neither does.
+                with recording(database, **records) as commit_history:
+                    progress("write files")
+                    written = staged.commit()
+                    try:
+                        commit_history()
+                    except BaseException:
+                        staged.undo()
+                        raise
             remove_stale_targets(targets_folder, written)
-            progress("record history")
-            record_run(database, **records)
     finally:
         if own_pool:
             pool.close()

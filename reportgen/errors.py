@@ -14,6 +14,12 @@ class ReportgenError(Exception):
     exit_code = 1
 
 
+class OutputError(ReportgenError):
+    """The output cannot be written (folder not writable, disk full); nothing reached a final name."""
+
+    exit_code = 1
+
+
 class InputError(ReportgenError):
     """The customer extract cannot be read or breaks the input contract."""
 
@@ -48,3 +54,9 @@ class LockedError(ReportgenError):
     """Another run of the same month holds the lock."""
 
     exit_code = 7
+
+
+class HistoryError(ReportgenError):
+    """The history database cannot be read or written."""
+
+    exit_code = 8

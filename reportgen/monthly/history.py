@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import HistoryError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,12 +40,6 @@ CREATE TABLE IF NOT EXISTS segment_kpis (
     avg_balance DOUBLE, avg_purchases DOUBLE, full_payment DOUBLE
 );
 """
-
-
-class HistoryError(ReportgenError):
-    """The history database cannot be read or written."""
-
-    exit_code = 8
 
 
 @dataclass(frozen=True)
@@ -89,6 +83,17 @@ def connect(path: Path, *, read_only: bool = False):
 
 def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame) -> None:
     """Replace ``run['month']``'s records with these, atomically."""
+    with recording(path, run=run, assignments=assignments, segments=segments) as commit:
+        commit()
+
+
+@contextmanager
+def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame):
+    """Write ``run['month']``'s records (replacing that month's) in a transaction and yield the
+    function that commits it; leaving the block without calling it rolls everything back.
+
+    A build writes the records, moves its files into place and then commits, so a database that
+    is locked, corrupt or on a full disk fails the build before any file reaches its final name."""
     month = run["month"]
     with connect(path) as con:
         con.execute("BEGIN TRANSACTION")
@@ -103,7 +108,7 @@ def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd
         con.execute("INSERT INTO assignments SELECT month, cust_id, segment, name FROM new_assignments")
         con.register("new_segments", segments)
         con.execute(f"INSERT INTO segment_kpis SELECT {', '.join(SEGMENT_COLUMNS)} FROM new_segments")
-        con.execute("COMMIT")
+        yield lambda: con.execute("COMMIT")
 
 
 SEGMENT_COLUMNS = (

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from reportgen.errors import LockedError, ReportgenError
+from reportgen.errors import InputError, LockedError, OutputError
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,30 +48,58 @@ class StagedFiles:
 
     def __init__(self):
         self._staged: list[tuple[Path, Path]] = []  # (final path, temporary path)
+        self._created: list[Path] = []  # folders this set made, parents first
+        self._backups: list[tuple[Path, Path | None]] = []  # (final path, its previous file) once committed
 
     def add(self, folder: Path, files: Mapping[str, bytes]) -> None:
         """Write ``files`` (name -> bytes) into ``folder`` under temporary names."""
         folder = Path(folder)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            self._created += make_folders(folder)
         except OSError as exc:
-            raise ReportgenError(f"{folder}: cannot create output folder ({exc.strerror})") from None
+            raise OutputError(f"{folder}: cannot create output folder ({exc.strerror})") from None
         try:
             for name, data in files.items():
                 self._staged.append((folder / name, _stage(folder, name, data)))
         except OSError as exc:
-            raise ReportgenError(f"{folder}: cannot write output ({exc.strerror})") from None
+            raise OutputError(f"{folder}: cannot write output ({exc.strerror})") from None
 
     def commit(self) -> list[Path]:
-        """Move every staged file to its final name; return the final paths."""
+        """Move every staged file to its final name; return the final paths. The files they
+        replace are kept (hard links) until :meth:`keep`, so :meth:`undo` can put them back; a
+        failure half-way puts them back at once."""
         finals = []
         try:
             for final, tmp in self._staged:
+                previous = None
+                if final.is_file():
+                    previous = final.with_name(f".{final.name}.previous.tmp")
+                    previous.unlink(missing_ok=True)
+                    os.link(final, previous)
+                self._backups.append((final, previous))
                 os.replace(tmp, final)
                 finals.append(final)
         except OSError as exc:
-            raise ReportgenError(f"{final.parent}: cannot write output ({exc.strerror})") from None
+            self.undo()
+            raise OutputError(f"{final.parent}: cannot write output ({exc.strerror})") from None
+        self._staged = []
         return finals
+
+    def undo(self) -> None:
+        """Put back the files a :meth:`commit` replaced and remove the ones it added."""
+        for final, previous in reversed(self._backups):
+            if previous is None:
+                final.unlink(missing_ok=True)
+            else:
+                os.replace(previous, final)
+        self._backups = []
+
+    def keep(self) -> None:
+        """Make the commit final: forget the replaced files."""
+        for _final, previous in self._backups:
+            if previous is not None:
+                previous.unlink(missing_ok=True)
+        self._backups = []
 
     def __enter__(self) -> StagedFiles:
         return self
@@ -80,6 +108,29 @@ class StagedFiles:
         for _final, tmp in self._staged:
             tmp.unlink(missing_ok=True)
         self._staged = []
+        self.keep()
+        remove_empty(self._created)
+        self._created = []
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the folders made, parents first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (parents first) that are empty, deepest first."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (files reached their final names), or gone
+            pass
 
 
 def remove_stale_temps(folder: Path) -> int:
@@ -128,25 +179,46 @@ def csv_bytes(frame) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def check_out_folder(root: Path) -> None:
+    """``--out`` must be a folder (or not exist yet)."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"--out {root} is not a folder (it is a file); name a folder for the output")
+
+
 @contextmanager
 def month_lock(root: Path, month: str):
     """Hold an exclusive lock for one month's build; a second run of the month exits at once.
 
     The lock is the operating system's (``flock`` on POSIX, ``msvcrt`` on Windows, through
-    :mod:`filelock`): a run that dies, even by SIGKILL, releases it."""
+    :mod:`filelock`): a run that dies, even by SIGKILL, releases it. The lock file
+    ``OUT/.MONTH.lock`` exists only while a run holds it (it is removed before the lock is let
+    go), and ``OUT`` itself is removed again when this run made it and left nothing in it: a run
+    that fails leaves ``OUT`` exactly as it was."""
     root = Path(root)
+    check_out_folder(root)
     path = root / f".{month}.lock"
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(path, timeout=0)
-        lock.acquire()
-    except Timeout:
-        raise LockedError(
-            f"another reportgen run for {month} is already running (lock {path}); try again when it has finished"
-        ) from None
+        created = make_folders(root)
     except OSError as exc:
-        raise ReportgenError(f"{root}: cannot create the lock file ({exc.strerror})") from None
+        raise OutputError(f"{root}: cannot create the output folder ({exc.strerror})") from None
     try:
-        yield
+        lock = FileLock(path, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LockedError(
+                f"another reportgen run for {month} is already running (lock {path}); try again when it has finished"
+            ) from None
+        except OSError as exc:
+            raise OutputError(f"{root}: cannot create the lock file ({exc.strerror})") from None
+        try:
+            yield
+        finally:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # Windows keeps an open file; filelock removes it there on release
+                pass
+            lock.release()
     finally:
-        lock.release()
+        remove_empty(created)

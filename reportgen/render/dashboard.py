@@ -42,6 +42,7 @@ import re
 
 from reportgen.errors import RenderError
 from reportgen.render.fonts import FONT_MARK, embed_fonts
+from reportgen.render.policy import DASHBOARD_CSP, check_page, with_csp
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import (
     Verbatim,
@@ -104,7 +105,9 @@ def render_dashboard(model: ReportModel, charts: dict[str, Chart], settings: Ren
 
 def render_context(context: dict, settings: RenderSettings) -> bytes:
     """Render the dashboard page with ``context`` (from :func:`build_context`) as UTF-8 bytes."""
-    return embed_fonts(render_template(build_environment(settings), ENTRY_TEMPLATE, context)).encode("utf-8")
+    page = embed_fonts(render_template(build_environment(settings), ENTRY_TEMPLATE, context))
+    check_page(page, "dashboard")
+    return with_csp(page, DASHBOARD_CSP).encode("utf-8")
 
 
 def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | None = None) -> dict:

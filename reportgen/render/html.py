@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from reportgen.errors import RenderError
 from reportgen.render.fonts import FONT_MARK, embed_fonts
+from reportgen.render.policy import REPORT_CSP, check_page, with_csp
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import build_environment, inline_source, render_template, template_roots
 
@@ -116,5 +117,7 @@ def render_document(model, charts: dict[str, Chart], settings: RenderSettings, *
 
 def render_html(model, charts: dict[str, Chart], settings: RenderSettings) -> bytes:
     """The report as one self-contained HTML file (UTF-8): CSS inlined, charts and the bundled
-    fonts (cut down to the page's characters) as ``data:`` URIs."""
-    return embed_fonts(render_document(model, charts, settings, media="screen")).encode("utf-8")
+    fonts (cut down to the page's characters) as ``data:`` URIs, and a Content-Security-Policy."""
+    page = embed_fonts(render_document(model, charts, settings, media="screen"))
+    check_page(page, "HTML report")
+    return with_csp(page, REPORT_CSP).encode("utf-8")

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from reportgen.errors import ConfigError, RenderError, ReportgenError
@@ -124,10 +125,13 @@ def build_environment(settings: RenderSettings) -> jinja2.Environment:
 def _environment(roots: tuple[Path, ...]) -> jinja2.Environment:
     bundled = roots[-1]
     loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(str(root), encoding="utf-8") for root in roots]
-        + [jinja2.PrefixLoader({DEFAULT_PREFIX: jinja2.FileSystemLoader(str(bundled), encoding="utf-8")})]
+        [ContainedLoader(root) for root in roots]
+        + [jinja2.PrefixLoader({DEFAULT_PREFIX: ContainedLoader(bundled)})]
     )
-    env = jinja2.Environment(
+    # Templates are untrusted: the immutable sandbox refuses private attributes (``__globals__``,
+    # ``__class__``...), unsafe callables and changes to the model, so a template can only read
+    # the context and format it (see templates/report/README.md).
+    env = ImmutableSandboxedEnvironment(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -139,6 +143,26 @@ def _environment(roots: tuple[Path, ...]) -> jinja2.Environment:
     env.filters.update(FILTERS)
     env.filters["asset"] = functools.partial(asset_uri, roots)
     return env
+
+
+class ContainedLoader(jinja2.FileSystemLoader):
+    """A folder's templates, never a file outside it: a template that is (or sits under) a
+    symbolic link leading out of the folder fails as a :class:`~reportgen.errors.ConfigError`
+    naming it, instead of being read."""
+
+    def __init__(self, root: Path):
+        super().__init__(str(root), encoding="utf-8")
+        self.root = Path(root).resolve()
+
+    def get_source(self, environment, template):
+        """The template's text, file name and up-to-date check, when the file is inside the folder."""
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.root):
+            raise ConfigError(
+                f"{filename}: template {template!r} leads out of the templates folder {self.root} "
+                "(a symbolic link); templates must be files inside the folder"
+            )
+        return source, filename, uptodate
 
 
 def asset_uri(roots: tuple[Path, ...], name: str) -> str:
@@ -182,6 +206,8 @@ def render_template(env: jinja2.Environment, name: str, context: dict) -> str:
 
 def template_error(exc: Exception, env: jinja2.Environment) -> ReportgenError:
     """A template failure as a one-line project error naming the template file and line."""
+    if isinstance(exc, ReportgenError):  # already located (e.g. a template leading out of its folder)
+        return exc
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return located_error(f"template syntax error: {exc.message}", exc.filename or exc.name, exc.lineno, env)
     filename, line = _template_frame(exc.__traceback__, env)
@@ -206,7 +232,7 @@ def located_error(message: str, filename: str | None, line: int | None, env: jin
 
 
 def _roots_of(env: jinja2.Environment) -> list[Path]:
-    return [Path(loader.searchpath[0]) for loader in env.loader.loaders[:-1]]
+    return [loader.root for loader in env.loader.loaders[:-1]]
 
 
 def _template_frame(tb, env: jinja2.Environment) -> tuple[str | None, int | None]:
