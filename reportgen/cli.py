@@ -12,6 +12,7 @@ another run, 70 internal error (a bug: please report it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging(-1 if args.quiet else (1 if args.verbose else 0))
     try:
+        if args.quiet:  # -q: only errors (stderr); the summary and the files written are not printed
+            with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+                return args.handler(args)
         return args.handler(args)
     except ReportgenError as exc:
         print(f"reportgen: error: {exc}", file=sys.stderr)
@@ -88,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _common(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    group.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     group.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
 
 
@@ -231,7 +235,13 @@ def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, 
 def _run_build(args) -> int:
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"{args.templates}: --templates must be a folder of templates")
+    from reportgen.config import load_settings
+    from reportgen.monthly.outputs import check_out_folder
     from reportgen.render.pool import RenderPool, gc_paused
+
+    # Mistakes in the config or --out fail at once, before any worker starts.
+    load_settings(args.config, k=args.k)
+    check_out_folder(args.out)
 
     with RenderPool(start=False) as pool:
         # The PDF lane starts first and imports what it needs on the second core while this

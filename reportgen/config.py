@@ -56,6 +56,7 @@ silently ignored)::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -165,7 +166,10 @@ def _settings_from_file(path: Path) -> Settings:
     _reject_unknown(personas, {"playbook"}, path, "[personas]")
     dashboard = _table(raw, "dashboard", path)
     _reject_unknown(dashboard, {"show_customer_ids"}, path, "[dashboard]")
-    playbook = (path.parent / personas["playbook"]).resolve() if "playbook" in personas else Settings().playbook
+    if "playbook" in personas:
+        playbook = (path.parent / _typed(personas["playbook"], str, path, "personas.playbook")).resolve()
+    else:
+        playbook = Settings().playbook
     return Settings(
         input=_input(raw, path),
         segmentation=_build(SegmentationSettings, _table(raw, "segmentation", path), path, "[segmentation]"),
@@ -185,44 +189,90 @@ def _table(raw: dict, name: str, path: Path) -> dict:
     return dict(value)
 
 
+#: What every number of the config may be: key -> (kind, lowest, highest). Bounds keep a typo
+#: from asking for a day of work or all the memory (``bootstrap = 1000000`` took 23 GB).
+BOUNDS: dict[str, tuple[type, float, float]] = {
+    "segmentation.k_min": (int, 2, 20),
+    "segmentation.k_max": (int, 2, 20),
+    "segmentation.k": (int, 2, 20),
+    "segmentation.seed": (int, 0, 2**32 - 1),
+    "segmentation.bootstrap": (int, 2, 100),
+    "segmentation.selection_sample": (int, 100, 1_000_000),
+    "segmentation.silhouette_sample": (int, 100, 100_000),
+    "segmentation.min_segment_share": (float, 0, 0.49),
+    "segmentation.min_stability": (float, 0, 1),
+    "segmentation.silhouette_tolerance": (float, 0, 1),
+    "email.port": (int, 1, 65535),
+    "email.max_attachment_mb": (float, 0.01, 1000),
+    "email.timeout": (float, 1, 600),
+    "email.retries": (int, 0, 10),
+    "email.backoff_seconds": (float, 0, 300),
+    "history.trend_months": (int, 2, 36),
+}
+_KIND_NAMES = {int: "whole number", float: "number", str: "text string", bool: "true or false", list: "list"}
+
+
 def _typed(value, kind, path: Path, where: str):
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
     if kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok:
-        raise ConfigError(f"{path}: {where} must be a {kind.__name__}, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+        raise ConfigError(f"{path}: {where} must be a {_KIND_NAMES.get(kind, kind.__name__)}, got {shown}")
     return float(value) if kind is float else value
+
+
+def _bounded(value, path: Path, where: str):
+    """``value`` checked against :data:`BOUNDS` (kind and range) for key ``where``."""
+    kind, low, high = BOUNDS[where]
+    value = _typed(value, kind, path, where)
+    if not low <= value <= high:
+        raise ConfigError(f"{path}: {where} must be from {low:g} to {high:g}, got {value:g}")
+    return value
 
 
 def _build(cls, table: dict, path: Path, where: str):
     valid = {f.name: f for f in fields(cls)}
     _reject_unknown(table, set(valid), path, where)
-    try:
-        return cls(**table)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {where}: {exc}") from None
+    section = where.strip("[]")
+    checked = {}
+    for key, value in table.items():
+        name = f"{section}.{key}"
+        checked[key] = _bounded(value, path, name) if name in BOUNDS else _typed(value, str, path, name)
+    return cls(**checked)
 
 
 def _input(raw: dict, path: Path) -> InputSettings:
     table = _table(raw, "input", path)
     _reject_unknown(table, {"delimiter", "encoding", "columns"}, path, "[input]")
-    columns = {str(k): str(v) for k, v in table.pop("columns", {}).items()}
+    mapping = table.pop("columns", {})
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{path}: input.columns must be a table of contract name = header, e.g. [input.columns]")
+    columns = {str(k): _typed(v, str, path, f"input.columns.{k}") for k, v in mapping.items()}
     bad = sorted(set(columns) - {ID_COLUMN, *FEATURES})
     if bad:
         raise ConfigError(
             f"{path}: [input.columns] maps unknown contract column(s) {', '.join(bad)}; "
             f"valid names: {ID_COLUMN}, {', '.join(FEATURES)}"
         )
-    return InputSettings(columns=columns, **{k: _typed(v, str, path, f"input.{k}") for k, v in table.items()})
+    settings = InputSettings(columns=columns, **{k: _typed(v, str, path, f"input.{k}") for k, v in table.items()})
+    if settings.delimiter is not None and (len(settings.delimiter) != 1 or settings.delimiter in "\"\r\n"):
+        raise ConfigError(f"{path}: input.delimiter must be one character such as ',' ';' '|' or a tab, got {settings.delimiter!r}")
+    if settings.encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(settings.encoding)
+        except LookupError:
+            raise ConfigError(f"{path}: input.encoding {settings.encoding!r} is not an encoding Python knows, e.g. latin-1") from None
+    return settings
 
 
 def _history(raw: dict, path: Path) -> HistorySettings:
     table = _table(raw, "history", path)
     _reject_unknown(table, {"database", "trend_months"}, path, "[history]")
     database = (path.parent / _typed(table["database"], str, path, "history.database")).resolve() if "database" in table else None
-    months = _typed(table.get("trend_months", 6), int, path, "history.trend_months")
-    if not 2 <= months <= 36:
-        raise ConfigError(f"{path}: history.trend_months must be from 2 to 36, got {months}")
+    months = _bounded(table.get("trend_months", 6), path, "history.trend_months")
     return HistorySettings(database=database, trend_months=months)
 
 
@@ -232,18 +282,53 @@ def _email(raw: dict, path: Path) -> EmailSettings:
     email = _build(EmailSettings, table, path, "[email]")
     if email.security not in ("starttls", "ssl"):
         raise ConfigError(f"{path}: email.security must be 'starttls' or 'ssl', got {email.security!r}")
+    if email.sender is not None:
+        recipient(email.sender, path, "email.sender")
     audiences = []
+    if not isinstance(audiences_raw, dict):
+        raise ConfigError(f"{path}: email.audiences must be tables such as [email.audiences.executives]")
     for name, spec in audiences_raw.items():
         where = f"[email.audiences.{name}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{path}: {where} must be a table with 'to' and 'attach'")
         _reject_unknown(spec, {"to", "attach", "subject"}, path, where)
         to = spec.get("to", [])
         if isinstance(to, str):
             to = [to]
-        if not to or not all(isinstance(a, str) and "@" in a for a in to):
+        if not isinstance(to, list) or not to:
             raise ConfigError(f"{path}: {where} needs 'to': a list of e-mail addresses")
-        attach = tuple(spec.get("attach", ()))
-        audiences.append(Audience(name=name, to=tuple(to), attach=attach, subject=spec.get("subject")))
+        recipients = tuple(recipient(entry, path, where) for entry in to)
+        attach = spec.get("attach", [])
+        if not isinstance(attach, list) or not all(isinstance(a, str) for a in attach):
+            raise ConfigError(f"{path}: {where} attach must be a list of text strings, e.g. [\"pdf\", \"pptx\"]")
+        subject = spec.get("subject")
+        if subject is not None:
+            _typed(subject, str, path, f"email.audiences.{name}.subject")
+        audiences.append(Audience(name=name, to=recipients, attach=tuple(attach), subject=subject))
     return replace(email, audiences=tuple(audiences))
+
+
+def recipient(entry, path: Path, where: str) -> str:
+    """One ``to`` entry checked strictly: exactly one address (``name@domain``, optionally with a
+    display name, ``"CFO <cfo@example.com>"``); anything else is a config error naming the entry."""
+    from email import errors, policy
+
+    if not isinstance(entry, str):
+        raise ConfigError(f"{path}: {where} to: {entry!r} is not an e-mail address (expected text)")
+    shown = entry if len(entry) <= 80 else entry[:80] + "..."
+    try:
+        header = policy.default.header_factory("To", entry)
+        addresses, defects = header.addresses, header.defects
+    except (errors.HeaderParseError, IndexError, ValueError):
+        addresses, defects = (), (True,)
+    if len(addresses) > 1:
+        raise ConfigError(f"{path}: {where} to: {shown!r} holds {len(addresses)} addresses; give one address per entry")
+    if defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise ConfigError(
+            f"{path}: {where} to: {shown!r} is not one e-mail address; write name@domain or "
+            "\"Display Name <name@domain>\", one address per entry"
+        )
+    return entry.strip()
 
 
 def _reject_unknown(table: dict[str, Any], valid: set[str], path: Path, where: str) -> None:

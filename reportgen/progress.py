@@ -18,7 +18,7 @@ logger = logging.getLogger("reportgen")
 
 def configure_logging(verbosity: int) -> None:
     """0 = normal, -1 = quiet, 1 = verbose. Log lines go to stderr."""
-    level = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}[max(-1, min(1, verbosity))]
+    level = {-1: logging.ERROR, 0: logging.INFO, 1: logging.DEBUG}[max(-1, min(1, verbosity))]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s reportgen %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger.handlers[:] = [handler]

@@ -14,6 +14,8 @@ strongest traits, never a persona it does not resemble.
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -86,6 +88,9 @@ class Naming:
     note: str = ""  # why a segment has no persona name, when it has none
 
 
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+
+
 def load_playbook(path: Path) -> Playbook:
     """Read and check a playbook file."""
     path = Path(path)
@@ -96,6 +101,8 @@ def load_playbook(path: Path) -> Playbook:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read persona playbook ({exc})") from None
     entries = raw.get("persona", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{path}: persona entries must be [[persona]] tables")
     if not entries:
         raise ConfigError(f"{path}: the playbook defines no [[persona]] entries")
     personas = tuple(_persona(path, i, entry) for i, entry in enumerate(entries, 1))
@@ -122,11 +129,17 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
     if missing:
         raise ConfigError(f"{where} lacks {', '.join(missing)}")
     signature = entry["signature"]
+    if not isinstance(signature, dict):
+        raise ConfigError(f"{where}: signature must be a table of feature = weight")
     unknown = sorted(set(signature) - set(PROFILE_FEATURES))
     if unknown:
         raise ConfigError(f"{where} ({entry['name']}): unknown signature feature(s) {', '.join(unknown)}; valid: {', '.join(PROFILE_FEATURES)}")
-    if not all(isinstance(w, (int, float)) for w in signature.values()) or not any(signature.values()):
-        raise ConfigError(f"{where} ({entry['name']}): signature weights must be numbers, not all zero")
+    numbers = all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in signature.values())
+    if not numbers or not all(math.isfinite(w) for w in signature.values()) or not any(signature.values()):
+        raise ConfigError(f"{where} ({entry['name']}): signature weights must be finite numbers, not all zero")
+    color = entry.get("color")
+    if color is not None and not (isinstance(color, str) and _COLOR.fullmatch(color)):
+        raise ConfigError(f"{where} ({entry['name']}): color must be #rgb or #rrggbb, got {str(color)[:40]!r}")
     rules = entry.get("criteria", [])
     if not isinstance(rules, list):
         raise ConfigError(f"{where} ({entry['name']}): criteria must be a list of strings")
@@ -142,7 +155,7 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
         signature={k: float(v) for k, v in signature.items()},
         actions=tuple(strip_illegal(str(a)) for a in entry.get("actions", ())),
         risks=tuple(strip_illegal(str(r)) for r in entry.get("risks", ())),
-        color=entry.get("color"),
+        color=color,
         criteria=criteria,
     )
 
