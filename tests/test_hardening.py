@@ -426,7 +426,7 @@ def test_amounts_beyond_float32_are_too_large(tmp_path, extract, capsys, value):
 def test_the_literal_nan_is_not_called_empty(tmp_path, extract, capsys):
     code, _o, err = run_cli(capsys, "segment", "--data", amounts(extract, tmp_path, "NaN"), "--out", tmp_path / "o")
     line = one_line_error(err)
-    assert code == 2 and "NaN" in line and "empty" not in line
+    assert code == 2 and "NaN" in line and "BALANCE" in line
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])

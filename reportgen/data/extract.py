@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from reportgen.config import InputSettings
 from reportgen.data.contract import FEATURES, ID_COLUMN
-from reportgen.data.scan import FileScan, first_line, scan_file, sniff_delimiter
+from reportgen.data.scan import FileScan, check_header, first_line, scan_file, sniff_delimiter
 from reportgen.errors import InputError
 
 # Cells that mean "no value", compared case-insensitively after stripping spaces.
@@ -85,6 +85,7 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
         encoding = scan.encoding
         header_line = first_line(scan)
         delimiter = settings.delimiter or sniff_delimiter(header_line)
+        check_header(path, scan, header_line, delimiter)
         frame, renamed, ignored = _load_csv(path, scan, header_line, delimiter, settings.columns)
         first_row, fmt = 2, "csv"
     return Extract(

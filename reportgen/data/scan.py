@@ -5,8 +5,11 @@ whether it is binary or a spreadsheet, its header line and its delimiter.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
+import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,16 @@ _BINARY_SIGNATURES = {
 
 
 _DELIMITERS = (",", ";", "\t", "|")
+#: The header must fit in the first 64 KiB and name at most this many columns (the contract has
+#: 18; a header of 100,000 columns took 48 s to load, one of 2,000,000 never finished).
+MAX_COLUMNS = 1_000
+#: Byte-order marks of the encodings whose text is full of NUL bytes, longest first.
+_BOMS = {
+    codecs.BOM_UTF32_LE: "utf-32",
+    codecs.BOM_UTF32_BE: "utf-32",
+    codecs.BOM_UTF16_LE: "utf-16",
+    codecs.BOM_UTF16_BE: "utf-16",
+}
 
 
 _BLOCK = 1 << 22  # streaming block: 4 MiB
@@ -47,10 +60,7 @@ def scan_file(path: Path, encoding: str | None) -> FileScan:
     """Hash ``path`` and check it is a readable, non-empty, non-binary CSV (or Parquet) file.
 
     Raises the same :class:`InputError` messages :func:`load_extract` does."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a CSV or Parquet file")
+    check_regular_file(path)
     digest = hashlib.sha256()
     state = {"nonblank": False}
 
@@ -69,6 +79,8 @@ def scan_file(path: Path, encoding: str | None) -> FileScan:
         return FileScan(digest.hexdigest(), True, False, b"", 0, None)
     gz = first[:2] == b"\x1f\x8b"
     content = _gunzip_blocks(path, _chain(first, blocks)) if gz else _chain(first, blocks)
+    if encoding is None and not gz:
+        encoding = next((name for bom, name in _BOMS.items() if first.startswith(bom)), None)
     head, size, content_blank, quoted = bytearray(), 0, True, False
     decoder, decode_error = _decoder(path, encoding or "utf-8-sig"), None
     damaged = None
@@ -96,7 +108,8 @@ def scan_file(path: Path, encoding: str | None) -> FileScan:
         raise InputError(f"{path}: is empty, expected a header and one row per customer")
     if damaged is not None:
         raise InputError(f"{path}: is a damaged gzip file ({damaged})") from None
-    _reject_binary(path, bytes(head))
+    if not (encoding or "").lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32")):
+        _reject_binary(path, bytes(head))
     if decode_error:
         if encoding:
             raise InputError(f"{path}: cannot be decoded as {encoding}; set [input] encoding in the config")
@@ -108,6 +121,37 @@ def scan_file(path: Path, encoding: str | None) -> FileScan:
 
 class _DamagedGzip(Exception):
     pass
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse at once what is not a regular file (a FIFO or a device would block or never end),
+    naming what it is; a folder, a missing file and a link loop get their own words."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: is a symbolic link loop (a link that leads back to itself)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory, expected a CSV or Parquet file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or special file"
+        raise InputError(f"{path}: is not a regular file ({kind}); give a CSV or Parquet file")
+
+
+def check_header(path: Path, scan: FileScan, line: str, delimiter: str) -> None:
+    """Refuse a header that cannot be a customer extract's: longer than the first 64 KiB or with
+    more than :data:`MAX_COLUMNS` columns; both are found at once, before anything is parsed."""
+    if len(re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)) < 2 and scan.content_size > len(scan.head):
+        raise InputError(
+            f"{path}: the header line is longer than {_HEAD // 1024} KiB; this is not a customer extract "
+            f"(at most {MAX_COLUMNS:,} columns)"
+        )
+    columns = line.count(delimiter) + 1
+    if columns > MAX_COLUMNS:
+        raise InputError(f"{path}: the header has {columns:,} columns, more than the {MAX_COLUMNS:,} allowed")
 
 
 def _file_blocks(path: Path):
@@ -170,11 +214,20 @@ def _reject_binary(path: Path, raw: bytes) -> None:
         if raw.startswith(signature):
             raise InputError(f"{path}: looks like {what}, not CSV; export it as CSV or Parquet")
     if b"\x00" in raw[:8192]:
+        sample = raw[:8192]
+        if sample.count(b"\x00") * 2 >= len(sample) - 1 and sample.count(b"\x00") * 4 < len(sample) * 3:
+            raise InputError(
+                f"{path}: looks like UTF-16 or UTF-32 text without a byte-order mark; set [input] encoding "
+                "(e.g. \"utf-16-le\") in the config, or save it as UTF-8"
+            )
         raise InputError(f"{path}: is a binary file, not CSV text; export it as CSV or Parquet")
 
 
 def first_line(scan: FileScan, *, skip_blank: bool = False) -> str:
     """The header line of a CSV file, decoded (with ``skip_blank``: the first non-blank line)."""
+    if "16" in scan.encoding or "32" in scan.encoding:  # wide encodings: split decoded text, not bytes
+        lines = scan.head.decode(scan.encoding, errors="ignore").splitlines() or [""]
+        return next((x for x in lines if x.strip()), "") if skip_blank else lines[0]
     lines = re.split(rb"\r\n|\r|\n", scan.head)
     line = next((x for x in lines if x.strip()), b"") if skip_blank else lines[0]
     return line.decode(scan.encoding, errors="replace")

@@ -37,8 +37,12 @@ EMPTY_ID = "empty customer id"
 DUPLICATE_ID = "duplicate customer id"
 BOOLEAN = "true/false values where numbers are expected"
 TEXT = "text where a number is expected"
-GAP = "empty value (only MINIMUM_PAYMENTS and CREDIT_LIMIT may be empty)"
-INFINITE = "infinite value"
+GAP = "empty value (blank, NA, NaN, NULL or None; only MINIMUM_PAYMENTS and CREDIT_LIMIT may be empty)"
+# float32 holds up to about 3.4e38: a larger number reads as infinite, so the two are one check.
+INFINITE = "infinite value, or a number too large for a 32-bit float (beyond 3.4e38)"
+#: No credit-card figure comes near this; beyond it sums and KPIs print absurd figures.
+MAX_FIGURE = 1e15
+TOO_LARGE = f"number too large for an amount or count (over {MAX_FIGURE:.0e})"
 NEGATIVE = "negative value (amounts and counts must be >= 0)"
 OUTSIDE_FREQUENCY = "frequency outside 0..1"
 BAD_TENURE = f"tenure not a whole number of months in {TENURE_RANGE[0]}..{TENURE_RANGE[1]}"
@@ -232,6 +236,11 @@ def _check_ranges(extract: Extract, columns: dict[str, np.ndarray]) -> None:
         infinite = np.isinf(col)
         if infinite.any():
             _fail(extract, name, INFINITE, infinite)
+        if kind in ("amount", "count"):
+            with np.errstate(invalid="ignore"):
+                huge = np.abs(col) > MAX_FIGURE
+            if huge.any():
+                _fail(extract, name, TOO_LARGE, huge)
         with np.errstate(invalid="ignore"):
             if kind in ("amount", "count"):
                 negative = col < 0
