@@ -369,16 +369,16 @@ def group_members(pgid: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killing_a_build_leaves_no_process_and_no_open_pipe(tmp_path, extract, sig):
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reportgen", *map(str, build_args(extract, out, "--format", "all"))],
+    proc = subprocess.Popen(  # the whole sample (4,000 customers): the build runs long enough to be killed
+        [sys.executable, "-m", "reportgen", "build", "--data", SAMPLE, "--out", out, "--format", "all"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, cwd=ROOT,
     )
-    deadline = time.monotonic() + 60
-    while len(group_members(proc.pid)) < 3 and time.monotonic() < deadline:  # both render lanes forked
-        time.sleep(0.05)
-    assert len(group_members(proc.pid)) >= 3, "the build never started its render workers"
-    time.sleep(0.5)
+    deadline, seen = time.monotonic() + 60, 0
+    while seen < 3 and time.monotonic() < deadline:  # the build and both render lanes
+        seen = max(seen, len(group_members(proc.pid)))
+        time.sleep(0.02)
     os.kill(proc.pid, sig)
+    assert seen >= 3, "the build never started its render workers"
     proc.communicate(timeout=20)  # EOF on both pipes: no worker holds them
     deadline = time.monotonic() + 10
     while group_members(proc.pid) and time.monotonic() < deadline:

@@ -24,9 +24,12 @@ unavailable, or with one core, everything runs in-process.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
@@ -36,6 +39,8 @@ LANES: dict[str, tuple[str, ...]] = {
     "pdf": ("reportgen.report.model", "reportgen.render.charts:warm_up", "reportgen.render.pdf:warm_up"),
     "deck": ("reportgen.render.charts:warm_up", "reportgen.render.deck.presentation"),
 }
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Niceness a lane takes for background work (see RenderPool.submit).
 BACKGROUND_NICENESS = 10
@@ -58,6 +63,24 @@ def gc_paused(*, freeze: bool = False):
             gc.freeze()
         if enabled:
             gc.enable()
+
+
+def bind_to_parent(parent: int) -> None:
+    """Run first in every worker: die with the parent, and let go of its standard streams.
+
+    A worker outliving a killed build (SIGKILL, SIGTERM) would hold 80-180 MB and the build's
+    stdout/stderr pipes, so a supervisor reading them would wait forever. On Linux the kernel
+    kills the worker when its parent dies (``PR_SET_PDEATHSIG``); the worker's standard streams
+    are ``/dev/null`` (results and errors travel back through the pool, never as output)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        null = os.open(os.devnull, mode)
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def _warm(entries: tuple[str, ...]) -> int:
@@ -106,7 +129,9 @@ class RenderPool:
         """Fork ``lane`` now (once) and let it import its rendering libraries."""
         if not self._parallel or lane in self._lanes:
             return
-        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        executor = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork"), initializer=bind_to_parent, initargs=(os.getpid(),)
+        )
         executor.submit(_warm, LANES[lane])
         self._lanes[lane] = executor
 
