@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from reportgen import __version__
-from reportgen.errors import ConfigError, InputError, ReportgenError
+from reportgen.errors import ConfigError, DeliveryError, InputError, ReportgenError
 
 K_HELP = (
     "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max "
@@ -228,8 +228,15 @@ def _send(month: str, out: Path, config: Path | None, *, dry_run: bool = False, 
     from reportgen.config import load_settings
     from reportgen.monthly.mail import send_month
 
-    for result in send_month(month, out, load_settings(config), dry_run=dry_run, resend=resend):
+    results = send_month(month, out, load_settings(config), dry_run=dry_run, resend=resend)
+    for result in results:
         print(f"{result.audience}: {result.detail}")
+    unconfirmed = [r.audience for r in results if r.status == "unconfirmed"]
+    if unconfirmed:
+        raise DeliveryError(
+            f"not sent to {', '.join(unconfirmed)}: an earlier send was never confirmed; check whether it arrived, "
+            "then use --resend to send again"
+        )
 
 
 def _run_build(args) -> int:

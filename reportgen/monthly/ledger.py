@@ -6,7 +6,7 @@ One table, ``send_ledger``, in the DuckDB history database::
     sent_at TIMESTAMP (UTC), attachments VARCHAR[], status VARCHAR
 
 ``status`` is ``'sending'`` from the moment a message is claimed until the SMTP server accepts
-it, then ``'sent'``. A claim is made *before* connecting (:meth:`SendLedger.claim`): if the
+it, then ``'sent'``; ``'uncertain'`` when the message was sent but the server's answer never came. A claim is made *before* connecting (:meth:`SendLedger.claim`): if the
 process dies between the server accepting the message and the ledger being updated, the
 ``'sending'`` row stays and the next run refuses to send again, because it cannot know whether
 the message went out (at most once; ``resend`` overrides). A delivery that certainly failed
@@ -112,13 +112,14 @@ class SendLedger:
         return None
 
     def record(self, entry: LedgerEntry) -> None:
-        """Mark ``entry`` sent: its claim (same message id) becomes 'sent', or a new row is added."""
+        """Settle ``entry``'s claim (same message id) with its status: 'sent', or 'uncertain' (the
+        message went out but the server never confirmed it: blocks a rerun like 'sent', but says so)."""
         with self._connect("record a send in the ledger") as con:
             con.execute("BEGIN TRANSACTION")
             con.execute(
                 "DELETE FROM send_ledger WHERE message_id = ? AND status = 'sending'", [entry.message_id]
             )
-            _insert(con, entry, "sent")
+            _insert(con, entry, entry.status if entry.status in ("sent", "uncertain") else "sent")
             con.execute("COMMIT")
 
     def release(self, entry: LedgerEntry) -> None:

@@ -38,14 +38,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 
 from reportgen.config import Audience, EmailSettings, Settings
@@ -54,10 +53,10 @@ from reportgen.monthly.attachments import ATTACHMENTS, Attachment, _build_comman
 from reportgen.monthly.ledger import LedgerEntry, SendLedger
 from reportgen.monthly.message import _safe_name, build_message
 from reportgen.monthly.outputs import write_set
+from reportgen.monthly.smtp import MAX_BACKOFF_SECONDS, UnconfirmedDelivery, deliver  # noqa: F401 - re-exported
 
 LOG = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 300.0
 MODEL_FILE = "report-model.json"
 
 
@@ -82,10 +81,6 @@ class _Plan:
     message: EmailMessage
     attachments: tuple[Attachment, ...]
     note: str
-
-
-class _Temporary(Exception):
-    """A failure worth retrying; ``str()`` says what happened."""
 
 
 def send_month(
@@ -215,6 +210,7 @@ def _send_plans(plans, email, ledger, month, now, resend, context, sleep) -> dic
     context = context or ssl.create_default_context()
     results: dict[str, SendResult] = {}
     partial: list[str] = []
+    uncertain: list[str] = []
     for plan in plans:
         audience, message = plan.audience, plan.message
         names = tuple(a.name for a in plan.attachments)
@@ -224,7 +220,19 @@ def _send_plans(plans, email, ledger, month, now, resend, context, sleep) -> dic
             results[audience.name] = _skipped(audience, earlier)
             continue
         try:
-            attempts, refused = _deliver(message, email, context, credentials, sleep)
+            attempts, refused = deliver(message, email, context, credentials, sleep)
+        except UnconfirmedDelivery as exc:
+            # The server may have accepted the message: never sent again automatically.
+            try:
+                ledger.record(replace(entry, status="uncertain"))
+            except ReportgenError as ledger_exc:  # the 'sending' claim stays: it blocks a rerun too
+                LOG.warning("could not mark the send of %s as uncertain: %s", audience.name, ledger_exc)
+            uncertain.append(f"{audience.name} ({exc})")
+            results[audience.name] = SendResult(
+                audience.name, "uncertain", audience.to, names, entry.message_id,
+                f"delivery not confirmed ({exc}); not sent again: check whether it arrived, then use --resend",
+            )
+            continue
         except Exception:
             try:
                 ledger.release(entry)
@@ -248,107 +256,19 @@ def _send_plans(plans, email, ledger, month, now, resend, context, sleep) -> dic
             + (f" after {attempts} attempts" if attempts > 1 else ""),
             attempts=attempts,
         )
+    if uncertain:
+        raise DeliveryError(
+            f"the message to {'; '.join(uncertain)} was sent but the server never confirmed it; it is recorded "
+            "as uncertain and will not be sent again automatically: check with the recipients whether it arrived, "
+            "then use --resend if it did not"
+            + (f" (also: {'; '.join(partial)})" if partial else "")
+        )
     if partial:
         raise DeliveryError(
             "some recipients were refused (the others received the message and it is recorded as sent): "
             + "; ".join(partial) + ". Fix the addresses and send to them separately"
         )
     return results
-
-
-def _deliver(message, email, context, credentials, sleep) -> tuple[int, dict]:
-    """Send with retries on temporary failures; return (attempts, refused recipients)."""
-    where = f"{email.host}:{email.port}"
-    attempts = max(int(email.retries), 0) + 1
-    last = ""
-    for attempt in range(1, attempts + 1):
-        try:
-            return attempt, _send_once(message, email, context, credentials, where)
-        except _Temporary as exc:
-            last = str(exc)
-        if attempt < attempts:
-            delay = min(email.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-            LOG.warning(
-                "temporary failure sending to %s (%s); retry %d of %d in %g s", where, last, attempt, attempts - 1, delay
-            )
-            sleep(delay)
-    raise DeliveryError(
-        f"could not deliver to SMTP server {where} after {attempts} attempt(s): {last}; "
-        "the server is down or busy: try again later (sent audiences are recorded and will not be mailed twice)"
-    )
-
-
-def _send_once(message, email, context, credentials, where) -> dict:
-    try:
-        if email.security == "ssl":
-            smtp = smtplib.SMTP_SSL(email.host, email.port, timeout=email.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(email.host, email.port, timeout=email.timeout)
-    except Exception as exc:  # noqa: BLE001 - classified below
-        raise _classified(exc, where, email) from None
-    try:
-        if email.security == "starttls":
-            smtp.ehlo()
-            if not smtp.has_extn("starttls"):
-                raise DeliveryError(f"{where} does not offer STARTTLS; refusing to send in clear text")
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        if credentials:
-            smtp.login(*credentials)
-        sender = parseaddr(email.sender)[1]
-        recipients = [addr for _name, addr in getaddresses(message.get_all("To", []))]
-        refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
-    except ReportgenError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - classified below
-        raise _classified(exc, where, email) from None
-    finally:
-        _close(smtp)
-    return dict(refused or {})
-
-
-def _classified(exc: Exception, where: str, email: EmailSettings) -> Exception:
-    """A temporary failure (:class:`_Temporary`) or a permanent one (:class:`DeliveryError`)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return DeliveryError(
-            f"the TLS certificate of {where} could not be verified ({exc.verify_message}); refusing to send. "
-            "Fix the server's certificate or trust its CA"
-        )
-    if isinstance(exc, ssl.SSLError):
-        return DeliveryError(f"TLS with {where} failed ({exc.reason or exc.__class__.__name__}); refusing to send")
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = {a: c for a, (c, _m) in exc.recipients.items()}
-        if codes and all(400 <= c < 500 for c in codes.values()):
-            return _Temporary(f"recipients deferred ({', '.join(f'{a} {c}' for a, c in codes.items())})")
-        return DeliveryError(
-            f"{where} refused every recipient: "
-            + ", ".join(f"{a} ({c} {_reply(m)})" for a, (c, m) in exc.recipients.items())
-        )
-    if isinstance(exc, smtplib.SMTPAuthenticationError) and not 400 <= exc.smtp_code < 500:
-        return DeliveryError(
-            f"{where} rejected the login ({exc.smtp_code} {_reply(exc.smtp_error)}); "
-            f"check ${email.username_env} and ${email.password_env}"
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        if 400 <= exc.smtp_code < 500:
-            return _Temporary(f"{exc.smtp_code} {_reply(exc.smtp_error)}")
-        return DeliveryError(f"{where} refused the message permanently: {exc.smtp_code} {_reply(exc.smtp_error)}")
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return _Temporary(f"connection closed by the server ({exc or 'no reason given'})")
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return DeliveryError(f"{where}: {exc}; check the server settings (a username is set in ${email.username_env})")
-    if isinstance(exc, OSError):  # refused connect, timeout, reset, name lookup
-        return _Temporary(f"{exc.__class__.__name__}: {exc.strerror or exc}")
-    if isinstance(exc, smtplib.SMTPException):
-        return DeliveryError(f"{where}: {exc.__class__.__name__}: {exc}")
-    return exc
-
-
-def _close(smtp) -> None:
-    try:
-        smtp.quit()
-    except (smtplib.SMTPException, OSError):  # the message is accepted or failed already
-        smtp.close()
 
 
 # --- dry runs and helpers ---------------------------------------------------------------------
@@ -382,18 +302,19 @@ def _skipped(audience: Audience, earlier: LedgerEntry) -> SendResult:
             f"already sent on {_when(earlier)} to {len(earlier.recipients)} recipient(s); "
             "nothing sent (use --resend to send again)"
         )
+    elif earlier.status == "uncertain":
+        detail = (
+            f"sent on {_when(earlier)} but the server never confirmed it; nothing sent: "
+            "check whether it arrived, then use --resend to send again"
+        )
     else:
         detail = (
             f"a send started on {_when(earlier)} was never confirmed (the run was interrupted); nothing sent: "
             "check whether it arrived, then use --resend to send again"
         )
-    return SendResult(audience.name, "skipped", earlier.recipients, earlier.attachments, earlier.message_id, detail)
+    status = "skipped" if earlier.status == "sent" else "unconfirmed"
+    return SendResult(audience.name, status, earlier.recipients, earlier.attachments, earlier.message_id, detail)
 
 
 def _when(entry: LedgerEntry) -> str:
     return entry.sent_at.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _reply(raw) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return " ".join(text.split())[:200]
