@@ -4,9 +4,10 @@ Thin on purpose: no pandas, scikit-learn, Jinja or WeasyPrint import at module l
 ``reportgen --help`` is instant. Every :class:`~reportgen.errors.ReportgenError` becomes one
 line on stderr and its exit code; an interrupted run exits 130.
 
-Exit codes: 0 success, 2 bad input data or arguments, 3 bad config/playbook/templates,
-4 bad saved model, 5 rendering failed, 6 e-mail delivery failed, 7 the month is locked by
-another run, 70 internal error (a bug: please report it).
+Exit codes (the README's table): 0 success, 1 the output cannot be written, 2 bad input data or
+arguments, 3 bad config/playbook/templates, 4 bad saved model, 5 rendering failed, 6 e-mail not
+delivered to every audience, 7 the month is locked by another run, 8 history database error,
+130 interrupted, 70 internal error (a bug: please report it).
 """
 
 from __future__ import annotations
