@@ -6,6 +6,7 @@ itself matters) or the public API."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -54,6 +55,18 @@ def extract(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "extract.csv"
     path.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:401]), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def built(extract, tmp_path_factory) -> Path:
+    """An output root with 2026-01 built (HTML report and dashboard) and recorded; copy it to change it."""
+    out = tmp_path_factory.mktemp("built") / "out"
+    assert main([str(a) for a in build_args(extract, out, "--format", "html", "--format", "dashboard")]) == 0
+    return out
+
+
+def copy_of(built: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(built, tmp_path / "out"))
 
 
 def build_args(extract: Path, out: Path, *extra) -> list:
@@ -124,12 +137,9 @@ def test_html_outputs_refuse_network_urls(tmp_path, extract, capsys, fmt, templa
     assert not (out / "2026-01").exists()
 
 
-def test_every_html_output_carries_a_content_security_policy(tmp_path, extract, capsys):
-    out = tmp_path / "out"
-    code, _o, err = run_cli(capsys, *build_args(extract, out, "--format", "html", "--format", "dashboard"))
-    assert code == 0, err
+def test_every_html_output_carries_a_content_security_policy(built):
     for name in ("segment-report-2026-01.html", "segment-dashboard-2026-01.html"):
-        text = (out / "2026-01" / name).read_text(encoding="utf-8")
+        text = (built / "2026-01" / name).read_text(encoding="utf-8")
         head = text[text.index("<head>"): text.index("<head>") + 300]
         assert 'http-equiv="Content-Security-Policy"' in head and "default-src 'none'" in head, name
 
@@ -214,9 +224,10 @@ def test_only_regular_files_are_read(tmp_path):
         assert tree(out) == {}
 
 
-def test_a_header_with_too_many_columns_is_refused_at_once(tmp_path, capsys):
+@pytest.mark.parametrize("columns", [5_000, 2_000_000])
+def test_a_header_with_too_many_columns_is_refused_at_once(tmp_path, capsys, columns):
     wide = tmp_path / "wide.csv"
-    wide.write_text(",".join(f"c{i}" for i in range(2_000_000)) + "\n1\n", encoding="utf-8")
+    wide.write_text(",".join(f"c{i}" for i in range(columns)) + "\n1\n", encoding="utf-8")
     out = tmp_path / "out"
     code, _o, err = run_cli(capsys, *["build", "--data", wide, "--out", out, "--month", "2026-01", "-q"])
     line = one_line_error(err)
@@ -300,15 +311,14 @@ def dropping_server(tmp_path):
     server.close()
 
 
-def test_a_message_whose_delivery_is_unconfirmed_is_never_sent_again(tmp_path, extract, dropping_server, capsys):
+def test_a_message_whose_delivery_is_unconfirmed_is_never_sent_again(tmp_path, built, dropping_server):
     from reportgen.config import load_settings
     from reportgen.errors import DeliveryError
     from reportgen.monthly.ledger import SendLedger
     from reportgen.monthly.mail import send_month
 
     server, context = dropping_server
-    out = tmp_path / "out"
-    assert run_cli(capsys, *build_args(extract, out, "--format", "html"))[0] == 0
+    out = copy_of(built, tmp_path)
     config = tmp_path / "c.toml"
     config.write_text(
         f'[email]\nhost = "127.0.0.1"\nport = {server.port}\nsender = "reports@example.com"\nretries = 3\n'
@@ -328,11 +338,10 @@ def test_a_message_whose_delivery_is_unconfirmed_is_never_sent_again(tmp_path, e
     assert entry.status == "uncertain"
 
 
-def test_send_exits_non_zero_when_an_audience_was_not_sent(tmp_path, extract, capsys):
+def test_send_exits_non_zero_when_an_audience_was_not_sent(tmp_path, built, capsys):
     from reportgen.monthly.ledger import LedgerEntry, SendLedger
 
-    out = tmp_path / "out"
-    assert run_cli(capsys, *build_args(extract, out, "--format", "html"))[0] == 0
+    out = copy_of(built, tmp_path)
     SendLedger(out / "history.duckdb").claim(
         LedgerEntry("2026-01", "executives", ("cfo@example.com",), "<m@x>", datetime(2026, 2, 1), ("x.html",))
     )
@@ -392,9 +401,8 @@ def test_killing_a_build_leaves_no_process_and_no_open_pipe(tmp_path, extract, s
 # -- 5. history and files commit together -----------------------------------------------------
 
 
-def test_a_history_failure_leaves_the_previous_deliverables_and_no_month(tmp_path, extract, capsys):
-    out = tmp_path / "out"
-    assert run_cli(capsys, *build_args(extract, out, "--format", "html"))[0] == 0
+def test_a_history_failure_leaves_the_previous_deliverables_and_no_month(tmp_path, extract, built, capsys):
+    out = copy_of(built, tmp_path)
     before = tree(out / "2026-01")
     config = tmp_path / "c.toml"
     config.write_text('[history]\ndatabase = "/proc/no-such-folder/history.duckdb"\n', encoding="utf-8")
@@ -458,9 +466,8 @@ def test_out_naming_a_file_is_one_clear_line(tmp_path, extract, capsys):
     assert target.read_text(encoding="utf-8") == "x"
 
 
-def test_a_rejected_input_leaves_out_exactly_as_it_was(tmp_path, extract, capsys):
-    out = tmp_path / "out"
-    assert run_cli(capsys, *build_args(extract, out, "--format", "html"))[0] == 0
+def test_a_rejected_input_leaves_out_exactly_as_it_was(tmp_path, built, capsys):
+    out = copy_of(built, tmp_path)
     before = tree(out)
     bad = tmp_path / "bad.csv"
     bad.write_text("CUST_ID,BALANCE\nC1,1\n", encoding="utf-8")
@@ -473,10 +480,8 @@ def test_a_rejected_input_leaves_out_exactly_as_it_was(tmp_path, extract, capsys
     assert not fresh.exists()
 
 
-def test_a_finished_build_leaves_no_lock_or_temporary_file(tmp_path, extract, capsys):
-    out = tmp_path / "out"
-    assert run_cli(capsys, *build_args(extract, out, "--format", "html"))[0] == 0
-    assert [p.name for p in out.rglob(".*")] == []
+def test_a_finished_build_leaves_no_lock_or_temporary_file(built):
+    assert [p.name for p in built.rglob(".*")] == []
 
 
 def test_a_render_failure_leaves_no_empty_month_folder(tmp_path, extract, capsys):
@@ -499,3 +504,23 @@ def test_exit_codes_are_documented():
     table = table[: table.index("\n\n")]
     for code in DOCUMENTED_CODES:
         assert f"| `{code}` |" in table, code
+
+
+def test_a_full_disk_leaves_no_partial_file(tmp_path):
+    from reportgen.errors import OutputError
+    from reportgen.monthly.outputs import write_set
+
+    folder = tmp_path / "month"
+    folder.mkdir()
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # writes past 1 KiB fail with EFBIG, as on a full disk
+    try:
+        with pytest.raises(OutputError, match="cannot write output"):
+            write_set(folder, {"a.csv": b"x" * 10, "b.pdf": b"y" * 100_000})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert list(folder.iterdir()) == []

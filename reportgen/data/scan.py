@@ -138,7 +138,7 @@ def check_regular_file(path: Path) -> None:
         raise InputError(f"{path}: is a directory, expected a CSV or Parquet file")
     if not stat.S_ISREG(mode):
         kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or special file"
-        raise InputError(f"{path}: is not a regular file ({kind}); give a CSV or Parquet file")
+        raise InputError(f"{path}: is not a regular file but {kind}; give a CSV or Parquet file")
 
 
 def check_header(path: Path, scan: FileScan, line: str, delimiter: str) -> None:

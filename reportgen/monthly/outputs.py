@@ -144,11 +144,15 @@ def remove_stale_temps(folder: Path) -> int:
 
 def _stage(folder: Path, name: str, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, _file_mode())  # mkstemp makes 0600; deliverables are meant to be shared
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600; deliverables are meant to be shared
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:  # a full disk: no partial temporary file stays behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return Path(tmp)
 
 
