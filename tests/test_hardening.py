@@ -140,7 +140,7 @@ def test_html_outputs_refuse_network_urls(tmp_path, extract, capsys, fmt, templa
 def test_every_html_output_carries_a_content_security_policy(built):
     for name in ("segment-report-2026-01.html", "segment-dashboard-2026-01.html"):
         text = (built / "2026-01" / name).read_text(encoding="utf-8")
-        head = text[text.index("<head>"): text.index("<head>") + 300]
+        head = text[text.index("<head>"): text.index("<head>") + 350]
         assert 'http-equiv="Content-Security-Policy"' in head and "default-src 'none'" in head, name
 
 

@@ -12,8 +12,8 @@ what a rendered page may load is checked on the rendered text, not trusted to th
   :class:`~reportgen.errors.RenderError` naming the URL: an e-mailed page must not call home
   or read local files when it is opened.
 - Links a reader clicks (``<a href>``) are navigation, not loads, and may point anywhere.
-- Every HTML page gets a ``Content-Security-Policy`` ``<meta>`` as the first element of its
-  ``<head>``, whatever the templates say, so a browser enforces the same rule on what the
+- Every HTML page gets a ``Content-Security-Policy`` ``<meta>`` at the top of its ``<head>``
+  (after the charset declaration), whatever the templates say, so a browser enforces the same rule on what the
   check cannot see (scripts building URLs at run time).
 """
 
@@ -38,6 +38,7 @@ DASHBOARD_CSP = (
 _RESOURCE_ATTRIBUTES = {"src", "srcset", "poster", "data", "background", "action", "formaction", "xlink:href", "ping"}
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)|@import\s+(['"])(.*?)\3""", re.IGNORECASE | re.DOTALL)
 _HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_CHARSET = re.compile(r"\s*<meta\s+charset=[^>]*>", re.IGNORECASE)
 _DOCTYPE = re.compile(r"\A\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
@@ -74,12 +75,16 @@ def check_page(html_text: str, what: str, *, print_media: bool = False) -> None:
 
 
 def with_csp(html_text: str, policy: str) -> str:
-    """``html_text`` with a Content-Security-Policy ``<meta>`` first in its ``<head>`` (or, with
+    """``html_text`` with a Content-Security-Policy ``<meta>`` first in its ``<head>`` (after a
+    leading charset declaration; or, with
     no ``<head>`` tag, right after the doctype, where the parser opens the head)."""
     meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
     head = _HEAD.search(html_text)
     if head:
-        return html_text[: head.end()] + "\n" + meta + html_text[head.end():]
+        # after the charset declaration when it opens the head (it must come in the first 1024 bytes)
+        charset = _CHARSET.match(html_text, head.end())
+        at = charset.end() if charset else head.end()
+        return html_text[:at] + "\n" + meta + html_text[at:]
     doctype = _DOCTYPE.search(html_text)
     at = doctype.end() if doctype else 0
     return html_text[:at] + "\n" + meta + html_text[at:]
@@ -118,6 +123,8 @@ class _ResourceParser(HTMLParser):
                 self.urls.append(value)  # <link>, <base>, SVG <image>/<use>: loaded, not clicked
             elif name == "style":
                 self.urls += _css_urls(value)
+            elif name == "srcdoc":  # a frame's whole document, inline
+                self.urls += resource_urls(value)
         if tag == "meta":
             values = {k: (v or "") for k, v in attrs}
             if values.get("http-equiv", "").lower() == "refresh":
