@@ -524,3 +524,16 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous)
     assert list(folder.iterdir()) == []
+
+
+def test_undoing_a_commit_puts_the_previous_files_back(tmp_path):
+    """What a build does when the history commit fails after its files reached their names."""
+    from reportgen.monthly.outputs import StagedFiles, write_set
+
+    write_set(tmp_path, {"report.pdf": b"old"})
+    with StagedFiles() as staged:
+        staged.add(tmp_path, {"report.pdf": b"new", "report.html": b"new"})
+        staged.commit()
+        assert (tmp_path / "report.pdf").read_bytes() == b"new"
+        staged.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"report.pdf": b"old"}

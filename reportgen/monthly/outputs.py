@@ -90,6 +90,8 @@ class StagedFiles:
         for final, previous in reversed(self._backups):
             if previous is None:
                 final.unlink(missing_ok=True)
+            elif final.exists() and os.path.samefile(previous, final):  # never replaced (rename would be a no-op)
+                previous.unlink()
             else:
                 os.replace(previous, final)
         self._backups = []
