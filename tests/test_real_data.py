@@ -101,7 +101,7 @@ def test_rerun_gives_identical_assignments(real_k5, real_data, tmp_path):
 
 
 def test_chosen_k_is_printed_with_its_evidence(cli, real_data, tmp_path):
-    code, out, err = cli("segment", "--data", real_data, "--out", tmp_path, "-q")
+    code, out, err = cli("segment", "--data", real_data, "--out", tmp_path)
     assert code == 0, err
     first = out.splitlines()[0]
     assert first.startswith("k = ") and "chosen by the rule" in first and "silhouette" in first and "stability" in first
