@@ -231,9 +231,8 @@ def build(
                 for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
                     staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
                 progress("record history")
-                # The month's records are written first and committed only once every file has
-                # its final name; a failing commit puts the previous files back. Either the
-                # files and the history both have the month, or neither does.
+                # Records written, files moved, then the commit (its failure puts the old files
+                # back): the files and the history both have the month, or neither does.
                 with recording(database, **records) as commit_history:
                     progress("write files")
                     written = staged.commit()
