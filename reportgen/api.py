@@ -231,8 +231,7 @@ def build(
                 for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
                     staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
                 progress("record history")
-                # Records written, files moved, then the commit (its failure puts the old files
-                # back): the files and the history both have the month, or neither does.
+                # Records, then files, then the commit (undone if it fails): both have the month or neither.
                 with recording(database, **records) as commit_history:
                     progress("write files")
                     written = staged.commit()
