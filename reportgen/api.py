@@ -144,13 +144,15 @@ def segment(
     *,
     k: int | None = None,
     config: Path | str | None = None,
+    table: str | None = None,
+    query: str | None = None,
     engine: str = "local",
     spark_master: str | None = None,
 ) -> Outcome:
     """Segment ``data`` and write the segment files (see :mod:`reportgen.monthly.exports`) into ``out``."""
     from reportgen.monthly.exports import write_segment_files
 
-    settings = load_settings(Path(config) if config else None, k=k)
+    settings = load_settings(Path(config) if config else None, k=k, table=table, query=query)
     progress = Progress()
     with progress.running():
         result, model = analyse(data, settings=settings, progress=progress, engine=engine, spark_master=spark_master)
@@ -180,6 +182,8 @@ def build(
     month: str | None = None,
     k: int | None = None,
     config: Path | str | None = None,
+    table: str | None = None,
+    query: str | None = None,
     render: RenderSettings | None = None,
     progress: Progress | None = None,
     refit: bool = False,
@@ -194,13 +198,14 @@ def build(
     The run is recorded in the history database (``[history] database``, default
     ``out/history.duckdb``); earlier months make this one scored with the saved model (or
     refitted and matched with ``refit``) and add trends and migration to the report. Two builds
-    of the same month cannot run at once."""
+    of the same month cannot run at once. With a database URL as ``data``, ``table`` or ``query``
+    says what to read (instead of the config's ``[input] table`` or ``query``)."""
     render = render or RenderSettings()
     formats = parse_formats(formats)  # unknown formats fail before any work,
     check_settings(formats, render)  # and so do a wrong master and broken user templates
     stamp = now_utc()
     month = parse_month(month, stamp)
-    settings = load_settings(Path(config) if config else None, k=k)
+    settings = load_settings(Path(config) if config else None, k=k, table=table, query=query)
     database = history_path(settings, out)
     progress = progress or Progress()
     own_pool = pool is None
@@ -337,6 +342,8 @@ def export(
     month: str | None = None,
     k: int | None = None,
     config: Path | str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> list[Path]:
     """Write the BI extracts (see :mod:`reportgen.monthly.bi`) for ``data`` into ``out/<month>/bi/``.
 
@@ -345,7 +352,7 @@ def export(
 
     stamp = now_utc()
     month = parse_month(month, stamp)
-    settings = load_settings(Path(config) if config else None, k=k)
+    settings = load_settings(Path(config) if config else None, k=k, table=table, query=query)
     database = history_path(settings, out)
     progress = Progress()
     with progress.running():

@@ -119,6 +119,21 @@ def _lower(text: str) -> str:
     return text.strip().lower()
 
 
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=_data_path,
+                   help="customer extract (CSV, CSV.gz or Parquet) or a database URL (postgresql://user@host:5432/db, "
+                        "with --table or --query; the password from PGPASSWORD); default: the bundled sample")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--table", help="with a database URL: the table (or schema.table) to read")
+    source.add_argument("--query", metavar="SQL", help="with a database URL: the query whose rows are the customers")
+
+
+def _data_args(args) -> dict:
+    if (args.table or args.query) and not (isinstance(args.data, str) and "://" in args.data):
+        raise InputError("--table and --query need --data with a database URL, e.g. postgresql://user@host:5432/db")
+    return {"table": args.table, "query": args.query}
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -159,7 +174,7 @@ def _add_build(sub) -> None:
     p.add_argument("--format", dest="formats", action="append", type=_formats, metavar="FORMAT",
                    help="pdf, pptx, html, dashboard or all, in any case; several as a comma list (pdf,pptx) "
                         "or by repeating --format (default: pdf)")
-    p.add_argument("--data", type=_data_path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
+    _data_options(p)
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="report month YYYY-MM (default: the current month)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
@@ -201,7 +216,7 @@ def _add_export(sub) -> None:
                     "(bi-schema.json) to OUT/MONTH/bi/.",
     )
     p.add_argument("--format", dest="fmt", type=_lower, choices=("parquet", "csv"), default="parquet", help="parquet (default) or csv")
-    p.add_argument("--data", type=_data_path, help="customer extract; default: the bundled sample")
+    _data_options(p)
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")
     p.add_argument("--month", help="month YYYY-MM (default: the current month)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
@@ -213,7 +228,8 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     from reportgen.api import export
 
-    for path in export(args.data, fmt=args.fmt, out=args.out, month=args.month, k=args.k, config=args.config):
+    for path in export(args.data, fmt=args.fmt, out=args.out, month=args.month, k=args.k, config=args.config,
+                       **_data_args(args)):
         print(f"wrote {path}")
     return 0
 
@@ -271,6 +287,7 @@ def _run_build(args) -> int:
             render=RenderSettings(templates=args.templates, pptx_template=args.pptx_template),
             refit=args.refit,
             pool=pool,
+            **_data_args(args),
             **_engine_args(args),
         )
     model = outcome.model
@@ -295,7 +312,7 @@ def _add_segment(sub) -> None:
         help="segment customers and write assignments, profiles, k evidence and model.json",
         description="Segment the customers of an extract and write the segment files (see docs in README).",
     )
-    p.add_argument("--data", type=_data_path, help="customer extract (CSV, CSV.gz or Parquet); default: the bundled sample")
+    _data_options(p)
     p.add_argument("--out", type=Path, default=Path("output/segment"), help="output folder (default: output/segment)")
     p.add_argument("--k", type=_positive_int, help=K_HELP)
     p.add_argument("--config", type=Path, help="TOML config: column mapping, k range, seed, playbook")
@@ -323,7 +340,8 @@ def _add_synth(sub) -> None:
 def _run_segment(args) -> int:
     from reportgen.api import segment
 
-    outcome = segment(data=args.data, out=args.out, k=args.k, config=args.config, **_engine_args(args))
+    outcome = segment(data=args.data, out=args.out, k=args.k, config=args.config, **_data_args(args),
+                      **_engine_args(args))
     choice = outcome.model.k_choice
     chosen = next(r for r in choice.rows if r.chosen)
     how = "set with --k" if choice.forced else "chosen by the rule"

@@ -9,6 +9,9 @@ silently ignored)::
     [input]
     delimiter = ";"          # sniffed from the header when absent
     encoding = "latin-1"     # UTF-8 (with or without BOM) is tried first when absent
+    # with --data postgresql://user@host:5432/db (pip install 'reportgen[sql]'): a table or a query
+    table = "customers"      # or: query = "SELECT * FROM cards WHERE month = '2026-11'"
+    password_env = "WAREHOUSE_PASSWORD"   # else PGPASSWORD; never a password in the URL or here
 
     [input.columns]          # contract name = the header in your extract
     CUST_ID = "customer_number"
@@ -74,6 +77,9 @@ class InputSettings:
     delimiter: str | None = None
     encoding: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    table: str | None = None
+    query: str | None = None
+    password_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,11 +147,16 @@ class Settings:
     config_path: Path | None = None
 
 
-def load_settings(path: Path | None = None, *, k: int | None = None) -> Settings:
-    """Read the TOML config at ``path`` (defaults when ``None``) and apply CLI overrides."""
+def load_settings(
+    path: Path | None = None, *, k: int | None = None, table: str | None = None, query: str | None = None
+) -> Settings:
+    """Read the TOML config at ``path`` (defaults when ``None``) and apply CLI overrides
+    (``table`` or ``query`` replaces both of the config's)."""
     settings = Settings() if path is None else _settings_from_file(Path(path))
     if k is not None:
         settings = replace(settings, segmentation=replace(settings.segmentation, k=k))
+    if table is not None or query is not None:
+        settings = replace(settings, input=replace(settings.input, table=table, query=query))
     _check_segmentation(settings.segmentation, settings.config_path)
     return settings
 
@@ -244,7 +255,12 @@ def _build(cls, table: dict, path: Path, where: str):
 
 def _input(raw: dict, path: Path) -> InputSettings:
     table = _table(raw, "input", path)
-    _reject_unknown(table, {"delimiter", "encoding", "columns"}, path, "[input]")
+    if "password" in table:
+        raise ConfigError(
+            f"{path}: [input] password is not accepted (a config file is no place for a secret); put the "
+            f"password in an environment variable and name it with [input] password_env"
+        )
+    _reject_unknown(table, {"delimiter", "encoding", "columns", "table", "query", "password_env"}, path, "[input]")
     mapping = table.pop("columns", {})
     if not isinstance(mapping, dict):
         raise ConfigError(f"{path}: input.columns must be a table of contract name = header, e.g. [input.columns]")

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportgen.config import Settings
-from reportgen.errors import ConfigError
+from reportgen.data.database import is_database_url
+from reportgen.errors import ConfigError, InputError
 from reportgen.segmentation.result import PreviousModel, SegmentationResult
 
 ENGINES = ("local", "spark")
 
 
 def run_segmentation(
-    data: Path, settings: Settings, log=None, *, previous: PreviousModel | None = None,
+    data: Path | str, settings: Settings, log=None, *, previous: PreviousModel | None = None,
     refit: bool = False, month: str = "", engine: str = "local", spark_master: str | None = None,
     observe=None,
 ) -> SegmentationResult:
@@ -37,6 +38,8 @@ def run_segmentation(
     (``selection``, the result's k evidence, and ``customers``) once k is chosen. The default
     engine only."""
     if engine == "spark":
+        if is_database_url(data):
+            raise InputError(f"{data}: database URLs are read by the default engine; drop --engine spark")
         from reportgen.segmentation.engines.spark import run_segmentation_spark
 
         return run_segmentation_spark(

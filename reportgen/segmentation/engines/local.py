@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from reportgen.config import Settings
-from reportgen.data.extract import Extract, load_extract
+from reportgen.data.extract import Extract
 from reportgen.data.features import fit_scaler
 from reportgen.data.frames import is_table, load_table
+from reportgen.data.sources import load_source
 from reportgen.data.validation import MIN_CUSTOMERS_PER_SEGMENT, validate_extract
 from reportgen.errors import InputError
 from reportgen.segmentation.drift import to_scaled_space
@@ -35,7 +36,7 @@ def run_local(
     log = log or (lambda step: None)
     log("load")
     playbook = load_playbook(settings.playbook)
-    extract = load_table(data, settings.input) if is_table(data) else load_extract(Path(data), settings.input)
+    extract = load_table(data, settings.input) if is_table(data) else load_source(data, settings.input)
     seg = settings.segmentation
     if previous is not None and not refit:
         largest_k = len(previous.model.segments)
