@@ -31,6 +31,7 @@ from reportgen.monthly.history import (
 )
 from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
 from reportgen.monthly.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
+from reportgen.monthly.workbook import build_workbook
 from reportgen.progress import Progress
 from reportgen.render.formats import ALL_FORMATS, RENDERERS, check_settings, file_name, parse_formats
 from reportgen.render.pool import RenderPool
@@ -219,10 +220,11 @@ def build(
                 data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
                 refit=refit, engine=engine, spark_master=spark_master, observe=early.observe,
             )
+            rendered = tuple(f for f in formats if f in RENDERERS)  # the rest are made from the customers
             progress("charts")
-            charts = draw_charts(model, pool, early)
+            charts = draw_charts(model, pool, early) if rendered else {}
             progress("render " + ", ".join(formats))
-            rendering = submit_renders(model, charts, render, formats, pool)
+            rendering = submit_renders(model, charts, render, rendered, pool)
             with StagedFiles() as staged:
                 # While the lanes render, this process stages everything else: the target lists
                 # first (a mailer that sees the report relies on them), then the model files and
@@ -231,6 +233,8 @@ def build(
                 staged.add(targets_folder, build_target_files(result, model))
                 model_bytes = save_model(result.model)
                 staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})
+                if "xlsx" in formats:
+                    staged.add(folder, {file_name("xlsx", month): build_workbook(result, model)})
                 records = history_records(result, model, model_bytes)
                 load_history_engine()
                 for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):

@@ -172,7 +172,7 @@ def _add_build(sub) -> None:
         ),
     )
     p.add_argument("--format", dest="formats", action="append", type=_formats, metavar="FORMAT",
-                   help="pdf, pptx, html, dashboard or all, in any case; several as a comma list (pdf,pptx) "
+                   help="pdf, pptx, html, dashboard, xlsx (the target lists and recommendations as one Excel workbook) or all (the four report formats), in any case; several as a comma list (pdf,pptx) "
                         "or by repeating --format (default: pdf)")
     _data_options(p)
     p.add_argument("--out", type=Path, default=Path("output"), help="output root (default: output)")

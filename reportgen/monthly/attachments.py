@@ -18,12 +18,13 @@ ATTACHMENTS: dict[str, str] = {
     "dashboard": "the interactive dashboard (HTML)",
     "recommendations": "per-segment recommendations (CSV)",
     "targets": "per-persona target lists (CSV)",
+    "xlsx": "target lists and recommendations (Excel workbook)",
 }
 
 TARGETS_FOLDER = "targets"  # reportgen.monthly.targets.TARGETS_FOLDER, not imported: it pulls in pandas
 
 
-_FORMATS = ("pdf", "pptx", "html", "dashboard")
+_FORMATS = ("pdf", "pptx", "html", "dashboard", "xlsx")
 
 
 _MIME = {
@@ -31,6 +32,7 @@ _MIME = {
     ".pptx": ("application", "vnd.openxmlformats-officedocument.presentationml.presentation"),
     ".html": ("text", "html"),
     ".csv": ("text", "csv"),
+    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
 }
 
 

@@ -164,7 +164,7 @@ def _check_settings(email: EmailSettings, dry_run: bool, show_customer_ids: bool
                 f"valid: {', '.join(ATTACHMENTS)}"
             )
         if is_executive(audience):
-            with_ids = [a for a in audience.attach if a == "targets" or (a == "dashboard" and show_customer_ids)]
+            with_ids = [a for a in audience.attach if a in ("targets", "xlsx") or (a == "dashboard" and show_customer_ids)]
             if with_ids:
                 raise ConfigError(
                     f"[email.audiences.{audience.name}] attaches {', '.join(with_ids)}, which hold customer ids; "

@@ -74,15 +74,20 @@ def build_target_files(result, model) -> dict[str, bytes]:
     indexes into ``model.segments``); ``model`` the :class:`~reportgen.report.model.ReportModel`.
     """
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
-    labels = np.asarray(result.labels)
     files: dict[str, bytes] = {}
-    for index, segment in enumerate(model.segments):
-        rows = _target_frame(result, labels == index, segment)
-        stem = stems[segment.id]
+    for segment_id, rows in target_lists(result, model).items():
+        stem = stems[segment_id]
         files[f"{stem}.csv"] = csv_bytes(rows)
         files[f"{stem}.parquet"] = _parquet(rows)
     files[RECOMMENDATIONS_FILE] = csv_bytes(recommendations_table(model, stems))
     return files
+
+
+def target_lists(result, model) -> dict[int, pd.DataFrame]:
+    """Each segment's target list (:data:`TARGET_COLUMNS`, extract order), by segment id, in the
+    model's segment order."""
+    labels = np.asarray(result.labels)
+    return {segment.id: _target_frame(result, labels == index, segment) for index, segment in enumerate(model.segments)}
 
 
 def write_target_files(result, model, month_dir: Path) -> list[Path]:

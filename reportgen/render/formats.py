@@ -17,6 +17,11 @@ RENDERERS: dict[str, tuple[str, str, str]] = {
     "pptx": ("reportgen.render.deck.presentation", "render_pptx", "segment-report-{month}.pptx"),
     "dashboard": ("reportgen.render.dashboard", "render_dashboard", "segment-dashboard-{month}.html"),
 }
+# Formats made from the customers themselves, not rendered from the model: written by the build
+# (reportgen.monthly) with the target lists. format -> file name pattern.
+DATA_FORMATS: dict[str, str] = {
+    "xlsx": "segment-targets-{month}.xlsx",
+}
 
 
 #: The order "all" expands to.
@@ -38,8 +43,8 @@ def parse_formats(values) -> tuple[str, ...]:
 
 def check_format(fmt: str) -> None:
     """An unknown format fails, listing the valid ones (without importing any renderer)."""
-    if fmt not in RENDERERS:
-        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted(RENDERERS))}, all")
+    if fmt not in RENDERERS and fmt not in DATA_FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; valid formats: {', '.join(sorted({*RENDERERS, *DATA_FORMATS}))}, all")
 
 
 def check_settings(formats, settings: RenderSettings) -> None:
@@ -63,4 +68,5 @@ def check_settings(formats, settings: RenderSettings) -> None:
 
 def file_name(fmt: str, month: str) -> str:
     """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
-    return RENDERERS[fmt][2].format(month=month)
+    pattern = RENDERERS[fmt][2] if fmt in RENDERERS else DATA_FORMATS[fmt]
+    return pattern.format(month=month)
