@@ -37,6 +37,7 @@ from reportgen.render.formats import ALL_FORMATS, RENDERERS, check_settings, fil
 from reportgen.render.pool import RenderPool
 from reportgen.render.settings import RenderSettings
 from reportgen.report.build import build_report_model, correlation_of, k_choice_of
+from reportgen.report.formatting import number_style
 from reportgen.report.model import ReportModel, model_to_json
 from reportgen.resources import bundled_path
 from reportgen.segmentation.model import parse_model, save_model
@@ -110,16 +111,17 @@ def analyse(
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
         cubes = load_cubes(history, sorted(set(trend["month"])))
-    model = build_report_model(
-        result,
-        month=month,
-        generated_at=stamp.isoformat(timespec="seconds"),
-        title=settings.title,
-        show_ids=settings.show_customer_ids,
-        trend=trend,
-        migration=migration,
-        cubes=cubes,
-    )
+    with number_style(settings.locale, settings.currency):  # the model's sentences and figures
+        model = build_report_model(
+            result,
+            month=month,
+            generated_at=stamp.isoformat(timespec="seconds"),
+            title=settings.title,
+            show_ids=settings.show_customer_ids,
+            trend=trend,
+            migration=migration,
+            cubes=cubes,
+        )
     return result, model
 
 
@@ -212,7 +214,10 @@ def build(
     own_pool = pool is None
     pool = pool or RenderPool(workers=1)
     try:
-        with month_lock(Path(out), month), progress.running():
+        with month_lock(Path(out), month), progress.running(), number_style(settings.locale, settings.currency):
+            for lane in RENDER_LANES.values():  # the lanes format numbers in the build's style too
+                if lane:
+                    pool.submit(lane, "reportgen.report.formatting", "use_style", settings.locale, settings.currency)
             folder = Path(out) / month
             remove_stale_temps(folder)
             early = EarlyCharts(pool)

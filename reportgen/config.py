@@ -5,6 +5,8 @@ silently ignored)::
 
     [report]
     title = "Customer Segmentation Report"
+    locale = "de_DE"         # numbers, amounts and dates in every output (Babel/CLDR); default en_US
+    currency = "EUR"         # ISO 4217 code of the amounts; default USD
 
     [input]
     delimiter = ";"          # sniffed from the header when absent
@@ -67,6 +69,7 @@ from typing import Any
 
 from reportgen.data.contract import FEATURES, ID_COLUMN
 from reportgen.errors import ConfigError
+from reportgen.report.formatting import check_style
 from reportgen.resources import bundled_path
 
 
@@ -144,6 +147,8 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     show_customer_ids: bool = False
     title: str = "Customer Segmentation Report"
+    locale: str = "en_US"
+    currency: str = "USD"
     config_path: Path | None = None
 
 
@@ -172,7 +177,7 @@ def _settings_from_file(path: Path) -> Settings:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _reject_unknown(raw, {"report", "input", "segmentation", "personas", "history", "dashboard", "email"}, path, "top level")
     report = _table(raw, "report", path)
-    _reject_unknown(report, {"title"}, path, "[report]")
+    _reject_unknown(report, {"title", "locale", "currency"}, path, "[report]")
     personas = _table(raw, "personas", path)
     _reject_unknown(personas, {"playbook"}, path, "[personas]")
     dashboard = _table(raw, "dashboard", path)
@@ -189,8 +194,19 @@ def _settings_from_file(path: Path) -> Settings:
         email=_email(raw, path),
         show_customer_ids=_typed(dashboard.get("show_customer_ids", False), bool, path, "dashboard.show_customer_ids"),
         title=_typed(report.get("title", Settings.title), str, path, "report.title"),
+        **_style(report, path),
         config_path=path,
     )
+
+
+def _style(report: dict, path: Path) -> dict:
+    locale = _typed(report.get("locale", Settings.locale), str, path, "report.locale")
+    currency = _typed(report.get("currency", Settings.currency), str, path, "report.currency")
+    try:
+        locale, currency = check_style(locale, currency)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [report] {exc}") from None
+    return {"locale": locale, "currency": currency}
 
 
 def _table(raw: dict, name: str, path: Path) -> dict:

@@ -58,7 +58,7 @@ def test_target_sheets_hold_every_customer_with_typed_values(run, book):
         assert first["CUST_ID"] == expected["CUST_ID"].iloc[0]
         assert first["BALANCE"] == pytest.approx(expected["BALANCE"].iloc[0]) and isinstance(first["BALANCE"], float)
         assert first["TENURE"] == expected["TENURE"].iloc[0]
-        assert sheet["E2"].number_format == "#,##0.00"  # BALANCE: an amount
+        assert sheet["E2"].number_format == "$#,##0.00"  # BALANCE: an amount, in the report's currency
         assert sheet["K2"].number_format == "0.0%"  # UTILISATION: a share, kept as the value 0..1
     assert total == len(result.labels)
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from reportgen.monthly.outputs import neutralise_formula
 from reportgen.monthly.targets import recommendations_table, target_lists
+from reportgen.report.formatting import spreadsheet_money_format
 
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit, header included
 _SHEET_NAME_LIMIT = 31
@@ -34,9 +35,10 @@ _WHOLE_COLUMNS = ("segment", "TENURE", "Customers")
 _WIDTH_SAMPLE = 200  # rows looked at to size a text column
 
 
-def build_workbook(result, model, *, money_format: str = "#,##0.00") -> bytes:
+def build_workbook(result, model, *, money_format: str | None = None) -> bytes:
     """The workbook of a segmentation ``result`` and its report ``model``; ``money_format`` is
-    the Excel number format of amounts (the report's currency)."""
+    the Excel number format of amounts (default: the current number style's currency)."""
+    money_format = money_format or spreadsheet_money_format(2)
     used: set[str] = {"recommendations"}
     lists = target_lists(result, model)
     names = {s.id: _sheet_name(s.name, used) for s in model.segments}

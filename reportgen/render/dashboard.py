@@ -52,7 +52,7 @@ from reportgen.render.templating import (
     inline_source,
     render_template,
 )
-from reportgen.report.formatting import format_count, month_label
+from reportgen.report.formatting import format_count, month_label, style_symbols
 from reportgen.report.model import KPI_FORMULAS, LIMIT_BANDS, UTILISATION_BANDS, ReportModel
 
 #: The page every dashboard starts from, and the inlined stylesheet and script.
@@ -212,6 +212,7 @@ def build_dashboard_data(model: ReportModel, *, cubes: dict[str, list] | None = 
         "table_columns": [list(c) for c in TABLE_COLUMNS],
         "page_size": TABLE_PAGE_SIZE,
         "history": history_payload(model, cubes),
+        **({"style": style} if (style := style_symbols()) else {}),  # a locale or currency other than en_US/USD
     }
 
 

@@ -36,14 +36,41 @@
     return (negative ? "-" : "") + whole + (parts.length > 1 ? "." + parts[1] : "");
   }
 
+  // Another locale or currency than en_US/USD: data.style (formatting.style_symbols) holds its
+  // separators, signs, affixes and compact words; the digits are rounded as above all the same.
+  let STYLE = null;
+
+  function local(text) {
+    if (!STYLE) return text;
+    return text.replace(/[,.-]/g, function (c) {
+      return c === "," ? STYLE.group : c === "." ? STYLE.decimal : STYLE.minus;
+    });
+  }
+
+  function localMoney(value, compact) {
+    const a = Math.abs(value);
+    const m = STYLE.money;
+    const steps = [[1e9, "1000000000"], [1e6, "1000000"], [1e3, "1000"]];
+    let number = local(fixed(a, 0, true));
+    for (let i = 0; compact && i < steps.length; i++) {
+      if (a >= steps[i][0]) {
+        const word = STYLE.compact[steps[i][1]];
+        if (word !== null && word !== undefined) number = local(fixed(a / steps[i][0], 1, true)) + word;
+        break;
+      }
+    }
+    return value < 0 ? m[2] + number + m[3] : m[0] + number + m[1];
+  }
+
   function formatCount(value) {
     if (isMissing(value)) return "n/a";
     const text = fixed(value, 0, true);
-    return /^-[0,]*$/.test(text) ? text.slice(1) : text; // Python ints have no negative zero
+    return local(/^-[0,]*$/.test(text) ? text.slice(1) : text); // Python ints have no negative zero
   }
 
   function formatMoney(value, compact) {
     if (isMissing(value)) return "n/a";
+    if (STYLE) return localMoney(value, compact);
     const sign = value < 0 ? "-" : "";
     const a = Math.abs(value);
     if (compact) {
@@ -57,12 +84,15 @@
 
   function formatShare(value, digits) {
     if (isMissing(value)) return "n/a";
-    return fixed(value * 100, digits === undefined ? 1 : digits, false) + "%";
+    const text = fixed(value * 100, digits === undefined ? 1 : digits, false);
+    if (!STYLE) return text + "%";
+    const negative = text.charAt(0) === "-";
+    return (negative ? STYLE.minus : "") + STYLE.percent[0] + local(negative ? text.slice(1) : text) + STYLE.percent[1];
   }
 
   function formatNumber(value, digits) {
     if (isMissing(value)) return "n/a";
-    return fixed(value, digits === undefined ? 2 : digits, true);
+    return local(fixed(value, digits === undefined ? 2 : digits, true));
   }
 
   function formatValue(value, unit) {
@@ -90,6 +120,7 @@
   /* ---------- data ---------- */
 
   const data = JSON.parse(document.getElementById("dashboard-data").textContent);
+  STYLE = data.style || null;
   const cube = data.cube;
   const sample = data.sample;
   const segments = data.segments;

@@ -44,6 +44,7 @@ from reportgen.report.formatting import (
     format_money,
     format_number,
     format_share,
+    unit_label,
 )
 from reportgen.report.model import ReportModel
 
@@ -176,8 +177,8 @@ def plot_comparison(model: ReportModel):
         ax.bar(range(n), [value(s) for s in segments], width=0.72, color=[s.color for s in segments], zorder=2)
         ax.set_xticks(range(n), [str(s.id) for s in segments])
         ax.set_xlim(-0.6, n - 0.4)
-        _panel_title(ax, title)
-        _label(ax, y=ylabel)
+        _panel_title(ax, unit_label(title))
+        _label(ax, y=unit_label(ylabel))
         _numeric(ax.yaxis, kind)
         _style(ax, grid="y")
         ax.tick_params(axis="x", bottom=False)

@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 
 from reportgen.report.formatting import (
+    format_compact,
     format_count,
     format_money,
     format_number,
@@ -201,7 +202,7 @@ def _numeric(axis, kind: str) -> None:
 def _number(kind: str):
     """Value -> text for one kind of number (ticks and alt text alike)."""
     return {
-        "count": lambda v: format_money(v, compact=True).replace("$", "") if abs(v) >= 1e5 else format_count(v),
+        "count": lambda v: format_compact(v) if abs(v) >= 1e5 else format_count(v),
         "money": lambda v: format_money(v, compact=abs(v) >= 1e3),  # $500, $1.5k, $10.0k: one style per axis
         "share": lambda v: format_share(v, 0),
         "number": lambda v: format_number(v, 2),

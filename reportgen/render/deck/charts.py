@@ -17,7 +17,13 @@ from pptx.util import Emu, Pt
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.slides import fill_text, kpi_of, new_slide, slide_area, split_rect
 from reportgen.render.deck.textfit import Para, category_label, cut_words, slide_text
-from reportgen.report.formatting import format_count, format_number, format_share, month_short
+from reportgen.report.formatting import (
+    format_count,
+    format_number,
+    format_share,
+    month_short,
+    spreadsheet_money_format,
+)
 
 
 def build_k_choice(deck) -> None:
@@ -115,7 +121,7 @@ def build_comparison(deck) -> None:
                                             for key, label in _COMPARED) + "." for s in segments)
     ))
     area = slide_area(deck, slide)
-    data = CategoryChartData(number_format="$#,##0")
+    data = CategoryChartData(number_format=spreadsheet_money_format())
     data.categories = [label for _key, label in _COMPARED]
     for segment in segments:
         data.add_series(category_label(segment.name), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
@@ -124,7 +130,7 @@ def build_comparison(deck) -> None:
     plot = chart.plots[0]
     plot.gap_width = 70
     plot.overlap = 0
-    chart.value_axis.tick_labels.number_format = "$#,##0"
+    chart.value_axis.tick_labels.number_format = spreadsheet_money_format()
     chart.value_axis.tick_labels.number_format_is_linked = False
     chart.value_axis.minimum_scale = 0
     for series, segment in zip(plot.series, segments):
