@@ -24,7 +24,7 @@ from reportgen.render.dashboard import (
 )
 from reportgen.render.settings import RenderSettings
 from reportgen.render.templating import css_color
-from reportgen.report.formatting import format_count, format_money, format_number, format_share
+from reportgen.report.formatting import format_count, format_money, format_number, format_share, number_style
 from reportgen.report.model import History, Migration, TrendSeries
 from reportgen.resources import bundled_root
 
@@ -371,6 +371,30 @@ def test_browser_formats_numbers_exactly_like_python(browser, page_html, tmp_pat
     expected = [[format_count(v), format_money(v), format_money(v, compact=True), format_share(v), format_number(v)] for v in values]
     assert got == expected
     assert visit.page.evaluate("[ReportgenDashboard.format.money(null), ReportgenDashboard.format.share(NaN)]") == ["n/a", "n/a"]
+    visit.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale, currency", [("de_DE", "EUR"), ("fr_FR", "CHF"), ("en_GB", "GBP")])
+def test_browser_formats_numbers_like_python_in_other_locales(browser, model, tmp_path, locale, currency):
+    values = [0.0, -0.0, 0.5, 2.5, 1234.5, -1234.5, 999.5, 999_950.0, 12_250_000.0, -12_345_678.9, 1_500_000_000.0,
+              0.125, 0.0005, 0.9995, 8950.0, 3.14159, 1e15]
+    with number_style(locale, currency):
+        path = write_page(model, tmp_path)
+        expected = [[format_count(v), format_money(v), format_money(v, compact=True), format_share(v), format_number(v)]
+                    for v in values]
+    visit = Visit(browser, path)
+    got = visit.page.evaluate(
+        """values => values.map(v => [ReportgenDashboard.format.count(v), ReportgenDashboard.format.money(v, false),
+                  ReportgenDashboard.format.money(v, true), ReportgenDashboard.format.share(v),
+                  ReportgenDashboard.format.number(v)])""",
+        values,
+    )
+    assert got == expected
+    if locale == "de_DE":
+        assert "-1.234\u00a0€" in [row[1] for row in got]
+        assert "Mio.\u00a0€" in visit.page.inner_text("body")  # the tiles, in the page's own formatting
+    visit.assert_offline_and_clean()
     visit.close()
 
 

@@ -275,6 +275,7 @@
       xaxis: { automargin: true, fixedrange: true, linecolor: "#d5dbe3" },
       yaxis: { automargin: true, fixedrange: true, gridcolor: "#e3e8ee", zerolinecolor: "#c8d0da" },
     };
+    if (STYLE) layout.separators = STYLE.decimal + STYLE.group; // Plotly's own number formats
     return Object.assign(layout, extra || {});
   }
 
@@ -402,12 +403,15 @@
       }
       max = Math.max(max, upper);
       const name = plotlyText(s.name);
+      const median = quantile(values, 0.5);
+      const show = function (v) { return plotlyText(unit === "share" ? formatShare(v) : formatMoney(v, false)); };
       traces.push({
-        type: "box", orientation: "h", name: name, y: [name], q1: [q1], median: [quantile(values, 0.5)], q3: [q3],
+        type: "box", orientation: "h", name: name, y: [name], q1: [q1], median: [median], q3: [q3],
         lowerfence: [lower], upperfence: [upper], boxpoints: false,
         marker: { color: s.color }, line: { color: s.color }, fillcolor: translucent(s.color, 0.35),
-        hovertemplate: "<b>" + name + "</b> (" + formatCount(values.length) + " sampled)<br>median %{median" + format +
-          "}<br>middle half %{q1" + format + "} to %{q3" + format + "}<extra></extra>",
+        hovertemplate: "<b>" + name + "</b> (" + formatCount(values.length) + " sampled)<br>median " + (STYLE
+          ? show(median) + "<br>middle half " + show(q1) + " to " + show(q3)
+          : "%{median" + format + "}<br>middle half %{q1" + format + "} to %{q3" + format + "}") + "<extra></extra>",
         meta: sid,
       });
     });
