@@ -54,6 +54,7 @@ from reportgen.monthly.ledger import LedgerEntry, SendLedger
 from reportgen.monthly.message import _safe_name, build_message
 from reportgen.monthly.outputs import write_set
 from reportgen.monthly.smtp import MAX_BACKOFF_SECONDS, UnconfirmedDelivery, deliver  # noqa: F401 - re-exported
+from reportgen.report.formatting import number_style
 
 LOG = logging.getLogger(__name__)
 
@@ -102,36 +103,36 @@ def send_month(
     :class:`~reportgen.errors.DeliveryError` for missing or oversized files and failed delivery,
     :class:`~reportgen.errors.LockedError` when another process holds the history database.
     """
-    email = settings.email
-    month = _check_month(month)
-    out_root = Path(out_root)
-    month_dir = out_root / month
-    now = now or datetime.now(timezone.utc)
-    _check_settings(email, dry_run, settings.show_customer_ids)
-    ledger = SendLedger(settings.history.database or out_root / "history.duckdb")
-    model = _load_model(month_dir, month, out_root)
+    with number_style(settings.locale, settings.currency):  # the summary's numbers and months
+        email = settings.email
+        month = _check_month(month)
+        out_root = Path(out_root)
+        month_dir = out_root / month
+        now = now or datetime.now(timezone.utc)
+        _check_settings(email, dry_run, settings.show_customer_ids)
+        ledger = SendLedger(settings.history.database or out_root / "history.duckdb")
+        model = _load_model(month_dir, month, out_root)
 
-    results: dict[str, SendResult] = {}
-    pending: dict[str, tuple[Audience, LedgerEntry | None]] = {}
-    for audience in email.audiences:
-        earlier = None if resend else _earlier(ledger, month, audience.name, dry_run)
-        if earlier and not dry_run:
-            results[audience.name] = _skipped(audience, earlier)
+        results: dict[str, SendResult] = {}
+        pending: dict[str, tuple[Audience, LedgerEntry | None]] = {}
+        for audience in email.audiences:
+            earlier = None if resend else _earlier(ledger, month, audience.name, dry_run)
+            if earlier and not dry_run:
+                results[audience.name] = _skipped(audience, earlier)
+            else:
+                pending[audience.name] = (audience, earlier)
+        files = _collect_attachments([a for a, _e in pending.values()], month_dir, month, out_root, model)
+        _check_sizes(files, email.max_attachment_mb)
+        plans = []
+        for audience, earlier in pending.values():
+            note = f"already sent on {_when(earlier)}: a real send skips it unless resent" if earlier else ""
+            message = build_message(audience, files[audience.name], model, email, month, now)
+            plans.append(_Plan(audience, message, files[audience.name], note))
+        if dry_run:
+            results.update(_write_outbox(plans, month_dir))
         else:
-            pending[audience.name] = (audience, earlier)
-    files = _collect_attachments([a for a, _e in pending.values()], month_dir, month, out_root, model)
-    _check_sizes(files, email.max_attachment_mb)
-    plans = []
-    for audience, earlier in pending.values():
-        note = f"already sent on {_when(earlier)}: a real send skips it unless resent" if earlier else ""
-        message = build_message(audience, files[audience.name], model, email, month, now)
-        plans.append(_Plan(audience, message, files[audience.name], note))
-
-    if dry_run:
-        results.update(_write_outbox(plans, month_dir))
-    else:
-        results.update(_send_plans(plans, email, ledger, month, now, resend, ssl_context, sleep))
-    return [results[a.name] for a in email.audiences if a.name in results]
+            results.update(_send_plans(plans, email, ledger, month, now, resend, ssl_context, sleep))
+        return [results[a.name] for a in email.audiences if a.name in results]
 
 
 def is_executive(audience: Audience) -> bool:
