@@ -65,8 +65,8 @@ def test_other_locales_follow_cldr():
         assert f.format_money(1234.56) == "1\u202f235\u00a0€" and f.month_label("2026-11") == "novembre 2026"
     with f.number_style("en_GB", "GBP"):
         assert f.format_money(1234.56) == "£1,235" and f.format_money(1_500, compact=True) == "£1.5k"
-    with f.number_style("de_CH", "CHF"):
-        assert f.format_number(1234.5) == "1'234.50"
+    with f.number_style("de_CH", "CHF"):  # (the apostrophe's code point changed between CLDR versions)
+        assert re.fullmatch(r"1.234\.50", f.format_number(1234.5)) and f.format_number(1234.5)[1] in "'’"
 
 
 def test_unknown_locale_or_currency_is_a_config_error(tmp_path):

@@ -186,7 +186,8 @@ def _reason(exc: Exception, password: str | None) -> str:
     if password:
         text = text.replace(password, "***")
     text = re.sub(r"^[A-Z_]+: (\[libpq\] )?", "", text.strip())
-    text = re.sub(r"^(Failed to connect|Failed to prepare query): ", "", text)
+    text = re.sub(r"^(?:(?:failed to (?:connect|prepare query|execute query)|could not infer schema): )+", "", text,
+                  flags=re.IGNORECASE)
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), exc.__class__.__name__)
     return re.sub(r"\b(ERROR|FATAL):\s+", "", re.sub(r"^connection to server at [^:]+ failed: ", "", line))
 
@@ -195,10 +196,11 @@ def _read_batches(reader, source: DatabaseSource, password: str | None) -> pd.Da
     """Stream the record batches, turning each feature column into float32 as it arrives."""
     names = (ID_COLUMN, *FEATURES)
     parts: dict[str, list] = {name: [] for name in names}
+    numeric = [(field.metadata or {}).get(b"ADBC:postgresql:typname") == b"numeric" for field in reader.schema]
     try:
         for batch in reader:
-            for name, column in zip(names, batch.columns):
-                parts[name].append(_narrow(column) if name != ID_COLUMN else _id_text(column))
+            for name, column, exact in zip(names, batch.columns, numeric):
+                parts[name].append(_narrow(column, exact) if name != ID_COLUMN else _id_text(column))
     except Exception as exc:
         raise InputError(f"{source}: reading failed ({_reason(exc, password)})") from None
     return pd.DataFrame({name: _to_pandas(name, parts[name]) for name in names}, copy=False)
@@ -235,10 +237,9 @@ def _id_text(column: pa.Array) -> pa.Array:
     return pc.cast(column, pa.string()) if not pa.types.is_string(column.type) else column
 
 
-def _narrow(column: pa.Array) -> pa.Array:
-    """A number column as float32 (``numeric`` arrives as text: parsed here); text and booleans
-    are kept for validation to judge and name the rows."""
-    numeric_text = isinstance(column.type, pa.BaseExtensionType)  # PostgreSQL numeric
+def _narrow(column: pa.Array, numeric_text: bool) -> pa.Array:
+    """A number column as float32 (PostgreSQL's ``numeric`` arrives as text, ``numeric_text``:
+    parsed here); text and booleans are kept for validation to judge and name the rows."""
     column = _storage(column)
     kind = column.type
     if numeric_text and pa.types.is_string(kind):
