@@ -147,8 +147,7 @@ def segment(
     *,
     k: int | None = None,
     config: Path | str | None = None,
-    table: str | None = None,
-    query: str | None = None,
+    table: str | None = None, query: str | None = None,
     engine: str = "local",
     spark_master: str | None = None,
 ) -> Outcome:
@@ -185,8 +184,7 @@ def build(
     month: str | None = None,
     k: int | None = None,
     config: Path | str | None = None,
-    table: str | None = None,
-    query: str | None = None,
+    table: str | None = None, query: str | None = None,
     render: RenderSettings | None = None,
     progress: Progress | None = None,
     refit: bool = False,
@@ -201,8 +199,7 @@ def build(
     The run is recorded in the history database (``[history] database``, default
     ``out/history.duckdb``); earlier months make this one scored with the saved model (or
     refitted and matched with ``refit``) and add trends and migration to the report. Two builds
-    of the same month cannot run at once. With a database URL as ``data``, ``table`` or ``query``
-    says what to read (instead of the config's ``[input] table`` or ``query``)."""
+    of the same month cannot run at once. ``table``/``query``: what to read at a database URL."""
     render = render or RenderSettings()
     formats = parse_formats(formats)  # unknown formats fail before any work,
     check_settings(formats, render)  # and so do a wrong master and broken user templates
@@ -215,9 +212,8 @@ def build(
     pool = pool or RenderPool(workers=1)
     try:
         with month_lock(Path(out), month), progress.running(), number_style(settings.locale, settings.currency):
-            for lane in RENDER_LANES.values():  # the lanes format numbers in the build's style too
-                if lane:
-                    pool.submit(lane, "reportgen.report.formatting", "use_style", settings.locale, settings.currency)
+            for lane in filter(None, RENDER_LANES.values()):  # the lanes format numbers in the build's style too
+                pool.submit(lane, "reportgen.report.formatting", "use_style", settings.locale, settings.currency)
             folder = Path(out) / month
             remove_stale_temps(folder)
             early = EarlyCharts(pool)
@@ -238,8 +234,7 @@ def build(
                 staged.add(targets_folder, build_target_files(result, model))
                 model_bytes = save_model(result.model)
                 staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})
-                if "xlsx" in formats:
-                    staged.add(folder, {file_name("xlsx", month): build_workbook(result, model)})
+                staged.add(folder, {file_name(f, month): build_workbook(result, model) for f in formats if f == "xlsx"})
                 records = history_records(result, model, model_bytes)
                 load_history_engine()
                 for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
@@ -351,8 +346,7 @@ def export(
     month: str | None = None,
     k: int | None = None,
     config: Path | str | None = None,
-    table: str | None = None,
-    query: str | None = None,
+    table: str | None = None, query: str | None = None,
 ) -> list[Path]:
     """Write the BI extracts (see :mod:`reportgen.monthly.bi`) for ``data`` into ``out/<month>/bi/``.
 
