@@ -146,8 +146,7 @@ def segment(
     out: Path | str = "output/segment",
     *,
     k: int | None = None,
-    config: Path | str | None = None,
-    table: str | None = None, query: str | None = None,
+    config: Path | str | None = None, table: str | None = None, query: str | None = None,
     engine: str = "local",
     spark_master: str | None = None,
 ) -> Outcome:
@@ -183,8 +182,7 @@ def build(
     out: Path | str = "output",
     month: str | None = None,
     k: int | None = None,
-    config: Path | str | None = None,
-    table: str | None = None, query: str | None = None,
+    config: Path | str | None = None, table: str | None = None, query: str | None = None,
     render: RenderSettings | None = None,
     progress: Progress | None = None,
     refit: bool = False,
@@ -345,8 +343,7 @@ def export(
     out: Path | str = "output",
     month: str | None = None,
     k: int | None = None,
-    config: Path | str | None = None,
-    table: str | None = None, query: str | None = None,
+    config: Path | str | None = None, table: str | None = None, query: str | None = None,
 ) -> list[Path]:
     """Write the BI extracts (see :mod:`reportgen.monthly.bi`) for ``data`` into ``out/<month>/bi/``.
 
