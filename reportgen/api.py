@@ -113,14 +113,8 @@ def analyse(
         cubes = load_cubes(history, sorted(set(trend["month"])))
     with number_style(settings.locale, settings.currency):  # the model's sentences and figures
         model = build_report_model(
-            result,
-            month=month,
-            generated_at=stamp.isoformat(timespec="seconds"),
-            title=settings.title,
-            show_ids=settings.show_customer_ids,
-            trend=trend,
-            migration=migration,
-            cubes=cubes,
+            result, month=month, generated_at=stamp.isoformat(timespec="seconds"), title=settings.title,
+            show_ids=settings.show_customer_ids, trend=trend, migration=migration, cubes=cubes,
         )
     return result, model
 
@@ -219,11 +213,10 @@ def build(
                 data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
                 refit=refit, engine=engine, spark_master=spark_master, observe=early.observe,
             )
-            rendered = tuple(f for f in formats if f in RENDERERS)  # the rest are made from the customers
             progress("charts")
-            charts = draw_charts(model, pool, early) if rendered else {}
+            charts = draw_charts(model, pool, early) if set(formats) & set(RENDERERS) else {}
             progress("render " + ", ".join(formats))
-            rendering = submit_renders(model, charts, render, rendered, pool)
+            rendering = submit_renders(model, charts, render, [f for f in formats if f in RENDERERS], pool)  # xlsx: below
             with StagedFiles() as staged:
                 # While the lanes render, this process stages everything else: the target lists
                 # first (a mailer that sees the report relies on them), then the model files and
