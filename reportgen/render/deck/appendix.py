@@ -19,6 +19,7 @@ from reportgen.render.deck.slides import (
     shape_rect,
     slide_area,
     text_frames,
+    usable_placeholder,
 )
 from reportgen.render.deck.textfit import Para, cut_words, word_fractions
 from reportgen.report.formatting import format_count, format_number, format_share, month_short
@@ -31,7 +32,7 @@ def build_appendix(deck) -> None:
                       "what loading and validation did to the extract, and the facts needed to rerun the report.",
                       chrome=False)
     set_title(deck, slide, "Appendix", largest=36, smallest=18)
-    body = body_placeholders(slide)
+    body = [ph for ph in body_placeholders(slide) if usable_placeholder(deck, slide, ph)]
     if body:
         parts = ("Evidence for k", *(("migration matrix",) if chart_applies("migration", deck.model) else ()),
                  "data quality", "run facts")
@@ -63,7 +64,7 @@ def _k_table(deck) -> None:
     widths = word_fractions([header, *rows])
     notes = (f"Silhouette, Calinski-Harabasz and Davies-Bouldin are computed on a sample of "
              f"{format_count(choice.sample_size)} customers. The rule: {choice.rule} {choice.reason}.")
-    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=9)
+    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
 
 
 def _migration_table(deck) -> None:
@@ -93,7 +94,7 @@ def _migration_table(deck) -> None:
              f"who stayed in their segment, bold numbers are the ones who moved. {format_count(migration.moved)} "
              f"of {format_count(migration.customers_both)} customers seen in both months changed segment.")
     tables = add_table_slides(deck, f"Appendix: migration matrix, {since} to {now}", notes, header, rows, widths,
-                              largest=14, smallest=9)
+                              largest=14, smallest=10)
     for table, chunk in tables:
         for r, row in enumerate(chunk, start=1):
             source = row[0][0].text
@@ -139,4 +140,4 @@ def _facts(deck) -> None:
     rows = [((Para(name, bold=True),), (Para(value),)) for name, value in items]
     notes = ("What was run, on what and with what: the input's name and SHA-256 checksum, the seed and "
              "the package versions reproduce this report exactly.")
-    add_table_slides(deck, "Appendix: run facts", notes, header, rows, (0.22, 0.78), largest=14, smallest=9)
+    add_table_slides(deck, "Appendix: run facts", notes, header, rows, (0.22, 0.78), largest=14, smallest=10)

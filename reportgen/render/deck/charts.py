@@ -16,7 +16,7 @@ from pptx.util import Emu, Pt
 
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.slides import fill_text, kpi_of, new_slide, slide_area, split_rect
-from reportgen.render.deck.textfit import Para, category_label, cut_words, slide_text
+from reportgen.render.deck.textfit import Para, cut_words, slide_text
 from reportgen.report.formatting import format_count, format_number, format_share, month_short
 
 
@@ -39,7 +39,7 @@ def build_k_choice(deck) -> None:
     data.add_series("Silhouette (separation)", [_finite(row.silhouette) for row in choice.rows])
     data.add_series("Stability (weakest segment, Jaccard)", [_finite(row.stability) for row in choice.rows])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
-    _style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
+    style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
     chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0.0, 1.0
     chart.value_axis.major_unit = 0.2
     chart.value_axis.tick_labels.number_format = "0.0"
@@ -76,10 +76,10 @@ def build_sizes(deck) -> None:
     ))
     area = slide_area(deck, slide)
     data = CategoryChartData(number_format="#,##0")
-    data.categories = [category_label(s.name) for s in segments]
+    data.categories = [s.short_name for s in segments]  # full names in the notes
     data.add_series("Customers", [s.customers for s in segments])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, *area, data).chart
-    font = _style_chart(chart, area, legend=None)
+    font = style_chart(chart, area, legend=None)
     plot = chart.plots[0]
     plot.gap_width = 45
     plot.vary_by_categories = False
@@ -118,9 +118,9 @@ def build_comparison(deck) -> None:
     data = CategoryChartData(number_format="$#,##0")
     data.categories = [label for _key, label in _COMPARED]
     for segment in segments:
-        data.add_series(category_label(segment.name), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
+        data.add_series(slide_text(segment.name, single_line=True), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *area, data).chart
-    _style_chart(chart, area, legend=XL_LEGEND_POSITION.BOTTOM)
+    style_chart(chart, area, legend=XL_LEGEND_POSITION.BOTTOM)
     plot = chart.plots[0]
     plot.gap_width = 70
     plot.overlap = 0
@@ -155,9 +155,9 @@ def build_trends(deck) -> None:
     data = CategoryChartData(number_format="#,##0")
     data.categories = [month_short(m) for m in months]
     for series in history.series:
-        data.add_series(category_label(series.name), [None if v is None else int(v) for v in series.customers])
+        data.add_series(slide_text(series.name, single_line=True), [None if v is None else int(v) for v in series.customers])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
-    _style_chart(chart, chart_rect, legend=None)  # the panel beside it names every line in its colour
+    style_chart(chart, chart_rect, legend=None)  # the panel beside it names every line in its colour
     chart.value_axis.minimum_scale = 0
     chart.value_axis.tick_labels.number_format = "#,##0"
     chart.value_axis.tick_labels.number_format_is_linked = False
@@ -199,7 +199,7 @@ def _finite(value):
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _style_chart(chart, rect, *, legend) -> float:
+def style_chart(chart, rect, *, legend) -> float:
     """Font size from the chart's height, a legend where asked, light gridlines; returns the size."""
     size = max(10.0, min(14.0, round(Emu(rect[3]).pt / 30 * 2) / 2))
     chart.font.size = Pt(size)

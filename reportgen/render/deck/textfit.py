@@ -62,7 +62,7 @@ _LINE = 1.22  # line height / font size
 _SPACE = 0.4  # space before a paragraph / its font size
 INSET_X, INSET_Y = Pt(5), Pt(3)
 _BULLET = 1.1  # bullet indent / font size
-FLOOR = 9.0  # no text is set smaller, whatever its scale
+FLOOR = 10.0  # no text on a slide is set smaller, whatever its scale (what an executive reads)
 
 
 @dataclass(frozen=True)
