@@ -44,12 +44,13 @@ def check_format(fmt: str) -> None:
 
 def check_settings(formats, settings: RenderSettings) -> None:
     """Fail before any work when the renderers' inputs are wrong: a user's PowerPoint master
-    lacking a needed layout, or user templates that do not compile. (The bundled master and
+    lacking a needed layout or without room for content clear of its logos (its
+    other problems are logged as warnings), or user templates that do not compile. (The bundled master and
     templates are checked by the test suite; opening them here would only cost start-up time.)"""
     if "pptx" in formats and settings.pptx_template is not None:
-        from reportgen.render.deck.presentation import open_master
+        from reportgen.render.deck.template_check import check_master_for_build
 
-        open_master(settings)
+        check_master_for_build(settings.pptx_template, dict(settings.pptx_layouts))
     if settings.templates is not None and {"html", "pdf", "dashboard"} & set(formats):
         from reportgen.render.templating import build_environment, template_error
 

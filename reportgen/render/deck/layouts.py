@@ -129,13 +129,21 @@ def find_layouts(
     names the file in error messages. Raises :class:`RenderError` for an unknown role or layout in
     ``overrides`` and when a required role has no layout.
     """
+    found = match_layouts(prs, overrides, source=source)
+    layouts = [layout for master in prs.slide_masters for layout in master.slide_layouts]
+    _check_required(found, layouts, str(source) if source is not None else "presentation")
+    return {role: found[role] if role in found else next(found[r] for r in FALLBACKS[role] if r in found)
+            for role in ROLES}
+
+
+def match_layouts(prs, overrides: Mapping[str, str] | None = None, *,
+                  source: str | os.PathLike[str] | None = None) -> dict[str, SlideLayout]:
+    """The roles a layout of ``prs`` serves directly (before fallbacks); see :func:`find_layouts`."""
     label = str(source) if source is not None else "presentation"
     layouts = [layout for master in prs.slide_masters for layout in master.slide_layouts]
     found = _apply_overrides(layouts, overrides or {}, label)
     found.update(_match_roles(layouts, skip=found.keys()))
-    _check_required(found, layouts, label)
-    return {role: found[role] if role in found else next(found[r] for r in FALLBACKS[role] if r in found)
-            for role in ROLES}
+    return found
 
 
 def _apply_overrides(layouts, overrides: Mapping[str, str], label: str) -> dict:

@@ -23,7 +23,7 @@ BODY_TYPES = frozenset({PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT})
 CHROME_TYPES = frozenset({PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER})
 
 #: A body placeholder is the content room only when it covers this share of the slide's width and height.
-MIN_BODY = (0.45, 0.35)
+MIN_BODY = (0.3, 0.35)
 #: The content room must keep this share of the slide's width and height once graphics are carved out.
 MIN_CONTENT = (0.5, 0.4)
 #: A title placeholder narrower or lower than this (inches) is replaced by a text box.

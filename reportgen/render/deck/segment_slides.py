@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
-from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION
+from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_TICK_LABEL_POSITION
 from pptx.enum.dml import MSO_THEME_COLOR
 from pptx.util import Pt
 
@@ -114,6 +114,7 @@ def _profile_chart(slide, segment, rows, rect) -> None:
     plot.vary_by_categories = False
     chart.category_axis.reverse_order = True
     chart.category_axis.tick_labels.font.size = Pt(font)
+    chart.category_axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels at the left edge, off the bars
     value_axis = chart.value_axis
     value_axis.minimum_scale = 0
     value_axis.maximum_scale = max(200.0, max(index for _label, index in rows) * 1.25)
