@@ -76,7 +76,7 @@ def build_sizes(deck) -> None:
     ))
     area = slide_area(deck, slide)
     data = CategoryChartData(number_format="#,##0")
-    data.categories = [s.short_name for s in segments]  # full names in the notes
+    data.categories = [slide_text(s.short_name, single_line=True) for s in segments]  # full names in the notes
     data.add_series("Customers", [s.customers for s in segments])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, *area, data).chart
     font = style_chart(chart, area, legend=None)

@@ -14,7 +14,7 @@ from pptx.util import Pt
 
 from reportgen.render.deck.charts import style_chart
 from reportgen.render.deck.slides import add_tiles, fit_size, kpi_of, new_slide, slide_area, split_rect, text_frames
-from reportgen.render.deck.textfit import FLOOR, Para, write_text
+from reportgen.render.deck.textfit import FLOOR, Para, slide_text, write_text
 from reportgen.report.formatting import format_count, format_share
 
 _SEGMENT_KPIS = ("avg_balance", "avg_purchases", "utilisation")
@@ -102,7 +102,7 @@ def _profile_chart(slide, segment, rows, rect) -> None:
     """Bars of the segment's profile index, from the portfolio's 100, in the segment's colour."""
     data = CategoryChartData(number_format="0")
     data.categories = [label for label, _index in rows]
-    data.add_series(f"{segment.name}: index (portfolio = 100)", [round(index, 1) for _label, index in rows])
+    data.add_series(slide_text(f"{segment.name}: index (portfolio = 100)", single_line=True), [round(index, 1) for _label, index in rows])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, *rect, data).chart
     font = style_chart(chart, rect, legend=None)
     chart.has_title = True
