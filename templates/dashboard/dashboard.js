@@ -485,7 +485,7 @@
     const most = Math.max.apply(null, [1].concat(moved.flat().filter(function (v) { return v !== null; })));
     draw("chart-migration", [
       cells(stay, [[0, "#e3e8ee"], [1, "#e3e8ee"]], 1),
-      cells(moved, [[0, "#ffffff"], [1, "#d55e00"]], most),
+      cells(moved, [[0, "#ffffff"], [1, "#6a3d9a"]], most),
     ], baseLayout({
       margin: { l: 12, r: 12, t: 10, b: 12 },
       xaxis: axis("xaxis", { title: { text: "to (" + migration.month_to + ")" }, side: "top", tickangle: 0, linecolor: "#ffffff" }),

@@ -17,6 +17,7 @@ from pptx.util import Emu, Pt
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.slides import fill_text, kpi_of, new_slide, slide_area, split_rect
 from reportgen.render.deck.textfit import Para, cut_words, slide_text
+from reportgen.report.colours import METRICS
 from reportgen.report.formatting import format_count, format_number, format_share, month_short
 
 
@@ -46,14 +47,15 @@ def build_k_choice(deck) -> None:
     chart.value_axis.tick_labels.number_format_is_linked = False
     _axis_title(chart.category_axis, "k (number of segments)", chart_rect)
     index = next((i for i, row in enumerate(choice.rows) if row.chosen), None)
-    for series, theme in zip(chart.plots[0].series, (MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2)):
+    metric_colours = (RGBColor.from_string(METRICS[key].lstrip("#")) for key in ("silhouette", "stability"))
+    for series, theme in zip(chart.plots[0].series, metric_colours):
         _style_line(series, theme)
         if index is not None:
             point = series.points[index]
             point.marker.style = XL_MARKER_STYLE.CIRCLE
             point.marker.size = 13
             point.marker.format.fill.solid()
-            point.marker.format.fill.fore_color.theme_color = theme
+            _paint(point.marker.format.fill.fore_color, theme)
     paras = [Para(f"k = {choice.chosen_k}", scale=1.8, bold=True, colour=MSO_THEME_COLOR.TEXT_2),
              Para(f"{choice.reason}.")]
     if chosen is not None:

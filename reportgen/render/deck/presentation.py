@@ -216,7 +216,7 @@ def _migration(deck) -> None:
     if "migration" in deck.charts:
         add_picture_slide(deck, "migration", f"Migration since {since}", (
             f"Rows are the segment in {since}, columns the segment in {now}; grey cells are the customers who "
-            f"stayed, orange cells the movers (darker: more). {story}"
+            f"stayed, purple cells the movers (darker: more). {story}"
         ), caption=lede + (" " + migration.highlights[0] if migration.highlights else ""))
     slide = new_slide(deck, "title_only", "Migration: who moved, who is at risk", (
         story + " The full matrix is in the appendix."
