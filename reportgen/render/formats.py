@@ -7,6 +7,9 @@ per build. Registry misses raise an error that lists the valid formats.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from reportgen.errors import ConfigError
 from reportgen.render.settings import RenderSettings
 
@@ -65,3 +68,27 @@ def check_settings(formats, settings: RenderSettings) -> None:
 def file_name(fmt: str, month: str) -> str:
     """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
     return RENDERERS[fmt][2].format(month=month)
+
+
+_UNSAFE = re.compile(r"[^a-z0-9_]+")
+
+
+def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:
+    """File stems by segment id, e.g. ``{5: "targets-revolvers"}``, from ``(id, name, persona_key)``.
+
+    The persona key when it is safe in a file name, else a slug of the name; unique per segment
+    (a clash gets the segment id appended). The mailer uses this to find the lists of a month.
+    """
+    stems: dict[int, str] = {}
+    for seg_id, name, key in segments:
+        base = _slug(key) if key else ""
+        base = base or _slug(name) or f"segment-{seg_id}"
+        stem = f"targets-{base}"
+        if stem in stems.values():
+            stem = f"{stem}-{seg_id}"
+        stems[int(seg_id)] = stem
+    return stems
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("-", str(text).lower()).strip("-_")
