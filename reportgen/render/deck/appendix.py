@@ -10,8 +10,8 @@ from pptx.enum.text import PP_ALIGN
 
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.layouts import body_placeholders
+from reportgen.render.deck.overview_charts import build_k_evidence
 from reportgen.render.deck.slides import (
-    add_picture_slide,
     add_table_slides,
     fill_text,
     new_slide,
@@ -39,10 +39,7 @@ def build_appendix(deck) -> None:
         fill_text(deck, body[0].text_frame, shape_rect(body[0]), [Para(" \u00b7 ".join(parts))], 20, 11)
     _k_table(deck)
     _migration_table(deck)
-    for key, title in (("k_evidence", "Appendix: all the evidence for k"),
-                       ("correlation", "Appendix: how the features move together")):
-        if key in deck.charts:
-            add_picture_slide(deck, key, title, "For analysts: the picture behind the summary slides.")
+    build_k_evidence(deck)  # native; the dense correlation heatmap stays in the PDF and HTML report
     _quality(deck)
     _facts(deck)
 

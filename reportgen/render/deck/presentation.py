@@ -8,9 +8,9 @@ placed relative to the slide size and the layout's content area, so 16:9 and 4:3
 The deck, in the order an executive reads it: cover, agenda, executive summary (with what changed
 since last month once a month is recorded), how k was chosen, segment sizes, spend comparison,
 trends and migration (when the model has history), one slide per segment, recommendations, the
-customer map and the profile heatmap, then an appendix (evidence for each k, the migration
+customer map and the segment profiles, then an appendix (evidence for each k, the migration
 matrix, data quality, run facts). Bar, column and line charts are native, editable PowerPoint
-charts with their data embedded; the PCA scatter and heatmaps are the build's PNG pictures.
+charts with their data embedded, the customer map an XY scatter, the profiles a shaded table.
 Every content slide carries its narrative in the speaker notes.
 
 This module orders the slides and writes the file; the slides are built from
@@ -36,11 +36,11 @@ from reportgen.render.charts import chart_applies
 from reportgen.render.deck.appendix import build_appendix
 from reportgen.render.deck.charts import build_comparison, build_k_choice, build_sizes, build_trends
 from reportgen.render.deck.layouts import body_placeholders, find_layouts, load_presentation, subtitle_placeholder
+from reportgen.render.deck.overview_charts import build_customer_map, build_profile_table
 from reportgen.render.deck.package import _normalise_zip, _set_properties, _timestamp
 from reportgen.render.deck.segment_slides import build_segments
 from reportgen.render.deck.slides import (
     Deck,
-    add_picture_slide,
     add_rectangle,
     add_table_slides,
     add_tiles,
@@ -62,9 +62,8 @@ from reportgen.render.templating import at_risk, moved_into
 from reportgen.report.formatting import format_count, format_share, month_short
 from reportgen.resources import bundled_path
 
-#: Charts the deck shows as pictures; the optional ones go to the appendix when present.
-REQUIRED_PICTURES = ("pca", "profile_heat")
-OPTIONAL_PICTURES = ("k_evidence", "correlation")
+#: Chart pictures the deck needs: none, every chart is native (see overview_charts).
+REQUIRED_PICTURES: tuple[str, ...] = ()
 
 
 #: "What changed since last month" lines on the executive summary slide (all are in its notes).
@@ -98,7 +97,7 @@ def render_pptx(model, charts, settings) -> bytes:
     footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
     deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
     for build in (_cover, _agenda, _summary, build_k_choice, build_sizes, build_comparison, build_trends,
-                  _migration, build_segments, _recommendations, _pictures, build_appendix):
+                  _migration, build_segments, _recommendations, build_customer_map, build_profile_table, build_appendix):
         build(deck)
     for slide in prs.slides:
         drop_empty_placeholders(slide)
@@ -213,11 +212,6 @@ def _migration(deck) -> None:
                       for s, n in inflows if n and (s.actions or s.risks))
     story = (f"Customers seen in both {since} and {now}: {lede} " + " ".join(migration.highlights) + " "
              + " ".join(migration.at_risk) + " " + advice)
-    if "migration" in deck.charts:
-        add_picture_slide(deck, "migration", f"Migration since {since}", (
-            f"Rows are the segment in {since}, columns the segment in {now}; grey cells are the customers who "
-            f"stayed, purple cells the movers (darker: more). {story}"
-        ), caption=lede + (" " + migration.highlights[0] if migration.highlights else ""))
     slide = new_slide(deck, "title_only", "Migration: who moved, who is at risk", (
         story + " The full matrix is in the appendix."
     ))
@@ -285,21 +279,6 @@ def _recommendations(deck) -> None:
         for s in segments)
     add_table_slides(deck, "Recommendations", notes, header, rows, (0.28, 0.36, 0.36),
                      largest=16, smallest=10, comfortable=12)
-
-
-def _pictures(deck) -> None:
-    scatter = deck.model.scatter
-    explained = " and ".join(format_share(v) for v in scatter.explained)
-    shown = f"{format_count(len(scatter.x))} of {format_count(scatter.total_customers)} customers"
-    add_picture_slide(deck, "pca", "Customer map: where the segments sit", (
-        f"Each dot is a customer, coloured by segment, placed by the first two principal components "
-        f"of the transformed features (they explain {explained} of the variance). The picture shows "
-        f"a sample of {shown}. Segments that overlap here can still differ on features the map flattens."
-    ), caption=f"A sample of {shown}; the two components explain {explained} of the variance.")
-    add_picture_slide(deck, "profile_heat", "Segment profiles against the portfolio", (
-        "How each segment's typical customer differs from the portfolio, feature by feature, in "
-        "standard deviations: the traits on the segment slides come from the largest differences."
-    ), caption="How far each segment's average sits from the portfolio's, in standard deviations.")
 
 
 # -- metadata and the file ----------------------------------------------------------------------
