@@ -17,6 +17,7 @@ from pptx.util import Emu
 
 CHROME = {PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER}
 TOLERANCE = 12700  # 1 pt
+MARGIN = 228600  # 0.25 in: content closer to the left or right edge runs edge to edge
 
 
 def rect(shape):
@@ -98,6 +99,9 @@ def check(path_or_prs, floor=10.0):
             if r[0] < -TOLERANCE or r[1] < -TOLERANCE or r[0] + r[2] > width + TOLERANCE or r[1] + r[3] > height + TOLERANCE:
                 counts["off_slide"] += 1
                 problems.append(f"slide {number}: {shape.name} leaves the slide {[round(Emu(v).inches, 2) for v in r]}")
+            if not shape.is_placeholder and (r[0] < MARGIN or r[0] + r[2] > width - MARGIN):
+                counts["edge_to_edge"] += 1
+                problems.append(f"slide {number}: {shape.name} runs within {MARGIN / 914400:.2f} in of the slide's edge")
             small = small_text(shape, floor)
             if small:
                 counts["small_text"] += 1

@@ -56,7 +56,7 @@ def decks(model, charts, masters):
 def test_deck_keeps_clear_of_master_graphics_and_readable(decks, name):
     counts, problems = check(Presentation(io.BytesIO(decks[name])))
     assert counts["slides"] >= 15
-    for key in ("graphic_overlap", "off_slide", "small_text", "text_overlap", "empty_placeholder"):
+    for key in ("graphic_overlap", "off_slide", "small_text", "text_overlap", "empty_placeholder", "edge_to_edge"):
         assert counts[key] == 0, f"{name}: {key}: " + "; ".join(problems[:5])
 
 
