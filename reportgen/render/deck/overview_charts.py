@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pptx.chart.data import CategoryChartData, XyChartData
 from pptx.dml.color import RGBColor
-from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE
+from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE, XL_TICK_LABEL_POSITION
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Pt
 
 from reportgen.render.deck.charts import style_chart
 from reportgen.render.deck.segment_slides import PROFILE_FEATURES
 from reportgen.render.deck.slides import add_table_slides, new_slide, slide_area, split_rect
-from reportgen.render.deck.textfit import Para, cut_words, slide_text
+from reportgen.render.deck.textfit import Para, cut_words, slide_text, word_fractions
 from reportgen.report.colours import METRICS
 from reportgen.report.formatting import format_count, format_share
 
@@ -56,6 +56,7 @@ def build_customer_map(deck) -> None:
     for axis, text in ((chart.category_axis, f"PC1 ({format_share(scatter.explained[0])} of variance)"),
                        (chart.value_axis, f"PC2 ({format_share(scatter.explained[1])} of variance)")):
         axis.has_major_gridlines = False
+        axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # at the plot's edge, not across the dots
         axis.has_title = True
         axis.axis_title.text_frame.text = text
         axis.axis_title.text_frame.paragraphs[0].runs[0].font.size = Pt(12)
@@ -96,7 +97,7 @@ def build_profile_table(deck) -> None:
              "(red above, blue below). " + " ".join(
                  f"{s.name}: " + ", ".join(f"{r.label} {r.z:+.1f}" for r in s.profile if r.feature in dict(PROFILE_FEATURES))
                  + "." for s in segments))
-    widths = [2.4] + [1.0] * len(PROFILE_FEATURES)
+    widths = word_fractions([header, *rows])  # no header word is broken inside
     for table, chunk in add_table_slides(deck, "Segment profiles against the portfolio", notes, header, rows, widths,
                                          largest=14, smallest=10):
         for r, row in enumerate(chunk, start=1):

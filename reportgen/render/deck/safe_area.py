@@ -201,7 +201,11 @@ def title_rect(layout, slide_size: tuple[int, int]) -> Rect | None:
     if not titles:
         return None
     obstacles = [g.rect for g in master_graphics(layout, slide_size)]
-    rect = _clamp(carve(_clamp(shape_rect(titles[0]), slide_size), obstacles), slide_size)
+    rect = shape_rect(titles[0])
+    left, right = _margins(layout, slide_size[0])  # an edge-to-edge title keeps the master's margins
+    start, end = max(rect.left, left), min(rect.right, slide_size[0] - right)
+    rect = Rect(start, rect.top, end - start, rect.height)
+    rect = _clamp(carve(_clamp(rect, slide_size), obstacles), slide_size)
     if rect.width < Inches(MIN_TITLE[0]) or rect.height < Inches(MIN_TITLE[1]):
         return None
     return rect
