@@ -217,7 +217,11 @@ def check_master_for_build(path: str | os.PathLike[str], overrides=None) -> None
     the layout), warnings are logged."""
     report = check_template(path, overrides)
     if report.errors:
-        raise RenderError(f"{Path(path)}: cannot hold the deck: " + "; ".join(p.message for p in report.errors))
+        prefix = f"{path}: "
+        own = [p.message.removeprefix(prefix) for p in report.errors if p.message.startswith(prefix)]
+        rooms = [p.message for p in report.errors if not p.message.startswith(prefix)]
+        parts = own + ([f"cannot hold the deck: {'; '.join(rooms)}"] if rooms else [])
+        raise RenderError(prefix + "; ".join(parts))
     for problem in report.warnings:
         log.warning("%s: %s", Path(path).name, problem.message)
 
