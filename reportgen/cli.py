@@ -88,7 +88,35 @@ def _parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_segment(sub)
     _add_synth(sub)
+    _add_check_template(sub)
     return parser
+
+
+def _add_check_template(sub) -> None:
+    p = sub.add_parser(
+        "check-template",
+        help="check that a PowerPoint master (.pptx/.potx) can hold the deck",
+        description=(
+            "List the layout found for each slide role, its safe content and title areas (clear of the "
+            "master's logos and graphics), and every problem: graphics over placeholders, placeholders too "
+            "small to use, missing layouts, fonts the master asks for that this machine lacks. Exit status: 0 "
+            "when the deck can be built (warnings only), 5 when it cannot; with --strict, warnings fail too."
+        ),
+    )
+    p.add_argument("template", type=Path, metavar="FILE", help="the PowerPoint master, .pptx or .potx")
+    p.add_argument("--strict", action="store_true", help="exit 5 on warnings as well (for CI)")
+    _common(p)
+    p.set_defaults(handler=_run_check_template)
+
+
+def _run_check_template(args) -> int:
+    from reportgen.errors import RenderError
+    from reportgen.render.deck.template_check import check_template, format_report
+
+    report = check_template(args.template)
+    print(format_report(report))
+    failed = report.errors or (args.strict and report.warnings)
+    return RenderError.exit_code if failed else 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -155,6 +155,19 @@ def test_colours_that_are_not_hex_never_reach_css(model):
     assert css_color(evil) == "#888888" and css_color("#0072B2") == "#0072B2" and css_color("#abc") == "#abc"
 
 
+def test_recommendations_list_actions_counts_and_target_lists(model, page_html):
+    from reportgen.render.formats import target_stems
+
+    section = page_html[page_html.index('id="recommendations"'):]
+    section = section[:section.index("</section>")]
+    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    for segment in model.segments:
+        assert str(escape(segment.name)) in section and format_count(segment.customers) in section
+        assert all(str(escape(action)) in section for action in segment.actions)
+        assert f'href="targets/{stems[segment.id]}.csv" download' in section
+    assert "C1" not in section  # no customer id on the page's recommendations
+
+
 def test_the_sample_is_stated():
     assert sample_note(5_000, 8_950) == (
         "Distributions and the customer table show a random sample of 5,000 of 8,950 customers."
@@ -312,6 +325,7 @@ def test_browser_tiles_filters_and_drill_down(browser, browsed, tmp_path):
     ]
     rows = page.eval_on_selector_all("#customer-table tbody tr", "els => els.map(e => e.children.length)")
     assert 0 < len(rows) <= 25 and set(rows) == {8}
+    assert visit.text("#table-note").startswith(f"{segment.name}: {format_count(segment.customers)} customers;")  # the real count
     ids = page.eval_on_selector_all("#customer-table tbody td:first-child", "els => els.map(e => e.textContent)")
     assert set(ids) <= set(model.sample.ids) and all("•••" in i for i in ids)
     page.wait_for_selector("html[data-charts=drawn]", state="attached")
@@ -334,6 +348,19 @@ def test_browser_tiles_filters_and_drill_down(browser, browsed, tmp_path):
     assert visit.text("#detail-name") == model.segments[-1].name
     visit.assert_offline_and_clean()
     visit.close()
+
+
+@pytest.mark.slow
+def test_browser_charts_are_drawn_by_the_load_event(browser, model, tmp_path):
+    """A screenshot or print taken as soon as the page has loaded has every chart."""
+    path = write_page(model, tmp_path)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    assert page.evaluate("document.documentElement.dataset.charts") == "drawn"
+    drawn = page.eval_on_selector_all("[id^=chart-]", "els => els.filter(e => !e.closest('[hidden]'))"
+                                      ".map(e => e.querySelectorAll('.main-svg .trace').length)")
+    assert len(drawn) >= 5 and all(n > 0 for n in drawn), drawn
+    page.close()
 
 
 @pytest.mark.slow

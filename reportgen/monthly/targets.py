@@ -28,7 +28,6 @@ on the exact customer id.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from reportgen.data.contract import ID_COLUMN
 from reportgen.data.features import derive_ratios
 from reportgen.monthly.exports import export_values
 from reportgen.monthly.outputs import csv_bytes, write_set
+from reportgen.render.formats import target_stems  # noqa: F401  (the build, the mailer and the dashboard agree)
 
 TARGETS_FOLDER = "targets"
 RECOMMENDATIONS_FILE = "recommendations.csv"
@@ -64,7 +64,6 @@ _SCHEMA = pa.schema(
         pa.field("TENURE", pa.int32(), nullable=False),
     ]
 )
-_UNSAFE = re.compile(r"[^a-z0-9_]+")
 
 
 def build_target_files(result, model) -> dict[str, bytes]:
@@ -107,23 +106,6 @@ def remove_stale_targets(folder: Path, written: Iterable[Path]) -> None:
         stale.unlink(missing_ok=True)
 
 
-def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:
-    """File stems by segment id, e.g. ``{5: "targets-revolvers"}``, from ``(id, name, persona_key)``.
-
-    The persona key when it is safe in a file name, else a slug of the name; unique per segment
-    (a clash gets the segment id appended). The mailer uses this to find the lists of a month.
-    """
-    stems: dict[int, str] = {}
-    for seg_id, name, key in segments:
-        base = _slug(key) if key else ""
-        base = base or _slug(name) or f"segment-{seg_id}"
-        stem = f"targets-{base}"
-        if stem in stems.values():
-            stem = f"{stem}-{seg_id}"
-        stems[int(seg_id)] = stem
-    return stems
-
-
 def recommendations_table(model, stems: dict[int, str] | None = None) -> pd.DataFrame:
     """One row per segment: its name, description, actions, risks, size and target list file."""
     stems = stems or target_stems((s.id, s.name, s.persona_key) for s in model.segments)
@@ -157,10 +139,6 @@ def _target_frame(result, mask: np.ndarray, segment) -> pd.DataFrame:
     frame["UTILISATION"] = derive_ratios(features)["UTILISATION"].to_numpy(dtype="float64").round(4)
     frame["TENURE"] = export_values(features, "TENURE").astype("int32")
     return frame[list(TARGET_COLUMNS)]
-
-
-def _slug(text: str) -> str:
-    return _UNSAFE.sub("-", str(text).lower()).strip("-_")
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

@@ -42,6 +42,7 @@ import re
 
 from reportgen.errors import RenderError
 from reportgen.render.fonts import FONT_MARK, embed_fonts
+from reportgen.render.formats import target_stems
 from reportgen.render.policy import DASHBOARD_CSP, check_page, with_csp
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import (
@@ -122,11 +123,14 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
         raise RenderError(f"report model lacks headline KPI(s) {', '.join(missing)}; has: {', '.join(portfolio)}")
     data = build_dashboard_data(model) if data is None else data
     sample = model.sample
+    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)  # the files the build writes
     return {
         "model": model,
         "headline_kpis": tuple(portfolio[key] for key in HEADLINE_KPIS),
         "other_kpis": tuple(k for k in model.kpis if k.key not in HEADLINE_KPIS and k.key in KPI_FORMULAS),
         "segments": tuple({"segment": s, "color": css_color(s.color)} for s in model.segments),
+        "recommendations": tuple({"segment": s, "color": css_color(s.color), "target_csv": f"targets/{stems[s.id]}.csv"}
+                                 for s in model.segments),
         "tenures": tuple(sorted({int(row[1]) for row in model.cube.rows})),
         "limit_bands": tuple(enumerate(model.cube.limit_bands)),
         "utilisation_bands": tuple(enumerate(model.cube.utilisation_bands)),

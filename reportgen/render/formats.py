@@ -7,6 +7,9 @@ per build. Registry misses raise an error that lists the valid formats.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from reportgen.errors import ConfigError
 from reportgen.render.settings import RenderSettings
 
@@ -49,12 +52,13 @@ def check_format(fmt: str) -> None:
 
 def check_settings(formats, settings: RenderSettings) -> None:
     """Fail before any work when the renderers' inputs are wrong: a user's PowerPoint master
-    lacking a needed layout, or user templates that do not compile. (The bundled master and
+    lacking a needed layout or without room for content clear of its logos (its
+    other problems are logged as warnings), or user templates that do not compile. (The bundled master and
     templates are checked by the test suite; opening them here would only cost start-up time.)"""
     if "pptx" in formats and settings.pptx_template is not None:
-        from reportgen.render.deck.presentation import open_master
+        from reportgen.render.deck.template_check import check_master_for_build
 
-        open_master(settings)
+        check_master_for_build(settings.pptx_template, dict(settings.pptx_layouts))
     if settings.templates is not None and {"html", "pdf", "dashboard"} & set(formats):
         from reportgen.render.templating import build_environment, template_error
 
@@ -70,3 +74,27 @@ def file_name(fmt: str, month: str) -> str:
     """The deliverable's file name, e.g. ``segment-report-2026-11.pdf``."""
     pattern = RENDERERS[fmt][2] if fmt in RENDERERS else DATA_FORMATS[fmt]
     return pattern.format(month=month)
+
+
+_UNSAFE = re.compile(r"[^a-z0-9_]+")
+
+
+def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, str]:
+    """File stems by segment id, e.g. ``{5: "targets-revolvers"}``, from ``(id, name, persona_key)``.
+
+    The persona key when it is safe in a file name, else a slug of the name; unique per segment
+    (a clash gets the segment id appended). The mailer uses this to find the lists of a month.
+    """
+    stems: dict[int, str] = {}
+    for seg_id, name, key in segments:
+        base = _slug(key) if key else ""
+        base = base or _slug(name) or f"segment-{seg_id}"
+        stem = f"targets-{base}"
+        if stem in stems.values():
+            stem = f"{stem}-{seg_id}"
+        stems[int(seg_id)] = stem
+    return stems
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("-", str(text).lower()).strip("-_")

@@ -116,6 +116,12 @@ class ProfileRow:
     portfolio_median: float
     z: float
 
+    @property
+    def index(self) -> float | None:
+        """The segment's mean as an index of the portfolio's (portfolio = 100); None when the
+        portfolio mean is not positive."""
+        return 100.0 * self.mean / self.portfolio_mean if self.portfolio_mean > 0 else None
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -139,6 +145,29 @@ class Segment:
     name_basis: tuple[str, ...] = ()  # the persona's criteria on this segment's numbers, all met
     naming_note: str = ""  # why the segment has no persona name, when it has none
     risk_flags: tuple[str, ...] = ()  # credit-risk flags by the numbers, whatever the name
+
+    @property
+    def short_name(self) -> str:
+        """The name for chart axes and labels (see :func:`shorten_name`); the full name stays in
+        titles, legends and notes."""
+        return shorten_name(self.name)
+
+
+#: Names longer than this are shortened on chart axes and labels.
+SHORT_NAME_CHARS = 24
+
+
+def shorten_name(name: str) -> str:
+    """The one rule for short segment names: a name of up to ``SHORT_NAME_CHARS`` characters is
+    kept; a longer one is cut after its last whole word that fits, with an ellipsis
+    ("Large one-off purchases & no instalments" -> "Large one-off purchases…")."""
+    name = " ".join(name.split())
+    if len(name) <= SHORT_NAME_CHARS:
+        return name
+    cut = name[:SHORT_NAME_CHARS - 1]
+    if " " in cut and name[SHORT_NAME_CHARS - 1] != " ":
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" &,;:-") + "…"
 
 
 @dataclass(frozen=True)

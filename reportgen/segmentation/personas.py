@@ -24,12 +24,13 @@ import numpy as np
 
 from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
+from reportgen.report.colours import SEGMENT_PALETTE
 from reportgen.report.formatting import strip_illegal
 from reportgen.segmentation.criteria import Check, Criterion, parse_criterion
 from reportgen.segmentation.stability import STABLE
 
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-PALETTE = ("#0072B2", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#999999", "#000000")
+# Okabe-Ito hues, each readable on white (see reportgen.report.colours, the one colour system).
+PALETTE = SEGMENT_PALETTE
 PROFILE_FEATURES: tuple[str, ...] = (*FEATURES, *RATIOS)
 TRAIT_LABELS: dict[str, tuple[str, str]] = {
     "BALANCE": ("high balances", "low balances"),

@@ -520,7 +520,7 @@
     const most = Math.max.apply(null, [1].concat(moved.flat().filter(function (v) { return v !== null; })));
     draw("chart-migration", [
       cells(stay, [[0, "#e3e8ee"], [1, "#e3e8ee"]], 1),
-      cells(moved, [[0, "#ffffff"], [1, "#d55e00"]], most),
+      cells(moved, [[0, "#ffffff"], [1, "#6a3d9a"]], most),
     ], baseLayout({
       margin: { l: 12, r: 12, t: 10, b: 12 },
       xaxis: axis("xaxis", { title: { text: "to (" + migration.month_to + ")" }, side: "top", tickangle: 0, linecolor: "#ffffff" }),
@@ -571,6 +571,20 @@
     if (task) task();
     if (queue.length) { setTimeout(runQueue, 0); return; }
     queued = false;
+    markDrawn();
+  }
+
+  // Every pending chart at once: the first drawing (inside the chart library's onload, so before the
+  // window's load event: a screenshot or print taken "after load" has its charts) and before printing.
+  function drawNow() {
+    if (!plotly) return;
+    const tasks = queue.length || queued ? queue : chartTasks();
+    queue = [];
+    tasks.forEach(function (task) { task(); });
+    markDrawn();
+  }
+
+  function markDrawn() {
     if (document.documentElement.dataset.charts !== "drawn") {
       window.__chartsDrawnAt = performance.now();
       document.documentElement.dataset.charts = "drawn";
@@ -789,8 +803,12 @@
     }
     const s = segmentById.get(state.focus);
     const whole = sample.size >= sample.total_customers;
-    document.getElementById("table-note").textContent = formatCount(rows.length) + (whole ? " customers of " : " sampled customers of ") +
-      s.name + (whole ? "" : " (from a random sample of " + formatCount(sample.size) + " of " + formatCount(sample.total_customers) + " customers)") +
+    // The segment's real count (the cube covers every customer) first; the sample only as such.
+    const real = sumsBySegment(cubeRows(state.month)).get(state.focus)[MEASURE.customers];
+    document.getElementById("table-note").textContent = s.name + ": " + formatCount(real) + " customers" +
+      (state.tenure !== null || state.limit !== null || state.util !== null ? " match the filters" : "") +
+      (whole ? "; all listed" : "; listed here: the " + formatCount(rows.length) + " of them in a random sample of " +
+        formatCount(sample.size) + " of the " + formatCount(sample.total_customers) + " customers") +
       (sample.ids_masked ? "; ids masked." : ".");
     document.getElementById("page-info").textContent = rows.length
       ? "Rows " + formatCount(start + 1) + " to " + formatCount(start + page.length) + " of " + formatCount(rows.length) + " · page " + (state.page + 1) + " of " + pages
@@ -878,8 +896,10 @@
       showProblem("The chart library did not load: charts are missing; tiles, filters and tables still work.");
       return;
     }
-    scheduleCharts();
+    drawNow();
   }
+
+  window.addEventListener("beforeprint", drawNow);
 
   try {
     wire();

@@ -9,6 +9,7 @@ import numpy as np
 from reportgen.render.charts.style import (
     CELL_SIZE,
     DIVERGING,
+    FIRST,
     HEADER,
     HIGHLIGHT,
     INK,
@@ -58,7 +59,7 @@ def plot_k_evidence(choice: KChoice):
     axes = [[fig.add_axes((0, 0, 1, 1)) for _ in range(2)] for _ in range(2)]
     twin = None
     for ax, (attr, title, ylabel, kind) in zip((a for row in axes for a in row), K_PANELS):
-        _plot_evidence(ax, ks, [getattr(r, attr) for r in rows], rows, INK, "o")
+        _plot_evidence(ax, ks, [getattr(r, attr) for r in rows], rows, FIRST, "o")
         ax.axvline(choice.chosen_k, color=HIGHLIGHT, linestyle=":", linewidth=1.4, zorder=2)
         _panel_title(ax, title)
         _label(ax, y=ylabel)
@@ -84,7 +85,7 @@ def plot_k_evidence(choice: KChoice):
     handles = [
         Line2D([], [], color=HIGHLIGHT, linestyle=":", linewidth=1.4, label=f"Chosen k = {choice.chosen_k}"),
         Line2D([], [], color=SECOND, linestyle="--", marker="s", markersize=4, label="Stability (right axis)"),
-        Line2D([], [], color=INK, linestyle="", marker="o", markersize=4, markerfacecolor="white",
+        Line2D([], [], color=FIRST, linestyle="", marker="o", markersize=4, markerfacecolor="white",
                label="Not stable"),
     ]
     legend_height = _bottom_legend(fig, handles, ncol=3)

@@ -44,6 +44,7 @@ from reportgen.render.charts.style import (
     _values,
     _wrap,
 )
+from reportgen.report.colours import MOVERS_CMAP
 from reportgen.report.formatting import (
     format_count,
     format_share,
@@ -54,7 +55,7 @@ from reportgen.report.model import ReportModel
 #: The KPI of the trend chart's small multiples: (TrendSeries attribute, panel title, number kind).
 TREND_KPI = ("utilisation", "Utilisation (balance / credit limit) by segment", "share")
 
-TREND_MOVERS_CMAP = "Oranges"  # ColorBrewer sequential: the movers; the stayers are grey
+TREND_MOVERS_CMAP = MOVERS_CMAP  # ColorBrewer purples: the movers, in no segment's hue; the stayers are grey
 
 STAYED = "#E4E4E4"
 

@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 
+from reportgen.report.colours import METRICS
 from reportgen.report.formatting import (
     format_compact,
     format_count,
@@ -35,9 +36,11 @@ GRID = "#E3E3E3"
 
 SPINE = "#B0B0B0"
 
-HIGHLIGHT = "#D55E00"  # the chosen k (Okabe-Ito vermillion)
+HIGHLIGHT = METRICS["chosen_k"]  # the chosen k: no segment's colour
 
-SECOND = "#0072B2"  # stability on the twin axis (Okabe-Ito blue)
+SECOND = METRICS["stability"]  # stability on the twin axis: no segment's colour
+
+FIRST = METRICS["silhouette"]  # silhouette and the other evidence
 
 DIVERGING = "RdBu_r"  # ColorBrewer: colour-blind safe, white at 0
 

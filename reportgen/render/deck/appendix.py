@@ -10,8 +10,8 @@ from pptx.enum.text import PP_ALIGN
 
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.layouts import body_placeholders
+from reportgen.render.deck.overview_charts import build_k_evidence
 from reportgen.render.deck.slides import (
-    add_picture_slide,
     add_table_slides,
     fill_text,
     new_slide,
@@ -19,6 +19,7 @@ from reportgen.render.deck.slides import (
     shape_rect,
     slide_area,
     text_frames,
+    usable_placeholder,
 )
 from reportgen.render.deck.textfit import Para, cut_words, word_fractions
 from reportgen.report.formatting import format_count, format_number, format_share, month_short
@@ -31,17 +32,14 @@ def build_appendix(deck) -> None:
                       "what loading and validation did to the extract, and the facts needed to rerun the report.",
                       chrome=False)
     set_title(deck, slide, "Appendix", largest=36, smallest=18)
-    body = body_placeholders(slide)
+    body = [ph for ph in body_placeholders(slide) if usable_placeholder(deck, slide, ph)]
     if body:
         parts = ("Evidence for k", *(("migration matrix",) if chart_applies("migration", deck.model) else ()),
                  "data quality", "run facts")
         fill_text(deck, body[0].text_frame, shape_rect(body[0]), [Para(" \u00b7 ".join(parts))], 20, 11)
     _k_table(deck)
     _migration_table(deck)
-    for key, title in (("k_evidence", "Appendix: all the evidence for k"),
-                       ("correlation", "Appendix: how the features move together")):
-        if key in deck.charts:
-            add_picture_slide(deck, key, title, "For analysts: the picture behind the summary slides.")
+    build_k_evidence(deck)  # native; the dense correlation heatmap stays in the PDF and HTML report
     _quality(deck)
     _facts(deck)
 
@@ -63,7 +61,7 @@ def _k_table(deck) -> None:
     widths = word_fractions([header, *rows])
     notes = (f"Silhouette, Calinski-Harabasz and Davies-Bouldin are computed on a sample of "
              f"{format_count(choice.sample_size)} customers. The rule: {choice.rule} {choice.reason}.")
-    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=9)
+    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
 
 
 def _migration_table(deck) -> None:
@@ -93,7 +91,7 @@ def _migration_table(deck) -> None:
              f"who stayed in their segment, bold numbers are the ones who moved. {format_count(migration.moved)} "
              f"of {format_count(migration.customers_both)} customers seen in both months changed segment.")
     tables = add_table_slides(deck, f"Appendix: migration matrix, {since} to {now}", notes, header, rows, widths,
-                              largest=14, smallest=9)
+                              largest=14, smallest=10)
     for table, chunk in tables:
         for r, row in enumerate(chunk, start=1):
             source = row[0][0].text
@@ -139,4 +137,4 @@ def _facts(deck) -> None:
     rows = [((Para(name, bold=True),), (Para(value),)) for name, value in items]
     notes = ("What was run, on what and with what: the input's name and SHA-256 checksum, the seed and "
              "the package versions reproduce this report exactly.")
-    add_table_slides(deck, "Appendix: run facts", notes, header, rows, (0.22, 0.78), largest=14, smallest=9)
+    add_table_slides(deck, "Appendix: run facts", notes, header, rows, (0.22, 0.78), largest=14, smallest=10)

@@ -16,7 +16,8 @@ from pptx.util import Emu, Pt
 
 from reportgen.render.charts import chart_applies
 from reportgen.render.deck.slides import fill_text, kpi_of, new_slide, slide_area, split_rect
-from reportgen.render.deck.textfit import Para, category_label, cut_words, slide_text
+from reportgen.render.deck.textfit import Para, cut_words, slide_text
+from reportgen.report.colours import METRICS
 from reportgen.report.formatting import (
     format_count,
     format_number,
@@ -45,21 +46,22 @@ def build_k_choice(deck) -> None:
     data.add_series("Silhouette (separation)", [_finite(row.silhouette) for row in choice.rows])
     data.add_series("Stability (weakest segment, Jaccard)", [_finite(row.stability) for row in choice.rows])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
-    _style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
+    style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
     chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0.0, 1.0
     chart.value_axis.major_unit = 0.2
     chart.value_axis.tick_labels.number_format = "0.0"
     chart.value_axis.tick_labels.number_format_is_linked = False
     _axis_title(chart.category_axis, "k (number of segments)", chart_rect)
     index = next((i for i, row in enumerate(choice.rows) if row.chosen), None)
-    for series, theme in zip(chart.plots[0].series, (MSO_THEME_COLOR.ACCENT_1, MSO_THEME_COLOR.ACCENT_2)):
+    metric_colours = (RGBColor.from_string(METRICS[key].lstrip("#")) for key in ("silhouette", "stability"))
+    for series, theme in zip(chart.plots[0].series, metric_colours):
         _style_line(series, theme)
         if index is not None:
             point = series.points[index]
             point.marker.style = XL_MARKER_STYLE.CIRCLE
             point.marker.size = 13
             point.marker.format.fill.solid()
-            point.marker.format.fill.fore_color.theme_color = theme
+            _paint(point.marker.format.fill.fore_color, theme)
     paras = [Para(f"k = {choice.chosen_k}", scale=1.8, bold=True, colour=MSO_THEME_COLOR.TEXT_2),
              Para(f"{choice.reason}.")]
     if chosen is not None:
@@ -82,10 +84,10 @@ def build_sizes(deck) -> None:
     ))
     area = slide_area(deck, slide)
     data = CategoryChartData(number_format="#,##0")
-    data.categories = [category_label(s.name) for s in segments]
+    data.categories = [slide_text(s.short_name, single_line=True) for s in segments]  # full names in the notes
     data.add_series("Customers", [s.customers for s in segments])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, *area, data).chart
-    font = _style_chart(chart, area, legend=None)
+    font = style_chart(chart, area, legend=None)
     plot = chart.plots[0]
     plot.gap_width = 45
     plot.vary_by_categories = False
@@ -124,9 +126,9 @@ def build_comparison(deck) -> None:
     data = CategoryChartData(number_format=spreadsheet_money_format())
     data.categories = [label for _key, label in _COMPARED]
     for segment in segments:
-        data.add_series(category_label(segment.name), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
+        data.add_series(slide_text(segment.name, single_line=True), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *area, data).chart
-    _style_chart(chart, area, legend=XL_LEGEND_POSITION.BOTTOM)
+    style_chart(chart, area, legend=XL_LEGEND_POSITION.BOTTOM)
     plot = chart.plots[0]
     plot.gap_width = 70
     plot.overlap = 0
@@ -161,9 +163,9 @@ def build_trends(deck) -> None:
     data = CategoryChartData(number_format="#,##0")
     data.categories = [month_short(m) for m in months]
     for series in history.series:
-        data.add_series(category_label(series.name), [None if v is None else int(v) for v in series.customers])
+        data.add_series(slide_text(series.name, single_line=True), [None if v is None else int(v) for v in series.customers])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
-    _style_chart(chart, chart_rect, legend=None)  # the panel beside it names every line in its colour
+    style_chart(chart, chart_rect, legend=None)  # the panel beside it names every line in its colour
     chart.value_axis.minimum_scale = 0
     chart.value_axis.tick_labels.number_format = "#,##0"
     chart.value_axis.tick_labels.number_format_is_linked = False
@@ -205,7 +207,7 @@ def _finite(value):
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _style_chart(chart, rect, *, legend) -> float:
+def style_chart(chart, rect, *, legend) -> float:
     """Font size from the chart's height, a legend where asked, light gridlines; returns the size."""
     size = max(10.0, min(14.0, round(Emu(rect[3]).pt / 30 * 2) / 2))
     chart.font.size = Pt(size)

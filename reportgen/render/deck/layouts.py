@@ -13,10 +13,13 @@ The renderer needs six layout *roles* (``ROLES``). Each role is resolved in this
 Names are matched for every role before placeholders are looked at, and a layout already matched
 for one role is not offered to another (a layout the user chose in ``overrides`` still may be). Layouts of every slide master in the file are searched.
 
-"title", "content", "title_only" and "blank" are required (``REQUIRED_ROLES``): a master without
-them raises :class:`~reportgen.errors.RenderError`. "section" falls back to the "content" layout and
-"two_content" to "title_only" (``FALLBACKS``); the renderer then places its two items side by side
-itself, inside :func:`content_area`.
+Every role but "blank" needs a title placeholder: a layout called "Title Slide" that has none (a
+corporate cover with prompt-text boxes instead) is not matched by its name or type.
+"content", "title_only" and "blank" are required (``REQUIRED_ROLES``): a master without them raises
+:class:`~reportgen.errors.RenderError`. "title" falls back to the "section" layout, then to
+"title_only"; "section" to "content"; "two_content" to "title_only" (``FALLBACKS``): the renderer
+then places items itself, inside :func:`content_area` (the layout's room clear of the master's
+graphics, :mod:`reportgen.render.deck.safe_area`).
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from pptx.util import Emu
 
 from reportgen.errors import RenderError
 from reportgen.render.deck.master import build_test_master  # noqa: F401  (re-exported for tests)
+from reportgen.render.deck.safe_area import BODY_TYPES, CHROME_TYPES, TITLE_TYPES, content_rect
 
 ROLES = ("title", "content", "section", "two_content", "title_only", "blank")
-REQUIRED_ROLES = ("title", "content", "title_only", "blank")
-FALLBACKS = {"section": "content", "two_content": "title_only"}
+REQUIRED_ROLES = ("content", "title_only", "blank")
+FALLBACKS = {"title": ("section", "title_only"), "section": ("content",), "two_content": ("title_only",)}
 
 LAYOUT_NAMES = {
     "title": ("Title Slide", "Title"),
@@ -61,9 +65,6 @@ LAYOUT_TYPES = {
     "blank": ("blank",),
 }
 
-TITLE_TYPES = frozenset({PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE})
-BODY_TYPES = frozenset({PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT})
-CHROME_TYPES = frozenset({PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER})
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,21 @@ def find_layouts(
     names the file in error messages. Raises :class:`RenderError` for an unknown role or layout in
     ``overrides`` and when a required role has no layout.
     """
+    found = match_layouts(prs, overrides, source=source)
+    layouts = [layout for master in prs.slide_masters for layout in master.slide_layouts]
+    _check_required(found, layouts, str(source) if source is not None else "presentation")
+    return {role: found[role] if role in found else next(found[r] for r in FALLBACKS[role] if r in found)
+            for role in ROLES}
+
+
+def match_layouts(prs, overrides: Mapping[str, str] | None = None, *,
+                  source: str | os.PathLike[str] | None = None) -> dict[str, SlideLayout]:
+    """The roles a layout of ``prs`` serves directly (before fallbacks); see :func:`find_layouts`."""
     label = str(source) if source is not None else "presentation"
     layouts = [layout for master in prs.slide_masters for layout in master.slide_layouts]
     found = _apply_overrides(layouts, overrides or {}, label)
     found.update(_match_roles(layouts, skip=found.keys()))
-    _check_required(found, layouts, label)
-    return {role: found[role if role in found else FALLBACKS[role]] for role in ROLES}
+    return found
 
 
 def _apply_overrides(layouts, overrides: Mapping[str, str], label: str) -> dict:
@@ -171,8 +181,13 @@ def _match_roles(layouts, *, skip) -> dict:
 
 
 def _match_name(role: str, layout) -> bool:
-    """Is the layout called by one of the role's common names?"""
-    return any(_same_name(layout.name, name) for name in LAYOUT_NAMES[role])
+    """Is the layout called by one of the role's common names (and has the title it needs)?"""
+    return _titled(role, layout) and any(_same_name(layout.name, name) for name in LAYOUT_NAMES[role])
+
+
+def _titled(role: str, layout) -> bool:
+    """Every role but "blank" puts its title in a title placeholder: does the layout have one?"""
+    return role == "blank" or placeholder_shape(layout).titles > 0
 
 
 def _match_placeholders(role: str, layout) -> bool:
@@ -188,8 +203,8 @@ def _match_placeholders(role: str, layout) -> bool:
 
 
 def _match_layout_type(role: str, layout) -> bool:
-    """Does the layout declare the OOXML layout type of the role?"""
-    return layout._element.get("type") in LAYOUT_TYPES[role]
+    """Does the layout declare the OOXML layout type of the role (and have the title it needs)?"""
+    return _titled(role, layout) and layout._element.get("type") in LAYOUT_TYPES[role]
 
 
 def placeholder_shape(layout) -> PlaceholderShape:
@@ -250,53 +265,13 @@ def body_placeholders(slide) -> list:
 
 
 def content_area(slide_or_layout, prs) -> tuple[Emu, Emu, Emu, Emu]:
-    """(left, top, width, height) in EMU where a chart, table or picture should go.
-
-    The first body placeholder's rectangle when there is one, otherwise the area under the title
-    (or under a top margin) down to the footer row, with side margins; always inside the slide.
-    """
-    width, height = prs.slide_width, prs.slide_height
-    bodies = [ph for ph in body_placeholders(slide_or_layout) if _has_geometry(ph)]
-    rect = _rect(bodies[0]) if bodies else _area_under_title(slide_or_layout, width, height)
-    return _clamp(rect, width, height)
-
-
-def _area_under_title(slide_or_layout, width: int, height: int) -> tuple[int, int, int, int]:
-    """The free area between the title (or a top margin) and the footer row."""
-    gap = round(height * 0.02)
-    title = title_placeholder(slide_or_layout)
-    if title is not None and _has_geometry(title) and 0 <= title.left < width // 4:
-        left, top = title.left, title.top + title.height + gap
-    else:
-        left, top = round(width * 0.05), round(height * 0.05)
-    bottom = _footer_top(slide_or_layout, height) - gap
-    return left, top, width - 2 * left, bottom - top
-
-
-def _footer_top(slide_or_layout, height: int) -> int:
-    """Where the footer row starts: the highest date/footer/number placeholder low on the slide."""
+    """(left, top, width, height) in EMU where a chart, table or picture should go on slides of
+    this layout: its usable body placeholder, else the room under the title, in both cases cut
+    clear of every picture and graphic the master or layout draws (see
+    :func:`reportgen.render.deck.safe_area.content_rect`)."""
     layout = getattr(slide_or_layout, "slide_layout", slide_or_layout)
-    tops = [ph.top for ph in layout.placeholders
-            if _type(ph) in CHROME_TYPES and _has_geometry(ph) and ph.top > height // 2]
-    return min(tops, default=round(height * 0.95))
-
-
-def _clamp(rect, width: int, height: int) -> tuple[Emu, Emu, Emu, Emu]:
-    """Cut a rectangle down to the slide; never negative, never zero-sized."""
-    left, top, w, h = rect
-    left, top = min(max(left, 0), width - 1), min(max(top, 0), height - 1)
-    w, h = max(min(w, width - left), 1), max(min(h, height - top), 1)
-    return Emu(left), Emu(top), Emu(w), Emu(h)
-
-
-def _rect(ph) -> tuple[int, int, int, int]:
-    """A placeholder's (left, top, width, height), inherited from layout or master if unset."""
-    return ph.left, ph.top, ph.width, ph.height
-
-
-def _has_geometry(ph) -> bool:
-    """Does the placeholder (or what it inherits from) have a position and size?"""
-    return None not in _rect(ph)
+    rect = content_rect(layout, (int(prs.slide_width), int(prs.slide_height)))
+    return tuple(Emu(v) for v in rect.tuple())
 
 
 def _type(ph):

@@ -8,9 +8,9 @@ placed relative to the slide size and the layout's content area, so 16:9 and 4:3
 The deck, in the order an executive reads it: cover, agenda, executive summary (with what changed
 since last month once a month is recorded), how k was chosen, segment sizes, spend comparison,
 trends and migration (when the model has history), one slide per segment, recommendations, the
-customer map and the profile heatmap, then an appendix (evidence for each k, the migration
+customer map and the segment profiles, then an appendix (evidence for each k, the migration
 matrix, data quality, run facts). Bar, column and line charts are native, editable PowerPoint
-charts with their data embedded; the PCA scatter and heatmaps are the build's PNG pictures.
+charts with their data embedded, the customer map an XY scatter, the profiles a shaded table.
 Every content slide carries its narrative in the speaker notes.
 
 This module orders the slides and writes the file; the slides are built from
@@ -36,15 +36,17 @@ from reportgen.render.charts import chart_applies
 from reportgen.render.deck.appendix import build_appendix
 from reportgen.render.deck.charts import build_comparison, build_k_choice, build_sizes, build_trends
 from reportgen.render.deck.layouts import body_placeholders, find_layouts, load_presentation, subtitle_placeholder
+from reportgen.render.deck.overview_charts import build_customer_map, build_profile_table
 from reportgen.render.deck.package import _normalise_zip, _set_properties, _timestamp
+from reportgen.render.deck.segment_slides import build_segments
 from reportgen.render.deck.slides import (
     Deck,
-    add_picture_slide,
     add_rectangle,
     add_table_slides,
     add_tiles,
     drop_empty_placeholders,
     fill_text,
+    free_area,
     kpi_of,
     new_slide,
     set_title,
@@ -52,6 +54,7 @@ from reportgen.render.deck.slides import (
     slide_area,
     split_rect,
     text_frames,
+    usable_placeholder,
 )
 from reportgen.render.deck.textfit import INSET_X, Para, cut_words, fit_size, slide_text, theme_font_scales, write_text
 from reportgen.render.settings import RenderSettings
@@ -59,9 +62,8 @@ from reportgen.render.templating import at_risk, moved_into
 from reportgen.report.formatting import format_count, format_share, month_short
 from reportgen.resources import bundled_path
 
-#: Charts the deck shows as pictures; the optional ones go to the appendix when present.
-REQUIRED_PICTURES = ("pca", "profile_heat")
-OPTIONAL_PICTURES = ("k_evidence", "correlation")
+#: Chart pictures the deck needs: none, every chart is native (see overview_charts).
+REQUIRED_PICTURES: tuple[str, ...] = ()
 
 
 #: "What changed since last month" lines on the executive summary slide (all are in its notes).
@@ -95,7 +97,7 @@ def render_pptx(model, charts, settings) -> bytes:
     footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
     deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
     for build in (_cover, _agenda, _summary, build_k_choice, build_sizes, build_comparison, build_trends,
-                  _migration, _segments, _recommendations, _pictures, build_appendix):
+                  _migration, build_segments, _recommendations, build_customer_map, build_profile_table, build_appendix):
         build(deck)
     for slide in prs.slides:
         drop_empty_placeholders(slide)
@@ -126,14 +128,14 @@ def _cover(deck) -> None:
         "of segments was chosen, each segment with its marketing actions, and the recommendations."
     ), chrome=False)
     set_title(deck, slide, facts.title, largest=40, smallest=20)
-    subtitle = subtitle_placeholder(slide)
     paras = [Para(f"{facts.month} \u00b7 {format_count(facts.customers)} customers \u00b7 "
                   f"{len(model.segments)} segments"),
              Para(f"Generated {facts.generated_at[:10]} by reportgen", scale=0.7)]
-    if subtitle is not None and None not in (subtitle.width, subtitle.height):
+    subtitle = subtitle_placeholder(slide) or next(iter(body_placeholders(slide)), None)
+    if subtitle is not None and usable_placeholder(deck, slide, subtitle):
         fill_text(deck, subtitle.text_frame, shape_rect(subtitle), paras, 22, 12)
     else:
-        area = slide_area(deck, slide)
+        area = free_area(deck, slide)
         fill_text(deck, slide.shapes.add_textbox(*area).text_frame, area, paras, 22, 12)
 
 
@@ -210,11 +212,6 @@ def _migration(deck) -> None:
                       for s, n in inflows if n and (s.actions or s.risks))
     story = (f"Customers seen in both {since} and {now}: {lede} " + " ".join(migration.highlights) + " "
              + " ".join(migration.at_risk) + " " + advice)
-    if "migration" in deck.charts:
-        add_picture_slide(deck, "migration", f"Migration since {since}", (
-            f"Rows are the segment in {since}, columns the segment in {now}; grey cells are the customers who "
-            f"stayed, orange cells the movers (darker: more). {story}"
-        ), caption=lede + (" " + migration.highlights[0] if migration.highlights else ""))
     slide = new_slide(deck, "title_only", "Migration: who moved, who is at risk", (
         story + " The full matrix is in the appendix."
     ))
@@ -269,60 +266,6 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?" else text + "."
 
 
-def _segments(deck) -> None:
-    for segment in deck.model.segments:
-        _segment(deck, segment)
-
-
-_SEGMENT_KPIS = ("avg_balance", "avg_purchases", "utilisation")
-
-
-def _segment(deck, segment) -> None:
-    kpis = [kpi_of(segment.kpis, key) for key in _SEGMENT_KPIS]
-    who = f"{format_count(segment.customers)} customers, {format_share(segment.share)} of the portfolio"
-    slide = new_slide(deck, "two_content", segment.name, (
-        f"{segment.name}: {who}. {segment.description} "
-        + " ".join(f"{k.label}: {k.display}." for k in kpis)
-        + (" Typical traits: " + ", ".join(segment.traits) + "." if segment.traits else "")
-        + (" What marketing should do: " + "; ".join(segment.actions) + "." if segment.actions else "")
-        + (" Risks to watch: " + "; ".join(segment.risks) + "." if segment.risks else "")
-    ))
-    bodies = [ph for ph in body_placeholders(slide) if None not in (ph.left, ph.top, ph.width, ph.height)]
-    if len(bodies) >= 2:
-        lefts = [int(ph.left) for ph in bodies]
-        tops = [int(ph.top) for ph in bodies]
-        right = max(int(ph.left + ph.width) for ph in bodies)
-        bottom = max(int(ph.top + ph.height) for ph in bodies)
-        area = (min(lefts), min(tops), right - min(lefts), bottom - min(tops))
-    else:
-        area = slide_area(deck, slide)
-    strip, columns = split_rect(area, (0.25, 0.75), gap=0.05, vertical=True)
-    tiles = split_rect(strip, (1.25, 1, 1, 1), gap=0.025)
-    add_tiles(deck, slide, tiles,
-              [(format_count(segment.customers), f"customers \u00b7 {format_share(segment.share)} of all",
-                segment.color)] + [(kpi.display, kpi.label, None) for kpi in kpis], largest=26)
-    heading = MSO_THEME_COLOR.TEXT_2
-    left = [Para(segment.description)]
-    if segment.traits:
-        left += [Para("Traits", bold=True, colour=heading)] + [Para(t, bullet=True) for t in segment.traits]
-    right = []
-    if segment.actions:
-        right += [Para("Marketing actions", bold=True, colour=heading)]
-        right += [Para(a, bullet=True) for a in segment.actions]
-    if segment.risks:
-        right += [Para("Risk notes", bold=True, colour=heading)] + [Para(r, bullet=True) for r in segment.risks]
-    # the column with more to say gets more room (between 35% and 65% of the width)
-    amounts = [sum(len(p.text) + 40 for p in paras) for paras in (left, right)]
-    share = min(max(amounts[0] / sum(amounts), 0.35), 0.65)
-    left_rect, right_rect = split_rect(columns, (share, 1 - share), gap=0.04)
-    frames = text_frames(slide, [left_rect, right_rect])
-    size = min(fit_size(paras, rect[2], rect[3], deck.body_font, 18, 10)
-               for paras, rect in ((left, left_rect), (right, right_rect)) if paras)
-    for frame, paras in zip(frames, (left, right)):
-        if paras:
-            write_text(frame.text_frame, paras, size)
-
-
 def _recommendations(deck) -> None:
     segments = deck.model.segments
     header = [(Para("Segment", bold=True),), (Para("Description", bold=True),), (Para("Action", bold=True),)]
@@ -336,21 +279,6 @@ def _recommendations(deck) -> None:
         for s in segments)
     add_table_slides(deck, "Recommendations", notes, header, rows, (0.28, 0.36, 0.36),
                      largest=16, smallest=10, comfortable=12)
-
-
-def _pictures(deck) -> None:
-    scatter = deck.model.scatter
-    explained = " and ".join(format_share(v) for v in scatter.explained)
-    shown = f"{format_count(len(scatter.x))} of {format_count(scatter.total_customers)} customers"
-    add_picture_slide(deck, "pca", "Customer map: where the segments sit", (
-        f"Each dot is a customer, coloured by segment, placed by the first two principal components "
-        f"of the transformed features (they explain {explained} of the variance). The picture shows "
-        f"a sample of {shown}. Segments that overlap here can still differ on features the map flattens."
-    ), caption=f"A sample of {shown}; the two components explain {explained} of the variance.")
-    add_picture_slide(deck, "profile_heat", "Segment profiles against the portfolio", (
-        "How each segment's typical customer differs from the portfolio, feature by feature, in "
-        "standard deviations: the traits on the segment slides come from the largest differences."
-    ), caption="How far each segment's average sits from the portfolio's, in standard deviations.")
 
 
 # -- metadata and the file ----------------------------------------------------------------------

@@ -19,11 +19,24 @@ from pptx.dml.color import RGBColor
 from pptx.enum.dml import MSO_THEME_COLOR
 from pptx.enum.shapes import MSO_SHAPE, PP_PLACEHOLDER
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
-from pptx.util import Emu, Pt
+from pptx.oxml.ns import qn
+from pptx.util import Emu, Inches, Pt
 
 from reportgen.errors import RenderError
 from reportgen.render.deck.layouts import CHROME_TYPES, body_placeholders, content_area, title_placeholder
-from reportgen.render.deck.textfit import FLOOR, Para, block_height, fit_size, largest_fit, slide_text, write_text
+from reportgen.render.deck.safe_area import MIN_TITLE, Rect, carve, content_rect, master_graphics, title_rect
+from reportgen.render.deck.safe_area import shape_rect as safe_shape_rect
+from reportgen.render.deck.textfit import (
+    FLOOR,
+    INSET_X,
+    INSET_Y,
+    Para,
+    block_height,
+    fit_size,
+    largest_fit,
+    slide_text,
+    write_text,
+)
 
 # -- the deck and its slides --------------------------------------------------------------------
 
@@ -56,32 +69,66 @@ def new_slide(deck, role: str, title: str | None, notes: str, *, chrome: bool = 
 
 
 def set_title(deck, slide, text: str, *, largest: float = 28, smallest: float = 14) -> None:
-    """Write the title into the title placeholder (or a text box at the top), sized to fit."""
+    """Write the title into the title placeholder, moved clear of the master's graphics, or into
+    a text box above the content room when the layout's title placeholder is missing or too small."""
     shape = title_placeholder(slide)
-    if shape is None or None in (shape.left, shape.top, shape.width, shape.height):
-        width, height = deck.prs.slide_width, deck.prs.slide_height
-        shape = slide.shapes.add_textbox(round(width * 0.05), round(height * 0.04),
-                                         round(width * 0.9), round(height * 0.12))
+    size = (int(deck.prs.slide_width), int(deck.prs.slide_height))
+    rect = title_rect(slide.slide_layout, size)
+    if rect is None:
+        if shape is not None:
+            shape._element.getparent().remove(shape._element)
+        shape = slide.shapes.add_textbox(*_title_band(slide.slide_layout, size).tuple())
+    elif shape is not None and shape_rect(shape) != rect.tuple():
+        shape.left, shape.top, shape.width, shape.height = (Emu(v) for v in rect.tuple())
     paras = [Para(slide_text(text, single_line=True), bold=True)]
     size = fit_size(paras, shape.width, shape.height, deck.title_font, largest, smallest)
     write_text(shape.text_frame, [Para(paras[0].text)], size)
 
 
+def _title_band(layout, slide_size) -> Rect:
+    """Room for a title text box: above the content room, inside its side margins, clear of graphics."""
+    room = content_rect(layout, slide_size)
+    top = round(slide_size[1] * 0.04)
+    band = Rect(room.left, top, room.width, max(room.top - top - round(slide_size[1] * 0.02), 1))
+    if band.height < Emu(Pt(40)):  # the room starts at the top: take its upper part
+        band = Rect(room.left, room.top, room.width, round(room.height * 0.3))
+    return carve(band, [g.rect for g in master_graphics(layout, slide_size)])
+
+
 def _add_chrome(deck, slide) -> None:
-    """Clone the layout's footer and slide-number placeholders (python-pptx does not)."""
+    """Clone the layout's footer and slide-number placeholders (python-pptx does not), except
+    one that would sit on a master graphic; a footer that does not fit at 10 pt is shortened to
+    the month."""
+    size = (int(deck.prs.slide_width), int(deck.prs.slide_height))
+    graphics = [g.rect for g in master_graphics(slide.slide_layout, size)]
     for placeholder in slide.slide_layout.placeholders:
         kind = placeholder.placeholder_format.type
-        if kind not in (PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER):
+        rect = safe_shape_rect(placeholder)
+        if kind not in (PP_PLACEHOLDER.FOOTER, PP_PLACEHOLDER.SLIDE_NUMBER) or rect is None:
+            continue
+        if any(rect.overlaps(g) for g in graphics):
             continue
         element = copy.deepcopy(placeholder._element)
         element.nvSpPr.cNvPr.set("id", str(slide.shapes._next_shape_id))
         slide.shapes._spTree.append(element)
+        shape = slide.placeholders[placeholder.placeholder_format.idx]
         if kind == PP_PLACEHOLDER.FOOTER:
-            shape = slide.placeholders[placeholder.placeholder_format.idx]
-            if None not in (shape.width, shape.height):
-                write_text(shape.text_frame, [Para(deck.footer)],
-                           fit_size([Para(deck.footer)], shape.width, shape.height, deck.body_font, 10, FLOOR))
-                shape.text_frame.paragraphs[0].alignment = None
+            for text in (deck.footer, deck.model.facts.month):
+                paras = [Para(text)]
+                points = fit_size(paras, shape.width, shape.height, deck.body_font, 10, FLOOR)
+                if block_height(paras, points, Emu(shape.width - 2 * INSET_X).pt, deck.body_font) \
+                        <= Emu(shape.height - 2 * INSET_Y).pt:
+                    break
+            write_text(shape.text_frame, paras, points)
+            shape.text_frame.paragraphs[0].alignment = None
+        else:
+            _size_slide_number(shape)
+
+
+def _size_slide_number(shape) -> None:
+    """The slide number at 10 pt or more, whatever the master's default."""
+    for rpr in shape._element.iter(qn("a:rPr"), qn("a:endParaRPr")):
+        rpr.set("sz", str(max(int(rpr.get("sz", "1000")), 1000)))
 
 
 def drop_empty_placeholders(slide) -> None:
@@ -109,6 +156,26 @@ def shape_rect(shape) -> tuple[int, int, int, int]:
 def slide_area(deck, slide):
     """Where content goes on ``slide``, ``(left, top, width, height)`` in EMU (see ``content_area``)."""
     return tuple(int(v) for v in content_area(slide, deck.prs))
+
+
+def usable_placeholder(deck, slide, placeholder) -> bool:
+    """Can ``placeholder`` hold a line of text where it is: big enough (``MIN_TITLE``) and clear
+    of the master's graphics?"""
+    rect = safe_shape_rect(placeholder)
+    size = (int(deck.prs.slide_width), int(deck.prs.slide_height))
+    return (rect is not None and rect.width >= Emu(Inches(MIN_TITLE[0])) and rect.height >= Emu(Inches(MIN_TITLE[1]))
+            and not any(rect.overlaps(g.rect) for g in master_graphics(slide.slide_layout, size)))
+
+
+def free_area(deck, slide):
+    """The slide's content room below its title (a cover's subtitle goes there when the layout
+    offers no usable placeholder for it)."""
+    size = (int(deck.prs.slide_width), int(deck.prs.slide_height))
+    room = content_rect(slide.slide_layout, size)
+    title = title_placeholder(slide) or next((s for s in slide.shapes if s.has_text_frame and s.text_frame.text), None)
+    if title is not None and safe_shape_rect(title) is not None:
+        room = carve(room, [safe_shape_rect(title)])
+    return room.tuple()
 
 
 def _layout_area(deck, role: str):
@@ -170,7 +237,7 @@ def add_tiles(deck, slide, rects, items, *, largest: float = 28) -> None:
     font = deck.body_font
     value_size = min(fit_size([Para(value, bold=True)], w, round(h * 0.55), font, largest, 12)
                      for (_l, _t, w, h), (value, _label, _c) in zip(rects, items))
-    label_size = min(fit_size([Para(label)], w, round(h * 0.45), font, 14, 9)
+    label_size = min(fit_size([Para(label)], w, round(h * 0.45), font, 14, FLOOR)
                      for (_l, _t, w, h), (_value, label, _c) in zip(rects, items))
     for rect, (value, label, colour) in zip(rects, items):
         box, ink = _tile_box(slide, rect, colour)
@@ -210,7 +277,7 @@ def add_picture_slide(deck, key: str, title: str, notes: str, *, caption: str | 
     _place_picture(slide, chart, picture_rect)
     box = slide.shapes.add_textbox(*caption_rect)
     fill_text(deck, box.text_frame, caption_rect,
-              [Para(caption or chart.title, colour=MSO_THEME_COLOR.TEXT_2, align=PP_ALIGN.CENTER)], 14, 9,
+              [Para(caption or chart.title, colour=MSO_THEME_COLOR.TEXT_2, align=PP_ALIGN.CENTER)], 14, FLOOR,
               anchor=MSO_ANCHOR.MIDDLE)
 
 

@@ -62,7 +62,7 @@ _LINE = 1.22  # line height / font size
 _SPACE = 0.4  # space before a paragraph / its font size
 INSET_X, INSET_Y = Pt(5), Pt(3)
 _BULLET = 1.1  # bullet indent / font size
-FLOOR = 9.0  # no text is set smaller, whatever its scale
+FLOOR = 10.0  # no text on a slide is set smaller, whatever its scale (what an executive reads)
 
 
 @dataclass(frozen=True)
@@ -246,14 +246,7 @@ def _format_paragraph(paragraph, para: Para, points: float, *, first: bool) -> N
 
 # -- shortening ---------------------------------------------------------------------------------
 
-_LABEL_CHARS, _LABEL_WORD = 60, 20
-
-
-def category_label(name: str) -> str:
-    """A segment name short enough for an axis label or legend entry: words over 20 characters
-    and names over 60 are cut with an ellipsis (the segment's own slide carries the full name)."""
-    label = cut_words(name)
-    return label if len(label) <= _LABEL_CHARS else label[:_LABEL_CHARS - 1].rstrip() + "\u2026"
+_LABEL_WORD = 20
 
 
 def cut_words(text: str) -> str:
