@@ -107,24 +107,15 @@ def analyse(
     )
     trend = migration = cubes = campaigns = None
     if previous is not None:
-        features = result.clean.features
         current = pd.DataFrame({"cust_id": result.clean.ids.astype(str).to_numpy(), "name": segment_names(result),
-                                "balance": features["BALANCE"].to_numpy(dtype="float64"),
-                                "purchases": features["PURCHASES"].to_numpy(dtype="float64")})
+                                **{c.lower(): result.clean.features[c].to_numpy("float64") for c in ("BALANCE", "PURCHASES")}})
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
         cubes = load_cubes(history, sorted(set(trend["month"])))
         campaigns = load_campaigns(history, previous.previous_month)
     model = build_report_model(
-        result,
-        month=month,
-        generated_at=stamp.isoformat(timespec="seconds"),
-        title=settings.title,
-        show_ids=settings.show_customer_ids,
-        trend=trend,
-        migration=migration,
-        cubes=cubes,
-        campaigns=campaigns,
+        result, month=month, generated_at=stamp.isoformat(timespec="seconds"), title=settings.title,
+        show_ids=settings.show_customer_ids, trend=trend, migration=migration, cubes=cubes, campaigns=campaigns,
     )
     return result, model
 
