@@ -20,7 +20,9 @@ import pandas as pd
 from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
+from reportgen.monthly.campaigns import build_action_files, campaign_members
 from reportgen.monthly.history import (
+    load_campaigns,
     load_cubes,
     load_history_engine,
     load_migration,
@@ -105,16 +107,18 @@ def analyse(
         source, settings, log=progress, previous=previous, refit=refit, month=month,
         engine=engine, spark_master=spark_master, observe=observe,
     )
-    trend = migration = cubes = None
+    trend = migration = cubes = campaigns = None
     if previous is not None:
-        current = pd.DataFrame({"cust_id": result.clean.ids.astype(str).to_numpy(), "name": segment_names(result)})
+        current = pd.DataFrame({"cust_id": result.clean.ids.astype(str).to_numpy(), "name": segment_names(result),
+                                **{c.lower(): result.clean.features[c].to_numpy("float64") for c in ("BALANCE", "PURCHASES")}})
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
         cubes = load_cubes(history, sorted(set(trend["month"])))
+        campaigns = load_campaigns(history, previous.previous_month)
     with number_style(settings.locale, settings.currency):  # the model's sentences and figures
         model = build_report_model(
             result, month=month, generated_at=stamp.isoformat(timespec="seconds"), title=settings.title,
-            show_ids=settings.show_customer_ids, trend=trend, migration=migration, cubes=cubes,
+            show_ids=settings.show_customer_ids, trend=trend, migration=migration, cubes=cubes, campaigns=campaigns,
         )
     return result, model
 
@@ -222,7 +226,7 @@ def build(
                 # first (a mailer that sees the report relies on them), then the model files and
                 # each format as it is ready. Nothing reaches a final name unless all are ready.
                 targets_folder = folder / TARGETS_FOLDER
-                staged.add(targets_folder, build_target_files(result, model))
+                staged.add(targets_folder, {**build_target_files(result, model), **build_action_files(result, model)})
                 model_bytes = save_model(result.model)
                 staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})
                 staged.add(folder, {file_name(f, month): build_workbook(result, model) for f in formats if f == "xlsx"})
@@ -397,4 +401,4 @@ def history_records(result: SegmentationResult, model: ReportModel, model_bytes:
             for s in model.segments
         ]
     )
-    return {"run": run, "assignments": assignments, "segments": segments}
+    return {"run": run, "assignments": assignments, "segments": segments, "campaigns": campaign_members(result, model)}

@@ -372,7 +372,7 @@ def _run_segment(args) -> int:
                       **_engine_args(args))
     choice = outcome.model.k_choice
     chosen = next(r for r in choice.rows if r.chosen)
-    how = "set with --k" if choice.forced else "chosen by the rule"
+    how = "set with --k" if choice.how == "set by the user" else choice.how
     print(f"k = {choice.chosen_k} ({how}): silhouette {chosen.silhouette:.3f}, stability {chosen.stability:.2f}")
     if not choice.forced:
         print(f"  {choice.reason}")

@@ -9,6 +9,7 @@ silently ignored)::
     currency = "EUR"         # ISO 4217 code of the amounts; default USD
 
     [input]
+    period_months = 6        # months the extract's purchases, payments and cash advances cover
     delimiter = ";"          # sniffed from the header when absent
     encoding = "latin-1"     # UTF-8 (with or without BOM) is tried first when absent
     # with --data postgresql://user@host:5432/db (pip install 'reportgen[sql]'): a table or a query
@@ -33,6 +34,9 @@ silently ignored)::
 
     [personas]
     playbook = "my-personas.toml"   # relative to the config file
+
+    [actions]
+    control_share = 0.10            # share of each action's eligible customers held out as control
 
     [history]
     database = "history.duckdb"     # relative to the config file; default OUT/history.duckdb
@@ -83,6 +87,14 @@ class InputSettings:
     table: str | None = None
     query: str | None = None
     password_env: str | None = None
+    period_months: int = 6
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """How the playbook's actions become target lists."""
+
+    control_share: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,7 @@ class Settings:
     segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
     playbook: Path = field(default_factory=lambda: bundled_path("data", "personas.toml"))
     history: HistorySettings = field(default_factory=HistorySettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     show_customer_ids: bool = False
     title: str = "Customer Segmentation Report"
@@ -175,7 +188,7 @@ def _settings_from_file(path: Path) -> Settings:
         raise ConfigError(f"{path}: cannot read config file ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    _reject_unknown(raw, {"report", "input", "segmentation", "personas", "history", "dashboard", "email"}, path, "top level")
+    _reject_unknown(raw, {"report", "input", "segmentation", "personas", "actions", "history", "dashboard", "email"}, path, "top level")
     report = _table(raw, "report", path)
     _reject_unknown(report, {"title", "locale", "currency"}, path, "[report]")
     personas = _table(raw, "personas", path)
@@ -191,6 +204,7 @@ def _settings_from_file(path: Path) -> Settings:
         segmentation=_build(SegmentationSettings, _table(raw, "segmentation", path), path, "[segmentation]"),
         playbook=playbook,
         history=_history(raw, path),
+        actions=_actions(raw, path),
         email=_email(raw, path),
         show_customer_ids=_typed(dashboard.get("show_customer_ids", False), bool, path, "dashboard.show_customer_ids"),
         title=_typed(report.get("title", Settings.title), str, path, "report.title"),
@@ -276,18 +290,21 @@ def _input(raw: dict, path: Path) -> InputSettings:
             f"{path}: [input] password is not accepted (a config file is no place for a secret); put the "
             f"password in an environment variable and name it with [input] password_env"
         )
-    _reject_unknown(table, {"delimiter", "encoding", "columns", "table", "query", "password_env"}, path, "[input]")
+    _reject_unknown(table, {"delimiter", "encoding", "columns", "table", "query", "password_env", "period_months"}, path, "[input]")
     mapping = table.pop("columns", {})
     if not isinstance(mapping, dict):
         raise ConfigError(f"{path}: input.columns must be a table of contract name = header, e.g. [input.columns]")
     columns = {str(k): _typed(v, str, path, f"input.columns.{k}") for k, v in mapping.items()}
+    period = _typed(table.pop("period_months", 6), int, path, "input.period_months")
+    if not 1 <= period <= 36:
+        raise ConfigError(f"{path}: input.period_months must be from 1 to 36, got {period}")
     bad = sorted(set(columns) - {ID_COLUMN, *FEATURES})
     if bad:
         raise ConfigError(
             f"{path}: [input.columns] maps unknown contract column(s) {', '.join(bad)}; "
             f"valid names: {ID_COLUMN}, {', '.join(FEATURES)}"
         )
-    settings = InputSettings(columns=columns, **{k: _typed(v, str, path, f"input.{k}") for k, v in table.items()})
+    settings = InputSettings(columns=columns, period_months=period, **{k: _typed(v, str, path, f"input.{k}") for k, v in table.items()})
     if settings.delimiter is not None and (len(settings.delimiter) != 1 or settings.delimiter in "\"\r\n"):
         raise ConfigError(f"{path}: input.delimiter must be one character such as ',' ';' '|' or a tab, got {settings.delimiter!r}")
     if settings.encoding is not None:
@@ -306,6 +323,15 @@ def _history(raw: dict, path: Path) -> HistorySettings:
     database = (path.parent / _typed(table["database"], str, path, "history.database")).resolve() if "database" in table else None
     months = _bounded(table.get("trend_months", 6), path, "history.trend_months")
     return HistorySettings(database=database, trend_months=months)
+
+
+def _actions(raw: dict, path: Path) -> ActionSettings:
+    table = _table(raw, "actions", path)
+    _reject_unknown(table, {"control_share"}, path, "[actions]")
+    share = _typed(table.get("control_share", 0.10), float, path, "actions.control_share")
+    if not 0 <= share <= 0.5:
+        raise ConfigError(f"{path}: actions.control_share must be from 0 to 0.5, got {share}")
+    return ActionSettings(control_share=share)
 
 
 def _email(raw: dict, path: Path) -> EmailSettings:

@@ -258,20 +258,23 @@ def test_segments_kpis_and_findings_appear(deck, model):
     kpis = {k.key: k.display for k in model.kpis}
     for key in ("customers", "balance", "purchases", "payments", "utilisation"):
         assert kpis[key] in slide_text(summary)
-    for finding in model.findings:
-        assert finding in slide_text(summary)
+    # the action-led story: situation, what matters most, the recommended actions
+    for line in (model.story.situation, *model.story.points, *model.story.actions):
+        assert " ".join(line.split()) in " ".join(slide_text(summary).split())
     assert model.facts.input_sha256 in text and model.facts.input_name in text
 
 
-def test_recommendations_table_has_a_row_per_segment(deck, model):
+def test_recommendations_table_has_a_row_per_action(deck, model):
     tables = [shape.table for slide in deck.slides if slide.shapes.title and
               slide.shapes.title.text.startswith("Recommendations") for shape in slide.shapes if shape.has_table]
     rows = [row for table in tables for row in list(table.rows)[1:]]
-    assert [c.text for c in list(tables[0].rows)[0].cells] == ["Segment", "Description", "Action"]
-    assert len(rows) == len(model.segments)
-    for row, segment in zip(rows, model.segments):
-        assert segment.name in row.cells[0].text_frame.text
-        assert row.cells[1].text_frame.text == segment.description
+    assert [c.text for c in list(tables[0].rows)[0].cells] == [
+        "Segment", "Action and who is eligible", "Customers and money", "KPI and priority"]
+    assert len(rows) == len(model.actions) > len(model.segments)
+    for row, action in zip(rows, model.actions):
+        assert action.segment in row.cells[0].text_frame.text
+        assert action.text in row.cells[1].text_frame.text and action.rule in row.cells[1].text_frame.text
+        assert f"{action.eligible:,} eligible" in row.cells[2].text_frame.text
 
 
 def test_no_customer_id_anywhere_in_the_package(deck_bytes):
@@ -376,7 +379,7 @@ def test_eight_segments_with_long_names_fit(model, master, master43):
     assert all(segment.name in text for segment in eight.segments)
     tables = [shape.table for slide in prs.slides if slide.shapes.title and
               slide.shapes.title.text.startswith("Recommendations") for shape in slide.shapes if shape.has_table]
-    assert sum(len(table.rows) - 1 for table in tables) == 8
+    assert sum(len(table.rows) - 1 for table in tables) == len(eight.actions)
     sizes = {run.font.size.pt for table in tables for row in list(table.rows)[1:] for cell in row.cells
              for paragraph in cell.text_frame.paragraphs for run in paragraph.runs}
     assert min(sizes) >= 10

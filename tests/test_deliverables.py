@@ -79,7 +79,7 @@ def test_pdf_and_deck_meet_the_bar(built):
     reader, pdf = _pdf_text(folder)
     prs, _text, charts = _pptx_text(folder)
     assert len(reader.pages) >= 10 and len(prs.slides) >= 10 and len(charts) >= 3
-    for header in ("Segment", "Description", "Action"):
+    for header in ("Segment", "Action and who is eligible", "Money concerned", "Recommended actions"):
         assert header in pdf
     from reportgen.report.model import shorten_name
 

@@ -77,7 +77,7 @@ def test_sixth_month_has_six_month_trend_and_migration(months):
     for name_from, name_to, n in stored:
         assert counts[migration.names_from.index(name_from), migration.names_to.index(name_to)] == n
     top = migration.highlights[0]
-    assert top.split(" ", 1)[0].replace(",", "").isdigit() and " became " in top
+    assert top.split(" ", 1)[0].replace(",", "").isdigit() and " moved to " in top and "$" in top
     assert any("Revolvers" in line or "Dormant Users" in line for line in migration.at_risk)
 
 

@@ -135,8 +135,10 @@ def test_numbers_and_texts_come_from_the_model(html, sample):
         assert segment.name in html
         for action in segment.actions:
             assert action.replace("'", "&#39;") in html
-    for finding in model.findings:
-        assert finding.replace("'", "&#39;") in html
+    for line in (model.story.situation, *model.story.points, model.story.period):
+        assert line.replace("'", "&#39;") in html
+    for action in model.actions:
+        assert action.text.replace("'", "&#39;") in html and action.rule in html
     assert model.facts.input_sha256 in html
     assert "November 2026" in html
 
@@ -228,7 +230,7 @@ def test_a_user_report_can_extend_the_default_of_the_same_name(sample, tmp_path)
     write(tmp_path, "report/report.html",
           '{% extends "default/report/report.html" %}{% block summary %}<section id="summary"><h1>Custom summary</h1></section>{% endblock %}')
     html = render_html(model, charts, RenderSettings(templates=tmp_path)).decode("utf-8")
-    assert "Custom summary" in html and "Key findings" not in html
+    assert "Custom summary" in html and "What matters most" not in html
     assert 'id="recommendations"' in html
 
 

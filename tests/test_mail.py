@@ -279,8 +279,8 @@ def test_each_audience_receives_one_message_with_its_attachments(smtp_server, ou
     for kpi in model.kpis:
         if kpi.key in ("customers", "balance", "utilisation"):
             assert kpi.display in text and html.escape(kpi.display) in body_html
-    for finding in model.findings:
-        assert finding in text and html.escape(finding) in body_html
+    for line in (model.story.situation, *model.story.points, *model.story.actions):
+        assert line in text and html.escape(line) in body_html
     for segment in model.segments:
         assert segment.name in text
     assert "What changed" not in text  # the model has no changes field yet

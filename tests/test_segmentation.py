@@ -117,7 +117,7 @@ def test_a_name_needs_its_criteria_a_margin_and_a_stable_segment():
     assert namings[1].persona_key is None and "criteria of no persona" in namings[1].note  # z says spender, numbers do not
     assert namings[2].name == "Cash Users"  # Spenders went to a better spender; Cash Users is still true
     assert namings[3].persona_key is None and "unstable" in namings[3].note
-    assert all("without a persona name because" in n.description for n in (namings[1], namings[3]))
+    assert all("without a persona name because" in n.description[0].text for n in (namings[1], namings[3]))
     alone = name_segments(z[2:3], playbook, {key: rows[2:3] for key, rows in checks.items()}, [0.9])
     assert alone[0].persona_key is None and "almost equally" in alone[0].note  # 1.00 vs 0.95, both open
 

@@ -33,6 +33,7 @@ from reportgen.render.html import render_html
 from reportgen.render.pdf import render_pdf
 from reportgen.render.settings import RenderSettings
 from reportgen.report.formatting import month_short
+from reportgen.report.story import describe_story
 from reportgen.segmentation.model import save_model
 
 STAMP = datetime(2026, 6, 30, 6, 0, tzinfo=timezone.utc)
@@ -161,12 +162,9 @@ def test_pdf_shows_the_six_months_and_the_migration_matrix(sixth, pages):
         assert f"{source} " + " ".join(f"{v:,}" for v in row) + f" {sum(row):,}" in section
     totals = " ".join(f"{sum(column):,}" for column in zip(*migration.counts))
     assert f"Total {totals} {migration.customers_both:,}" in section
-    count, source, target = largest_flow(migration)
-    assert f"{count:,} {source} became {target}." in section
-    for line in migration.at_risk:
+    for line in migration.highlights + migration.at_risk:
         assert line in section
     assert "At risk: for marketing and risk teams" in section
-    assert "What it means for marketing and risk" in section
 
 
 def test_pdf_lists_the_section_in_contents_and_bookmarks(pdf, pages):
@@ -181,8 +179,10 @@ def test_pdf_lists_the_section_in_contents_and_bookmarks(pdf, pages):
 def test_pdf_summary_says_what_changed_on_one_page(sixth, pages):
     model, _charts, _texts = sixth
     (summary,) = [i for i, text in enumerate(pages) if text.startswith("Executive summary")]
-    assert "What changed since last month" in pages[summary]
-    for line in model.changes[:4]:
+    # what changed is among what matters most: the at-risk moves, ranked by money, come first
+    assert "What matters most" in pages[summary]
+    assert model.story.points[0] == model.changes[0]
+    for line in model.story.points:
         assert line in pages[summary]
     assert pages[summary + 1].startswith("Segment overview")
 
@@ -194,12 +194,12 @@ def test_summary_with_eight_segments_and_changes_stays_on_one_page(months):
         f"{s.name}: {s.customers - 40:,} → {s.customers:,} customers (+{40 / s.customers:.0%}), the largest move "
         "this month, with more customers from Balanced Users than in any month before."
         for s in eight.segments[:6]))
+    eight = dataclasses.replace(eight, story=describe_story(eight))
     pages = [" ".join((p.extract_text() or "").split())
              for p in PdfReader(io.BytesIO(render_pdf(eight, build_charts(eight), RenderSettings()))).pages]
     (summary,) = [i for i, text in enumerate(pages) if text.startswith("Executive summary")]
-    assert "What changed since last month" in pages[summary]
-    assert all(s.name in pages[summary] for s in eight.segments)
-    assert eight.changes[3] in pages[summary] and eight.changes[4] not in pages[summary]
+    assert "What matters most" in pages[summary] and "Recommended actions" in pages[summary]
+    assert eight.changes[0] in pages[summary] and eight.changes[1] in pages[summary]
     assert pages[summary + 1].startswith("Segment overview")
 
 
@@ -253,8 +253,8 @@ def test_deck_summary_says_what_changed_and_everything_fits(sixth, deck):
     model, _charts, _texts = sixth
     summary = slide_titled(deck, "Executive summary")
     text = slide_text(summary)
-    assert "What changed since last month" in text
-    assert all(line in text for line in model.changes[:4])
+    assert "What matters most" in text
+    assert all(line in text for line in model.story.points)
     assert "Trends and migration since last month" in slide_text(slide_titled(deck, "Agenda"))
     assert_inside(deck)
     assert_text_fits(deck)

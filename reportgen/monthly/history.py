@@ -9,7 +9,9 @@ transaction):
   features in the model's fit month (JSON, for population-shift measures) and the month's filter
   cube with segment names (JSON, for the dashboard's month filter);
 - ``assignments``: month, customer id, segment id, segment name;
-- ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs.
+- ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs;
+- ``campaign_members``: month, segment name, action key and text, KPI, customer id and whether
+  the customer was held out as control (the month's per-action target lists).
 
 The send ledger of :mod:`reportgen.monthly.ledger` lives in the same file. Connections are short-lived
 so another process can use the database between runs.
@@ -38,6 +40,9 @@ CREATE TABLE IF NOT EXISTS segment_kpis (
     month VARCHAR, segment INTEGER, name VARCHAR, persona_key VARCHAR, color VARCHAR, customers BIGINT,
     share DOUBLE, balance DOUBLE, purchases DOUBLE, payments DOUBLE, utilisation DOUBLE,
     avg_balance DOUBLE, avg_purchases DOUBLE, full_payment DOUBLE
+);
+CREATE TABLE IF NOT EXISTS campaign_members (
+    month VARCHAR, segment VARCHAR, action VARCHAR, text VARCHAR, kpi VARCHAR, cust_id VARCHAR, control BOOLEAN
 );
 """
 
@@ -81,14 +86,16 @@ def connect(path: Path, *, read_only: bool = False):
         con.close()
 
 
-def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame) -> None:
+def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame,
+               campaigns: pd.DataFrame | None = None) -> None:
     """Replace ``run['month']``'s records with these, atomically."""
-    with recording(path, run=run, assignments=assignments, segments=segments) as commit:
+    with recording(path, run=run, assignments=assignments, segments=segments, campaigns=campaigns) as commit:
         commit()
 
 
 @contextmanager
-def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame):
+def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame,
+              campaigns: pd.DataFrame | None = None):
     """Write ``run['month']``'s records (replacing that month's) in a transaction and yield the
     function that commits it; leaving the block without calling it rolls everything back.
 
@@ -97,7 +104,7 @@ def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.
     month = run["month"]
     with connect(path) as con:
         con.execute("BEGIN TRANSACTION")
-        for table in ("runs", "assignments", "segment_kpis"):
+        for table in ("runs", "assignments", "segment_kpis", "campaign_members"):
             con.execute(f"DELETE FROM {table} WHERE month = ?", [month])
         columns = list(run)
         con.execute(
@@ -108,6 +115,10 @@ def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.
         con.execute("INSERT INTO assignments SELECT month, cust_id, segment, name FROM new_assignments")
         con.register("new_segments", segments)
         con.execute(f"INSERT INTO segment_kpis SELECT {', '.join(SEGMENT_COLUMNS)} FROM new_segments")
+        if campaigns is not None and not campaigns.empty:
+            con.register("new_campaigns", campaigns)
+            con.execute("INSERT INTO campaign_members SELECT month, segment, action, text, kpi, cust_id, control "
+                        "FROM new_campaigns")
         yield lambda: con.execute("COMMIT")
 
 
@@ -143,16 +154,27 @@ def load_trend(path: Path, month: str, months: int) -> pd.DataFrame:
 
 
 def load_migration(path: Path, month_from: str, current: pd.DataFrame) -> pd.DataFrame:
-    """Customers per (segment name in ``month_from``, segment name now) for customers in both.
+    """Customers per (segment name in ``month_from``, segment name now) for customers in both,
+    with the sums of their current ``balance`` and ``purchases`` when ``current`` has them.
 
     ``current`` has columns ``cust_id`` and ``name`` (this month's assignments, not yet stored)."""
+    sums = "".join(f", sum(b.{c}) AS {c}" for c in ("balance", "purchases") if c in current.columns)
     with connect(path) as con:
         con.register("current_assignments", current)
         return con.execute(
-            "SELECT a.name AS name_from, b.name AS name_to, count(*) AS customers "
+            f"SELECT a.name AS name_from, b.name AS name_to, count(*) AS customers{sums} "
             "FROM assignments a JOIN current_assignments b ON a.cust_id = b.cust_id "
             "WHERE a.month = ? GROUP BY 1, 2 ORDER BY 1, 2",
             [month_from],
+        ).df()
+
+
+def load_campaigns(path: Path, month: str) -> pd.DataFrame:
+    """The per-action target-list members recorded for ``month`` (empty when none)."""
+    with connect(path) as con:
+        return con.execute(
+            "SELECT month, segment, action, text, kpi, cust_id, control FROM campaign_members WHERE month = ?",
+            [month],
         ).df()
 
 

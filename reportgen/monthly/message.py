@@ -56,8 +56,9 @@ def build_message(
 def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str, str]:
     """The e-mail body as (plain text, HTML) from the report model's JSON tree.
 
-    Reads only ``facts.title``, ``kpis``, ``segments`` (name, customers, share), ``findings``
-    and the optional ``changes``: never customer ids.
+    Reads only ``facts.title``, ``kpis``, ``segments`` (name, customers, share), ``story``
+    (the executive summary: situation, points, actions, period; ``findings`` when a model has
+    none) and the optional ``changes``: never customer ids.
     """
     title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
     label = month_label(month)
@@ -66,13 +67,22 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
         (str(s.get("name", "")), format_count(s.get("customers") or 0), format_share(s.get("share") or 0))
         for s in model.get("segments") or []
     ]
-    findings = [str(f) for f in model.get("findings") or []]
+    story = model.get("story") or {}
+    situation = str(story.get("situation") or "")
+    findings = [str(f) for f in story.get("points") or model.get("findings") or []]
+    actions = [str(a) for a in story.get("actions") or []]
+    period = str(story.get("period") or "")
+    actions += [str(e) for e in story.get("effects") or []]
     changes = _changes(model.get("changes"))
 
-    lines = [f"{title}: {label}", ""]
+    lines = [f"{title}: {label}", ""] + ([situation, ""] if situation else [])
     lines += ["Headline figures"] + [f"- {k}: {v}" for k, v in kpis] + [""]
     lines += ["Segments"] + [f"- {n}: {c} customers ({s})" for n, c, s in segments] + [""]
-    lines += ["Findings"] + [f"- {f}" for f in findings] + [""]
+    lines += ["What matters most"] + [f"- {f}" for f in findings] + [""]
+    if actions:
+        lines += ["Recommended actions"] + [f"- {a}" for a in actions] + [""]
+    if period:
+        lines += [period, ""]
     if changes:
         lines += ["What changed since last month"] + [f"- {c}" for c in changes] + [""]
     if attachments:
@@ -86,6 +96,7 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
         '<html lang="en"><head><meta charset="utf-8"><title>' + e(title) + "</title></head>",
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">',
         f"<h1 style=\"font-size:20px\">{e(title)}: {e(label)}</h1>",
+        *([f"<p>{e(situation)}</p>"] if situation else []),
         "<h2 style=\"font-size:16px\">Headline figures</h2><table>",
         *(f"<tr><td {cell}>{e(k)}</td><td {cell}><strong>{e(v)}</strong></td></tr>" for k, v in kpis),
         "</table>",
@@ -98,10 +109,15 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
             for n, c, s in segments
         ),
         "</table>",
-        "<h2 style=\"font-size:16px\">Findings</h2><ol>",
+        "<h2 style=\"font-size:16px\">What matters most</h2><ol>",
         *(f"<li>{e(f)}</li>" for f in findings),
         "</ol>",
     ]
+    if actions:
+        parts += ["<h2 style=\"font-size:16px\">Recommended actions</h2><ol>"]
+        parts += [f"<li>{e(a)}</li>" for a in actions] + ["</ol>"]
+    if period:
+        parts += [f"<p style=\"color:#666;font-size:12px\">{e(period)}</p>"]
     if changes:
         parts += ["<h2 style=\"font-size:16px\">What changed since last month</h2><ul>"]
         parts += [f"<li>{e(c)}</li>" for c in changes] + ["</ul>"]

@@ -5,6 +5,8 @@ one :class:`~reportgen.report.model.Segment` per segment with its KPIs and profi
 from __future__ import annotations
 
 import platform
+import re
+from dataclasses import replace
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -15,8 +17,17 @@ if TYPE_CHECKING:
 
 from reportgen.data.contract import BY_NAME, COLUMNS, RATIOS
 from reportgen.data.features import TRANSFORM_DESCRIPTION
+from reportgen.report.actions import (
+    action_groups,
+    build_actions,
+    build_effects,
+    fields_of,
+    segment_action_texts,
+    segment_sentences,
+    values_of,
+)
 from reportgen.report.cube import _customer_sample, _round, build_cube
-from reportgen.report.formatting import format_count, format_money, format_share
+from reportgen.report.formatting import format_count, format_money, format_share, month_label
 from reportgen.report.model import (
     MODEL_VERSION,
     ColumnCount,
@@ -33,6 +44,8 @@ from reportgen.report.model import (
     Segment,
 )
 from reportgen.report.monitoring import _history, _monitoring, _month_cubes, describe_changes, flag_migration
+from reportgen.report.story import describe_story
+from reportgen.segmentation.effects import measure_effects
 from reportgen.segmentation.personas import PROFILE_FEATURES, feature_label
 from reportgen.segmentation.risk import flag_risks
 from reportgen.segmentation.stability import describe_stability
@@ -40,28 +53,38 @@ from reportgen.segmentation.stability import describe_stability
 
 def build_report_model(
     result, *, month: str, generated_at: str, title: str | None = None, show_ids: bool = False,
-    trend=None, migration=None, cubes=None,
+    trend=None, migration=None, cubes=None, campaigns=None,
 ) -> ReportModel:
     """Turn a pipeline result into the report model (all numbers computed here, once).
 
     ``trend`` (segment KPIs of earlier months from the history store, a DataFrame) and
     ``migration`` (customers per (segment last month, segment now), a DataFrame) add the
-    history sections."""
+    history sections; ``campaigns`` (last month's target-list members with their control flags,
+    see :func:`reportgen.monthly.history.load_campaigns`) adds the measured effects."""
     features = result.clean.features
     labels = result.labels
     columns = kpi_columns(features)
     risks = flag_risks(result.clean.features, result.labels, len(result.namings))
-    segments = tuple(_segment(result, i, columns, risks[i]) for i in range(len(result.namings)))
+    values = values_of(result)
+    period = result.settings.input.period_months
+    segments = tuple(_segment(result, i, columns, risks[i], values) for i in range(len(result.namings)))
+    actions = build_actions(action_groups(result, month, values), segments, values, period)
+    segments = tuple(replace(s, actions=segment_action_texts(actions, s.id)) for s in segments)
+    effects = ()
+    if campaigns is not None and not campaigns.empty:
+        effects = build_effects(measure_effects(campaigns, result.clean.ids, values), str(campaigns["month"].iloc[0]))
     monitoring = _monitoring(result)
     cube = build_cube(features, labels)
-    history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube))
+    history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube), period)
     monitoring = flag_migration(monitoring, history)
-    return ReportModel(
+    kpis = _kpis(columns, slice(None), period)
+    changes = describe_changes(monitoring, history)
+    model = ReportModel(
         version=MODEL_VERSION,
         facts=_facts(result, month, generated_at, title),
-        kpis=_kpis(columns, slice(None)),
+        kpis=kpis,
         quality=_quality(result),
-        k_choice=k_choice_of(result.selection, len(result.labels)),
+        k_choice=k_choice_of(result.selection, len(result.labels), _scored_from(result)),
         segments=segments,
         findings=describe_findings(segments, columns, labels),
         scatter=Scatter(
@@ -78,8 +101,11 @@ def build_report_model(
         sample=_customer_sample(result, show_ids),
         monitoring=monitoring,
         history=history,
-        changes=describe_changes(monitoring, history),
+        changes=changes,
+        actions=actions,
+        effects=effects,
     )
+    return replace(model, story=describe_story(model))
 
 
 KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")
@@ -91,7 +117,7 @@ def kpi_columns(features) -> dict[str, np.ndarray]:
     return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
 
 
-def _kpis(columns: dict[str, np.ndarray], mask) -> tuple[Kpi, ...]:
+def _kpis(columns: dict[str, np.ndarray], mask, period_months: int = 6) -> tuple[Kpi, ...]:
     pick = {name: values[mask] for name, values in columns.items()}
     n = len(pick["BALANCE"])
     balance, limit = float(pick["BALANCE"].sum()), float(pick["CREDIT_LIMIT"].sum())
@@ -103,19 +129,20 @@ def _kpis(columns: dict[str, np.ndarray], mask) -> tuple[Kpi, ...]:
     return (
         Kpi("customers", "Customers", n, format_count(n)),
         Kpi("balance", "Total balance", _round(balance), format_money(balance, compact=True)),
-        Kpi("purchases", "Total purchases", _round(purchases), format_money(purchases, compact=True)),
-        Kpi("payments", "Total payments", _round(payments), format_money(payments, compact=True)),
+        Kpi("purchases", f"Purchases in {period_months} months", _round(purchases), format_money(purchases, compact=True)),
+        Kpi("payments", f"Payments in {period_months} months", _round(payments), format_money(payments, compact=True)),
         Kpi("utilisation", "Utilisation (balance / limit)", _round(utilisation), format_share(utilisation)),
         Kpi("avg_balance", "Average balance", _round(per(balance)), format_money(per(balance))),
-        Kpi("avg_purchases", "Average purchases", _round(per(purchases)), format_money(per(purchases))),
-        Kpi("avg_payments", "Average payments", _round(per(payments)), format_money(per(payments))),
+        Kpi("avg_purchases", f"Average purchases in {period_months} months", _round(per(purchases)), format_money(per(purchases))),
+        Kpi("avg_payments", f"Average payments in {period_months} months", _round(per(payments)), format_money(per(payments))),
         Kpi("avg_limit", "Average credit limit", _round(per(limit)), format_money(per(limit))),
         Kpi("full_payment", "Months paid in full", _round(full), format_share(full)),
         Kpi("cash_advance_users", "Customers using cash advance", _round(cash_users), format_share(cash_users)),
     )
 
 
-def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[str, ...]) -> Segment:
+def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[str, ...],
+             values: dict[str, np.ndarray]) -> Segment:
     naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
     mask = result.labels == i
     customers = int(profiles.sizes[i])
@@ -132,6 +159,7 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
         )
         for j, f in enumerate(PROFILE_FEATURES)
     )
+    description, risks = segment_sentences(naming, fields_of(values, result.labels, i), naming.traits)
     return Segment(
         id=info.id,
         name=naming.name,
@@ -140,11 +168,11 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
         customers=customers,
         share=_round(customers / len(result.labels)),
         fit=_round(naming.fit, 4),
-        description=naming.description,
+        description=description,
         traits=naming.traits,
-        actions=naming.actions,
-        risks=naming.risks,
-        kpis=_kpis(columns, mask),
+        actions=(),  # the sized actions' texts, filled in once the actions are built
+        risks=risks,
+        kpis=_kpis(columns, mask, result.settings.input.period_months),
         profile=rows,
         stability=info.stability,
         stability_level=describe_stability(info.stability if info.stability is not None else float("nan")),
@@ -200,7 +228,14 @@ def _facts(result, month: str, generated_at: str, title: str | None) -> RunFacts
         transform=TRANSFORM_DESCRIPTION,
         playbook=result.playbook.path.name,
         versions=versions,
+        period_months=result.settings.input.period_months,
+        k_how=k_choice_of(result.selection, len(result.labels), _scored_from(result)).how,
     )
+
+
+def _scored_from(result) -> str | None:
+    """The month of the saved model when this month was scored with it, else ``None``."""
+    return result.continuity.model_month if result.continuity.mode == "score" else None
 
 
 def _version(package: str) -> str:
@@ -229,8 +264,9 @@ def _quality(result) -> DataQuality:
     )
 
 
-def k_choice_of(selection, customers: int) -> KChoice:
-    """The report's account of a :class:`~reportgen.segmentation.selection.KSelection` over ``customers``."""
+def k_choice_of(selection, customers: int, scored_from: str | None = None) -> KChoice:
+    """The report's account of a :class:`~reportgen.segmentation.selection.KSelection` over ``customers``
+    (``scored_from``: the month of the saved model when this month was scored with it)."""
     rows = tuple(
         KRow(
             k=e.k,
@@ -245,9 +281,13 @@ def k_choice_of(selection, customers: int) -> KChoice:
         )
         for e in selection.evidence
     )
+    how = (f"kept from the model fitted in {month_label(scored_from)}, scored since" if scored_from
+           else "set by the user" if selection.forced else "chosen by the rule")
+    # the reason is shown to executives: no command-line flags in it
+    reason = re.sub(r";? ?use --refit to fit afresh", "", selection.reason).replace(" ()", "")
     return KChoice(
-        rows, selection.chosen_k, selection.forced, selection.rule, selection.reason, selection.sample_size, customers,
-        selection.weak, selection.structure,
+        rows, selection.chosen_k, selection.forced, selection.rule, reason, selection.sample_size, customers,
+        selection.weak, selection.structure, how,
     )
 
 

@@ -17,6 +17,9 @@ import numpy as np
 from reportgen.report.formatting import format_count
 from reportgen.report.notebook import KLine, SegmentLine, overview_html, overview_text
 
+# the action plan's parts are part of the model (imported from here by the builders)
+from reportgen.report.plan import Action, Effect, Story  # noqa: F401
+
 MODEL_VERSION = 1
 
 
@@ -47,6 +50,10 @@ class RunFacts:
     transform: str
     playbook: str
     versions: tuple[tuple[str, str], ...]
+    # Months the extract's purchases, payments and cash advances cover ([input] period_months);
+    # balances and limits are at the extract's end.
+    period_months: int = 6
+    k_how: str = "chosen by the rule"
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,9 @@ class KChoice:
     customers: int
     weak: bool = False  # no k reaches a silhouette of 0.25
     structure: str = ""  # how strong the structure is, in words
+    # How k came about, in words: "chosen by the rule", "set by the user" or, in a scored month,
+    # "kept from the model fitted in 2026-01" (``forced`` is then true but nobody set k).
+    how: str = "chosen by the rule"
 
 
 @dataclass(frozen=True)
@@ -311,6 +321,9 @@ class ReportModel:
     monitoring: Monitoring
     history: History | None = None
     changes: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    story: Story | None = None
 
     def __repr__(self) -> str:
         """One line: the month, customers, k and the segments (the full model is hundreds of KB)."""

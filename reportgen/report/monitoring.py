@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from reportgen.report.cube import _round
-from reportgen.report.formatting import format_count, format_share
+from reportgen.report.formatting import format_count, format_money, format_share, month_label
 from reportgen.report.model import (
     AT_RISK,
     Cube,
@@ -23,26 +23,23 @@ from reportgen.segmentation.personas import feature_label
 
 
 def describe_changes(monitoring: Monitoring, history: History | None) -> tuple[str, ...]:
-    """What changed since last month, most important first: how many customers moved and who
-    became at risk, then segments whose size moved by 5% or more, then drift and events (empty in
-    the first recorded month)."""
+    """What changed, most important first (empty in the first recorded month): the moves into
+    at-risk segments ranked by the money they carry, the segments whose size moved by 5% or more
+    since the first month of the history or since last month (largest change first), how many
+    customers changed segment, the largest other moves, then shifts in the data and events."""
     if history is None or len(history.months) < 2:
         return ()
     lines = []
     migration = history.migration
     if migration is not None:
-        lines.append(f"{format_count(migration.moved)} customers ({format_share(migration.moved / max(migration.customers_both, 1))}) "
-                     f"changed segment since {migration.month_from}.")
         lines.extend(migration.at_risk)
-    for series in history.series:
-        before, now = series.customers[-2], series.customers[-1]
-        if before is not None and now is not None and before and abs(now - before) / before >= 0.05:
-            lines.append(f"{series.name}: {format_count(before)} → {format_count(now)} customers "
-                         f"({(now - before) / before:+.0%}).")
+    lines.extend(_size_changes(history))
     if migration is not None:
+        lines.append(f"{format_count(migration.moved)} customers ({format_share(migration.moved / max(migration.customers_both, 1))}) "
+                     f"changed segment since {month_label(migration.month_from)}.")
         lines.extend(migration.highlights[:2])
-    lines.extend(f"{p.label}: {p.level} since {monitoring.model_month} (PSI {p.psi:.2f})."
-                 for p in monitoring.psi if p.level != "stable")
+    lines.extend(f"{p.label}: the customers' values have shifted ({p.level}) since the model was fitted in "
+                 f"{month_label(monitoring.model_month)}." for p in monitoring.psi if p.level != "stable")
     lines.extend(monitoring.events)
     return tuple(lines)
 
@@ -64,6 +61,30 @@ def flag_migration(monitoring: Monitoring, history) -> Monitoring:
         f"{mig.month_from} ({mig.moved:,} of {mig.customers_both:,})."
     )
     return replace(monitoring, significant_shift=True, events=(event, *monitoring.events))
+
+
+def _size_changes(history: History) -> list[str]:
+    """Segments whose size moved by 5% or more since the first month of the history or since
+    last month, the largest change since the first month first."""
+    first, last = history.months[0], history.months[-2]
+    ranked = []
+    for series in history.series:
+        start, before, now = series.customers[0], series.customers[-2], series.customers[-1]
+        if now is None:
+            continue
+        since_first = (now - start) / start if start else None
+        since_last = (now - before) / before if before else None
+        if max(abs(since_first or 0), abs(since_last or 0)) < 0.05:
+            continue
+        parts = []
+        if since_first is not None and first != last:
+            parts.append(f"{since_first:+.0%} since {month_label(first)}")
+        if since_last is not None:
+            parts.append(f"{since_last:+.0%} since {month_label(last)}")
+        ranked.append((abs(since_first or since_last or 0), f"{series.name}: {format_count(now)} customers, "
+                       + " and ".join(parts) + "."))
+    ranked.sort(key=lambda t: -t[0])
+    return [line for _, line in ranked]
 
 
 def _monitoring(result) -> Monitoring:
@@ -123,7 +144,7 @@ def _month_cubes(stored, segments, month: str, cube: Cube) -> dict:
     return out
 
 
-def _history(segments, month, trend, migration, playbook, cubes) -> History | None:
+def _history(segments, month, trend, migration, playbook, cubes, period_months: int = 6) -> History | None:
     if trend is None or trend.empty:
         return None
     import pandas as pd
@@ -149,11 +170,11 @@ def _history(segments, month, trend, migration, playbook, cubes) -> History | No
             None if v is None else int(v) for v in pick("customers")), pick("share"), pick("avg_balance"),
             pick("avg_purchases"), pick("utilisation")))
     totals = tuple(int(frame[frame["month"] == m]["customers"].sum()) for m in months)
-    return History(months, tuple(series), totals, _migration(migration, months, segments, playbook),
+    return History(months, tuple(series), totals, _migration(migration, months, segments, period_months),
                    {m: c for m, c in cubes.items() if m in months})
 
 
-def _migration(frame, months, segments, playbook) -> Migration | None:
+def _migration(frame, months, segments, period_months: int = 6) -> Migration | None:
     if frame is None or frame.empty or len(months) < 2:
         return None
     table = frame.pivot_table(index="name_from", columns="name_to", values="customers", aggfunc="sum", fill_value=0)
@@ -163,22 +184,54 @@ def _migration(frame, months, segments, playbook) -> Migration | None:
     table = table.reindex(index=names_from, columns=names_to, fill_value=0)
     both = int(table.to_numpy().sum())
     moved = both - int(sum(table.at[n, n] for n in names_from if n in names_to))
-    flows = sorted(
-        ((int(table.at[a, b]), a, b) for a in names_from for b in names_to if a != b and table.at[a, b] > 0),
-        reverse=True,
-    )
-    highlights = tuple(f"{format_count(c)} {a} became {b}." for c, a, b in flows[:3])
-    risky = {s.name for s in segments if s.persona_key in AT_RISK}
+    money = {(r.name_from, r.name_to): (float(getattr(r, "balance", 0) or 0), float(getattr(r, "purchases", 0) or 0))
+             for r in frame.itertuples()}
+    keys = {s.name: s.persona_key for s in segments}
+    flows = []
+    for a in names_from:
+        for b in names_to:
+            if a != b and table.at[a, b] > 0:
+                balance, purchases = money.get((a, b), (0.0, 0.0))
+                value = purchases if keys.get(b) == "dormant" else balance
+                flows.append((value, int(table.at[a, b]), a, b, balance, purchases))
+    flows.sort(key=lambda f: (-f[0], -f[1], f[2], f[3]))
+    highlights = tuple(_describe_move(f, keys, period_months) for f in flows[:3])
     at_risk = tuple(
-        f"{format_count(sum(c for c, _a, b in flows if b == name))} customers moved into {name} this month: "
-        "an at-risk group for retention and credit follow-up."
-        for name in names_to if name in risky and any(b == name for _c, _a, b in flows)
+        _describe_inflow(name, keys[name], [f for f in flows if f[3] == name], period_months)
+        for name in names_to if keys.get(name) in AT_RISK and any(f[3] == name for f in flows)
     )
+    at_risk = tuple(line for _, line in sorted(at_risk, key=lambda t: -t[0]))
     return Migration(
         month_from=months[-2], month_to=months[-1], names_from=tuple(names_from), names_to=tuple(names_to),
         counts=tuple(tuple(int(v) for v in row) for row in table.to_numpy()), customers_both=both, moved=moved,
         highlights=highlights, at_risk=at_risk,
     )
+
+
+def _describe_move(flow, keys: dict, period_months: int) -> str:
+    """One move between two segments, with the money it carries and what it needs."""
+    _value, count, a, b, balance, purchases = flow
+    if keys.get(b) == "dormant":
+        return (f"{format_count(count)} {a} moved to {b}; they bought {format_money(purchases, compact=True)} in the last "
+                f"{period_months} months.")
+    if keys.get(b) == "revolvers":
+        return f"{format_count(count)} {a} moved to {b}, carrying {format_money(balance, compact=True)} of balances."
+    return f"{format_count(count)} {a} moved to {b} ({format_money(balance, compact=True)} of balances)."
+
+
+def _describe_inflow(name: str, key: str, flows, period_months: int) -> tuple[float, str]:
+    """The customers who moved into an at-risk segment, with the money concerned: (value, sentence)."""
+    count = sum(f[1] for f in flows)
+    largest = max(flows, key=lambda f: f[0])
+    if key == "dormant":
+        spend = sum(f[5] for f in flows)
+        return spend, (f"{format_count(count)} customers went dormant this month (moved to {name}); they bought "
+                       f"{format_money(spend, compact=True)} in the last {period_months} months, most of it from "
+                       f"{largest[2]} ({format_count(largest[1])} customers): the churn to win back with a reactivation offer.")
+    balance = sum(f[4] for f in flows)
+    return balance, (f"{format_count(count)} customers moved to {name} this month with {format_money(balance, compact=True)} "
+                     f"of balances, most from {largest[2]} ({format_count(largest[1])} customers): credit follow-up "
+                     "needed, with repayment plans and no limit increases.")
 
 
 def _kpi(segment, key: str) -> float:

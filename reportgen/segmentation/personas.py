@@ -26,6 +26,7 @@ from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
 from reportgen.report.colours import SEGMENT_PALETTE
 from reportgen.report.formatting import strip_illegal
+from reportgen.segmentation.actions import ActionSpec, Sentence, parse_actions, parse_sentences
 from reportgen.segmentation.criteria import Check, Criterion, parse_criterion
 from reportgen.segmentation.stability import STABLE
 
@@ -54,10 +55,10 @@ class Persona:
 
     key: str
     name: str
-    description: str
+    description: tuple[Sentence, ...]
     signature: dict[str, float]
-    actions: tuple[str, ...]
-    risks: tuple[str, ...]
+    actions: tuple[ActionSpec, ...]
+    risks: tuple[Sentence, ...]
     color: str | None = None
     criteria: tuple[Criterion, ...] = ()
 
@@ -81,9 +82,9 @@ class Naming:
     name: str
     persona_key: str | None
     fit: float
-    description: str
-    actions: tuple[str, ...]
-    risks: tuple[str, ...]
+    description: tuple[Sentence, ...]
+    actions: tuple[ActionSpec, ...]
+    risks: tuple[Sentence, ...]
     traits: tuple[str, ...]
     checks: tuple[Check, ...] = ()  # the persona's criteria on this segment's numbers
     note: str = ""  # why a segment has no persona name, when it has none
@@ -149,13 +150,15 @@ def _persona(path: Path, position: int, entry: dict) -> Persona:
     except ValueError as exc:
         raise ConfigError(f"{where} ({entry['name']}): {exc}") from None
     # The playbook is user text: what XML cannot carry is dropped here, once, for every format.
+    # Sentences and actions carry conditions, checked now so a typo stops the run (exit 3).
+    named = f"{where} ({entry['name']})"
     return Persona(
         key=strip_illegal(str(entry["key"])),
         name=strip_illegal(str(entry["name"])).strip(),
-        description=strip_illegal(str(entry["description"])),
+        description=parse_sentences(entry["description"], f"{named} description"),
         signature={k: float(v) for k, v in signature.items()},
-        actions=tuple(strip_illegal(str(a)) for a in entry.get("actions", ())),
-        risks=tuple(strip_illegal(str(r)) for r in entry.get("risks", ())),
+        actions=parse_actions(entry.get("actions", []), named),
+        risks=parse_sentences(entry.get("risks", []), f"{named} risks"),
         color=color,
         criteria=criteria,
     )
@@ -251,9 +254,10 @@ def describe_traits(z: np.ndarray, count: int = 3) -> tuple[str, ...]:
 def _descriptive(traits: tuple[str, ...], best_fit: float, note: str = "it matches no persona of the playbook") -> Naming:
     name = " & ".join(t.capitalize() if i == 0 else t for i, t in enumerate(traits[:2]))
     text = f"A segment without a persona name because {note}; its strongest traits: {', '.join(traits)}."
-    return Naming(name, None, best_fit, text, (
-        "Review this segment with the marketing team and add a persona to the playbook if it recurs",
-    ), ("No playbook guidance: treat with the portfolio's standard policies",), traits, (), note)
+    review = ActionSpec(key="review", text="Review this segment with the marketing team and add a persona to the "
+                        "playbook if it recurs", channel="analyst review", priority="low")
+    return Naming(name, None, best_fit, (Sentence(text),), (review,),
+                  (Sentence("No playbook guidance: treat with the portfolio's standard policies"),), traits, (), note)
 
 
 def _disambiguate(namings: list[Naming]) -> list[Naming]:

@@ -176,7 +176,7 @@ def _plot_evidence(ax, ks, values, rows, color: str, marker: str, linestyle: str
 
 
 def _k_subtitle(choice: KChoice) -> str:
-    how = "set by the user" if choice.forced else "picked by the rule"
+    how = choice.how
     if choice.sample_size < choice.customers:
         scope = f"a sample of {format_count(choice.sample_size)} of {format_count(choice.customers)} customers"
     else:

@@ -127,7 +127,7 @@ def _facts(deck) -> None:
     items = [("Input", f"{facts.input_name} ({facts.input_format})"),
              ("SHA-256", facts.input_sha256),
              ("Customers", format_count(facts.customers)),
-             ("Segments", f"{facts.k} ({'set by the user' if facts.k_forced else 'chosen by the rule'})"),
+             ("Segments", f"{facts.k} ({facts.k_how})"),
              ("Seed", str(facts.seed)),
              ("Transform", facts.transform),
              ("Persona playbook", facts.playbook),

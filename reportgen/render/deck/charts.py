@@ -32,7 +32,7 @@ def build_k_choice(deck) -> None:
     marked) beside the rule's verdict."""
     choice = deck.model.k_choice
     chosen = next((row for row in choice.rows if row.chosen), None)
-    how = "set by the user" if choice.forced else "chosen by the rule"
+    how = choice.how
     slide = new_slide(deck, "title_only", f"Why {choice.chosen_k} segments", (
         f"We use k = {choice.chosen_k} segments ({how}). {choice.reason}. The chart shows, for each "
         "candidate k, the silhouette (how well separated the segments are; higher is better) and "

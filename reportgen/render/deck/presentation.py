@@ -5,10 +5,11 @@
 :mod:`reportgen.render.deck.layouts` (name, then placeholder shape, then layout type) and everything is
 placed relative to the slide size and the layout's content area, so 16:9 and 4:3 masters both work.
 
-The deck, in the order an executive reads it: cover, agenda, executive summary (with what changed
-since last month once a month is recorded), how k was chosen, segment sizes, spend comparison,
-trends and migration (when the model has history), one slide per segment, recommendations, the
-customer map and the segment profiles, then an appendix (evidence for each k, the migration
+The deck, in the order an executive reads it: cover, agenda, executive summary (the situation,
+what matters most, the recommended actions with counts and money), the recommendations (every
+sized action), segment sizes, spend comparison, trends and migration (when the model has history),
+one slide per segment, the customer map and the segment profiles, how k was chosen, then an
+appendix (evidence for each k, the migration
 matrix, data quality, run facts). Bar, column and line charts are native, editable PowerPoint
 charts with their data embedded, the customer map an XY scatter, the profiles a shaded table.
 Every content slide carries its narrative in the speaker notes.
@@ -59,7 +60,7 @@ from reportgen.render.deck.slides import (
 from reportgen.render.deck.textfit import INSET_X, Para, cut_words, fit_size, slide_text, theme_font_scales, write_text
 from reportgen.render.settings import RenderSettings
 from reportgen.render.templating import at_risk, moved_into
-from reportgen.report.formatting import format_count, format_share, month_short
+from reportgen.report.formatting import format_count, format_money, format_share, month_short
 from reportgen.resources import bundled_path
 
 #: Chart pictures the deck needs: none, every chart is native (see overview_charts).
@@ -96,8 +97,10 @@ def render_pptx(model, charts, settings) -> bytes:
     title_font, body_font = theme_font_scales(prs)
     footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
     deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
-    for build in (_cover, _agenda, _summary, build_k_choice, build_sizes, build_comparison, build_trends,
-                  _migration, build_segments, _recommendations, build_customer_map, build_profile_table, build_appendix):
+    # Action first: the summary and the recommendations, then the segments, and the methodology
+    # (how k was chosen) just before the appendix.
+    for build in (_cover, _agenda, _summary, _recommendations, build_sizes, build_comparison, build_trends,
+                  _migration, build_segments, build_customer_map, build_profile_table, build_k_choice, build_appendix):
         build(deck)
     for slide in prs.slides:
         drop_empty_placeholders(slide)
@@ -142,13 +145,13 @@ def _cover(deck) -> None:
 def _agenda(deck) -> None:
     model = deck.model
     k = len(model.segments)
-    items = ["Executive summary: the portfolio and three findings",
-             f"Why {k} segments: how k was chosen",
+    items = ["Executive summary: what matters and what to do",
+             "Recommendations: every action, who is eligible, the money at stake",
              "Segment overview: sizes and spend",
              *(["Trends and migration since last month"] if chart_applies("trend", model) else []),
              f"The {k} segments, one slide each",
-             "Recommendations per segment",
              "Customer map and segment profiles",
+             f"Methodology: why {k} segments",
              "Appendix: evidence for k, " + ("migration matrix, " if chart_applies("migration", model) else "")
              + "data quality, run facts"]
     slide = new_slide(deck, "content", "Agenda", (
@@ -165,32 +168,34 @@ def _agenda(deck) -> None:
 
 
 def _summary(deck) -> None:
+    """The action-led summary: headline tiles, the situation and the points that matter most on
+    the left, the recommended actions with their counts and money on the right (``model.story``)."""
     model = deck.model
+    story = model.story
     keys = ("customers", "balance", "purchases", "payments", "utilisation")
     kpis = [kpi_of(model.kpis, key) for key in keys]
-    figures = "; ".join(f"{k.label.lower()} {k.display}" for k in kpis)
-    changes = model.changes[:CHANGES_SHOWN]
     slide = new_slide(deck, "content", "Executive summary", (
-        f"The portfolio this month ({model.facts.month}): {figures}. " + " ".join(model.findings)
-        + (" What changed since last month: " + " ".join(model.changes) if model.changes else "")
+        f"{story.situation} What matters most: " + " ".join(story.points) + " Recommended actions: "
+        + " ".join(story.actions) + f" {story.period}"
+        + (" Last month's actions: " + " ".join(e.verdict for e in model.effects) if model.effects else "")
     ))
     area = slide_area(deck, slide)
-    tiles_rect, findings_rect = split_rect(area, (0.27, 0.73), gap=0.05, vertical=True)
+    tiles_rect, body_rect = split_rect(area, (0.22, 0.78), gap=0.04, vertical=True)
     add_tiles(deck, slide, split_rect(tiles_rect, [1] * len(kpis), gap=0.025),
               [(kpi.display, kpi.label, None) for kpi in kpis])
-    paras = [Para("Findings", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
-    paras += [Para(finding, bullet=True) for finding in model.findings]
-    if not changes:
-        (frame,) = text_frames(slide, [findings_rect])
-        fill_text(deck, frame.text_frame, findings_rect, paras, 22, 11)
-        return
-    # Findings and what changed side by side, at one size.
-    rects = split_rect(findings_rect, (0.5, 0.5), gap=0.04)
-    changed = [Para("What changed since last month", bold=True, colour=MSO_THEME_COLOR.TEXT_2)]
-    changed += [Para(line, bullet=True) for line in changes]
-    size = min(fit_size(block, rect[2], rect[3], deck.body_font, 20, 10)
-               for block, rect in zip((paras, changed), rects))
-    for frame, block in zip(text_frames(slide, rects), (paras, changed)):
+    heading = MSO_THEME_COLOR.TEXT_2
+    left = [Para(story.situation), Para("What matters most", bold=True, colour=heading)]
+    left += [Para(point, bullet=True) for point in story.points]
+    right = [Para("Recommended actions", bold=True, colour=heading)]
+    right += [Para(line, bullet=True) for line in story.actions]
+    verdicts = list(story.effects[:1])
+    if verdicts:
+        right += [Para("Last month's actions", bold=True, colour=heading)] + [Para(v, bullet=True) for v in verdicts]
+    right += [Para(story.period, scale=0.8, colour=heading)]
+    rects = split_rect(body_rect, (0.46, 0.54), gap=0.04)
+    size = min(fit_size(block, rect[2], rect[3], deck.body_font, 18, 8)
+               for block, rect in zip((left, right), rects))
+    for frame, block in zip(text_frames(slide, rects), (left, right)):
         write_text(frame.text_frame, block, size)
 
 
@@ -267,18 +272,24 @@ def _sentence(text: str) -> str:
 
 
 def _recommendations(deck) -> None:
-    segments = deck.model.segments
-    header = [(Para("Segment", bold=True),), (Para("Description", bold=True),), (Para("Action", bold=True),)]
-    rows = [((Para(cut_words(s.name), bold=True, mark=s.color),
-              Para(f"{format_count(s.customers)} customers ({format_share(s.share)})", scale=0.85)),
-             (Para(s.description),),
-             (Para(s.actions[0] if s.actions else "No action set in the playbook"),))
-            for s in segments]
-    notes = "What to do, segment by segment. " + " ".join(
-        f"{s.name}: " + ("; ".join(s.actions) if s.actions else "no action in the playbook") + "."
-        for s in segments)
-    add_table_slides(deck, "Recommendations", notes, header, rows, (0.28, 0.36, 0.36),
-                     largest=16, smallest=10, comfortable=12)
+    """Every sized action: segment, action with its eligibility rule, customers and money, KPI."""
+    model = deck.model
+    months = model.facts.period_months
+    header = [(Para("Segment", bold=True),), (Para("Action and who is eligible", bold=True),),
+              (Para("Customers and money", bold=True),), (Para("KPI and priority", bold=True),)]
+    rows = []
+    for a in model.actions:
+        money = format_money(a.impact, compact=True) + f" {a.stake_label}"
+        if a.stake in ("PURCHASES", "CASH_ADVANCE", "PAYMENTS"):
+            money += f" in {months} months"
+        rows.append(((Para(cut_words(a.segment), bold=True, mark=a.color),),
+                     (Para(a.text), Para(f"Eligible: {a.rule}", scale=0.85)),
+                     (Para(f"{format_count(a.eligible)} eligible, {format_count(a.control)} control"),
+                      Para(money, scale=0.85)),
+                     (Para(a.kpi_label), Para(f"{a.priority} priority, {a.channel}", scale=0.85))))
+    notes = "What to do, for whom. " + " ".join(a.summary for a in model.actions)
+    add_table_slides(deck, "Recommendations", notes, header, rows, (0.2, 0.4, 0.2, 0.2),
+                     largest=14, smallest=10, comfortable=11)
 
 
 # -- metadata and the file ----------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Per-action target lists with their control groups, and their record for next month's report.
+
+``targets/targets-<persona>--<action>.csv``: one row per customer eligible for the action (the
+playbook's rule), in extract order, with the target columns of :mod:`reportgen.monthly.targets`
+and two more: ``action`` (the action's key) and ``group`` — ``target`` for customers to contact,
+``control`` for the seeded random share held out (``[actions] control_share``, default 10%) so
+next month's report can measure the action. Campaign tools must not contact the ``control`` rows.
+
+The same membership is recorded in the history database (:func:`campaign_members`), and next
+month's report compares treated and control customers on the action's KPI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reportgen.monthly.outputs import csv_bytes
+from reportgen.monthly.targets import TARGET_COLUMNS, _target_frame, target_stems
+from reportgen.report.actions import action_groups
+
+ACTION_COLUMNS: tuple[str, ...] = (*TARGET_COLUMNS, "action", "group")
+MEMBER_COLUMNS = ("month", "segment", "action", "text", "kpi", "cust_id", "control")
+
+
+def action_file_name(stem: str, key: str) -> str:
+    """``targets-revolvers--cash-to-instalment.csv`` for segment stem and action key."""
+    return f"{stem}--{key}.csv"
+
+
+def build_action_files(result, model) -> dict[str, bytes]:
+    """The bytes of every action's target list (actions with eligible customers), by file name."""
+    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    files = {}
+    for group in action_groups(result, model.facts.month):
+        if not len(group.eligible):
+            continue
+        segment = model.segments[group.segment]
+        mask = np.zeros(len(result.labels), dtype=bool)
+        mask[group.eligible] = True
+        frame = _target_frame(result, mask, segment)
+        frame["action"] = group.spec.key
+        frame["group"] = np.where(group.control, "control", "target")
+        files[action_file_name(stems[segment.id], group.spec.key)] = csv_bytes(frame[list(ACTION_COLUMNS)])
+    return files
+
+
+def campaign_members(result, model) -> pd.DataFrame:
+    """Every customer of every action with a KPI, with its control flag: the history's record."""
+    ids = result.clean.ids.astype(str).to_numpy()
+    parts = []
+    for group in action_groups(result, model.facts.month):
+        if not len(group.eligible) or not group.spec.kpi:
+            continue
+        n = len(group.eligible)
+        parts.append(pd.DataFrame({
+            "month": model.facts.month, "segment": model.segments[group.segment].name, "action": group.spec.key,
+            "text": group.spec.text, "kpi": group.spec.kpi, "cust_id": ids[group.eligible],
+            "control": group.control,
+        }, index=pd.RangeIndex(n)))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="bool" if c == "control" else "object") for c in MEMBER_COLUMNS})
+    return pd.concat(parts, ignore_index=True)[list(MEMBER_COLUMNS)]
