@@ -55,12 +55,18 @@ def describe_points(model: ReportModel) -> tuple[str, ...]:
     for line in model.changes[:2]:
         ranked.append((1, 0.0, line))
     if model.segments:
-        risky = max(model.segments, key=lambda s: _kpi(s.kpis, "utilisation"))
+        # The credit risk named by the numbers (the segments' risk flags), not by a persona's name.
+        flagged = [s for s in model.segments if s.risk_flags]
+        if flagged:
+            risky = max(flagged, key=lambda s: (len(s.risk_flags), _kpi(s.kpis, "balance")))
+            reason = f"the portfolio's {_join(risky.risk_flags)}: the main credit risk"
+        else:
+            risky = max(model.segments, key=lambda s: _kpi(s.kpis, "utilisation"))
+            reason = f"{format_share(_kpi(risky.kpis, 'utilisation'))} utilisation, the highest of any segment"
         balance = _kpi(risky.kpis, "balance")
         ranked.append((2, balance, (
             f"{risky.name} ({format_share(risky.share)} of customers) carry {format_money(balance, compact=True)}, "
-            f"{format_share(balance / total_balance if total_balance else 0)} of all balances, at "
-            f"{format_share(_kpi(risky.kpis, 'utilisation'))} utilisation: the highest credit risk in the portfolio.")))
+            f"{format_share(balance / total_balance if total_balance else 0)} of all balances, with {reason}.")))
         spender = max(model.segments, key=lambda s: _kpi(s.kpis, "purchases") / max(total_purchases, 1e-9) - s.share)
         spend = _kpi(spender.kpis, "purchases")
         if spender.id != risky.id:
@@ -109,3 +115,9 @@ def describe_story(model: ReportModel) -> Story:
                 f"payments and cash advances cover the extract's {n} months, with the monthly average beside them."),
         effects=describe_effects(model),
     )
+
+
+def _join(parts) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    parts = list(parts)
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
