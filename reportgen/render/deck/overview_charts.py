@@ -20,13 +20,19 @@ from reportgen.render.deck.textfit import Para, cut_words, slide_text, word_frac
 from reportgen.report.colours import METRICS
 from reportgen.report.formatting import format_count, format_share
 
+#: Customers drawn on the deck's map (see build_customer_map).
+MAP_POINTS = 1_000
+
 
 def build_customer_map(deck) -> None:
     """The customers of the model's PCA sample, a marker per customer in the segment's colour."""
     model = deck.model
     scatter = model.scatter
     explained = " and ".join(format_share(v) for v in scatter.explained)
-    shown = f"{format_count(len(scatter.x))} of {format_count(scatter.total_customers)} customers"
+    # The model's sample is already random; the deck takes its first MAP_POINTS: LibreOffice (and so
+    # anyone converting the deck with it) drops whole series of an XY chart of about 2,000 points.
+    count = min(len(scatter.x), MAP_POINTS)
+    shown = f"{format_count(count)} of {format_count(scatter.total_customers)} customers"
     slide = new_slide(deck, "title_only", "Customer map: where the segments sit", (
         f"Each dot is a customer, coloured by segment, placed by the first two principal components of the "
         f"transformed features (they explain {explained} of the variance). The chart shows a sample of {shown}. "
@@ -35,7 +41,7 @@ def build_customer_map(deck) -> None:
     area = slide_area(deck, slide)
     data = XyChartData()
     points = {s.id: ([], []) for s in model.segments}
-    for x, y, seg in zip(scatter.x, scatter.y, scatter.segment):
+    for x, y, seg in zip(scatter.x[:count], scatter.y[:count], scatter.segment[:count]):
         if seg in points:
             points[seg][0].append(x)
             points[seg][1].append(y)
