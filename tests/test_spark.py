@@ -126,3 +126,19 @@ def test_ragged_rows_and_too_few_customers(spark, small_csv):
     assert _spark_error(path, spark) == f"{path}: ragged rows: row 6 has 20 fields, the header has 18"
     few = small_csv(n=40, name="few.csv")
     assert "40 customers is too few to segment (need at least 80" in _spark_error(few, spark)
+
+
+def test_a_refit_keeps_k_and_starts_from_last_months_centroids(real_data, spark):
+    """As on the default engine: --refit keeps last month's k (the rule would choose 5 here) and
+    moves last month's centroids only as far as the customers moved."""
+    from reportgen.segmentation.result import PreviousModel
+
+    first = run_segmentation(real_data, load_settings(k=6), month="2026-10")
+    previous = PreviousModel(first.model, "2026-10", "2026-10", first.continuity.reference)
+    settings = load_settings()
+    local = run_segmentation(real_data, settings, previous=previous, refit=True, month="2026-11")
+    on_spark = run_segmentation_spark(real_data, settings, previous=previous, refit=True, month="2026-11", spark=spark)
+    assert on_spark.selection.chosen_k == local.selection.chosen_k == 6
+    assert "kept from the model fitted in 2026-10" in on_spark.selection.reason
+    assert [s.name for s in on_spark.model.segments] == [s.name for s in local.model.segments]
+    assert adjusted_rand_score(local.labels, on_spark.labels) > 0.99

@@ -69,6 +69,7 @@ from reportgen.data.validation import (
     CleanData,
 )
 from reportgen.errors import ConfigError, InputError
+from reportgen.segmentation.engines.local import keep_previous_k, refit_from
 from reportgen.segmentation.engines.spark_checks import _validate
 from reportgen.segmentation.engines.spark_read import _ROW, _read
 
@@ -125,10 +126,18 @@ def run_segmentation_spark(
             from reportgen.segmentation.selection import select_k
 
             selection = select_k(sample, seg, playbook.expected_segments)
+            if previous is not None and refit and not seg.k:
+                selection = keep_previous_k(selection, previous)
+            # A refit that keeps k starts from last month's centroids, as on the default engine;
+            # pyspark.ml's K-Means takes no initial centres, so that fit runs on the driver, which
+            # holds every customer's features for the profiles anyway.
+            warm = previous is not None and refit and len(previous.model.segments) == selection.chosen_k
             log("fit")
-            fitted = None if scoring else _fit_kmeans(scaled, selection.chosen_k, seg.seed)
+            fitted = None if scoring or warm else _fit_kmeans(scaled, selection.chosen_k, seg.seed)
             ids, features, labels = _collect_customers(scaled, fitted)
             centroids = None if fitted is None else np.asarray(fitted.clusterCenters(), dtype=np.float64)
+            if warm:
+                labels, centroids = refit_from(scaler.transform(features), scaler, previous)
         finally:
             for frame in cached:
                 frame.unpersist()
