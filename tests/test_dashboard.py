@@ -165,6 +165,11 @@ def test_recommendations_list_actions_counts_and_target_lists(model, page_html):
         assert str(escape(segment.name)) in section and format_count(segment.customers) in section
         assert all(str(escape(action)) in section for action in segment.actions)
         assert f'href="targets/{stems[segment.id]}.csv" download' in section
+    assert model.actions, "the sample's playbook sizes actions"
+    for action in model.actions:  # every sized action: its text, eligible count and its own target list
+        assert str(escape(action.text)) in section and format_count(action.eligible) in section
+        if action.eligible:
+            assert f'href="targets/{stems[action.segment_id]}--{action.key}.csv" download' in section
     assert "C1" not in section  # no customer id on the page's recommendations
 
 

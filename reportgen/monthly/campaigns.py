@@ -17,15 +17,11 @@ import pandas as pd
 
 from reportgen.monthly.outputs import csv_bytes
 from reportgen.monthly.targets import TARGET_COLUMNS, _target_frame, target_stems
+from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
 
 ACTION_COLUMNS: tuple[str, ...] = (*TARGET_COLUMNS, "action", "group")
 MEMBER_COLUMNS = ("month", "segment", "action", "text", "kpi", "cust_id", "control")
-
-
-def action_file_name(stem: str, key: str) -> str:
-    """``targets-revolvers--cash-to-instalment.csv`` for segment stem and action key."""
-    return f"{stem}--{key}.csv"
 
 
 def build_action_files(result, model) -> dict[str, bytes]:

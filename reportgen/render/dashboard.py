@@ -42,7 +42,7 @@ import re
 
 from reportgen.errors import RenderError
 from reportgen.render.fonts import FONT_MARK, embed_fonts
-from reportgen.render.formats import target_stems
+from reportgen.render.formats import action_file_name, target_stems
 from reportgen.render.policy import DASHBOARD_CSP, check_page, with_csp
 from reportgen.render.settings import Chart, RenderSettings
 from reportgen.render.templating import (
@@ -131,6 +131,10 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
         "segments": tuple({"segment": s, "color": css_color(s.color)} for s in model.segments),
         "recommendations": tuple({"segment": s, "color": css_color(s.color), "target_csv": f"targets/{stems[s.id]}.csv"}
                                  for s in model.segments),
+        # the sized actions, largest money at stake first; a list exists only for eligible customers
+        "actions": tuple({"action": a, "color": css_color(a.color),
+                          "target_csv": f"targets/{action_file_name(stems[a.segment_id], a.key)}" if a.eligible else None}
+                         for a in model.actions),
         "tenures": tuple(sorted({int(row[1]) for row in model.cube.rows})),
         "limit_bands": tuple(enumerate(model.cube.limit_bands)),
         "utilisation_bands": tuple(enumerate(model.cube.utilisation_bands)),

@@ -96,5 +96,10 @@ def target_stems(segments: Iterable[tuple[int, str, str | None]]) -> dict[int, s
     return stems
 
 
+def action_file_name(stem: str, key: str) -> str:
+    """``targets-revolvers--cash-to-instalment.csv`` for segment stem and action key."""
+    return f"{stem}--{key}.csv"
+
+
 def _slug(text: str) -> str:
     return _UNSAFE.sub("-", str(text).lower()).strip("-_")
