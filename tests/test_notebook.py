@@ -118,7 +118,7 @@ def test_cli_version_and_format_lists(tmp_path):
     bad = reportgen("build", "--format", "PDF,docx", "--out", tmp_path / "out")
     assert bad.returncode == 2
     assert bad.stderr.strip().endswith(
-        "error: argument --format: unknown format 'docx'; valid formats: dashboard, html, pdf, pptx, all")
+        "error: argument --format: unknown format 'docx'; valid formats: dashboard, html, pdf, pptx, xlsx, all")
     assert not (tmp_path / "out").exists()
     segment = reportgen("synth", "--customers", "300", "--seed", "1", "--out", tmp_path / "s", "--format", "CSV", "-q")
     assert segment.returncode == 0, segment.stderr
