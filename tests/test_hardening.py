@@ -235,6 +235,19 @@ def test_a_header_with_too_many_columns_is_refused_at_once(tmp_path, capsys, col
     assert tree(out) == {}
 
 
+def test_a_parquet_file_with_too_many_columns_is_refused(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wide = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({f"c{i}": [1.0] for i in range(1_500)}), wide)
+    out = tmp_path / "out"
+    code, _o, err = run_cli(capsys, "build", "--data", wide, "--out", out, "--month", "2026-01", "-q")
+    line = one_line_error(err)
+    assert code == 2 and "1,500 columns" in line and str(wide) in line
+    assert tree(out) == {}
+
+
 def test_a_huge_header_line_is_refused(tmp_path, capsys):
     wide = tmp_path / "long.csv"
     wide.write_text("CUST_ID," + "x" * 3_000_000 + "\n1,2\n", encoding="utf-8")

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from reportgen.config import InputSettings
 from reportgen.data.contract import FEATURES, ID_COLUMN
-from reportgen.data.scan import FileScan, check_header, first_line, scan_file, sniff_delimiter
+from reportgen.data.scan import MAX_COLUMNS, FileScan, check_header, first_line, scan_file, sniff_delimiter
 from reportgen.errors import InputError
 
 # Cells that mean "no value", compared case-insensitively after stripping spaces.
@@ -290,6 +290,8 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
         raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
     index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
     headers = [name for name in schema.names if name not in index]
+    if len(headers) > MAX_COLUMNS:  # the same cap as a CSV header's, before any column is read
+        raise InputError(f"{path}: the file has {len(headers):,} columns, more than the {MAX_COLUMNS:,} allowed")
     if parquet.metadata.num_rows == 0 and headers:
         raise InputError(f"{path}: has a header but no customer rows")
     renamed, ignored = map_columns(path, headers, mapping)
