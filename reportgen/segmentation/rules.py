@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
+from reportgen.report.formatting import format_money
 
 CUSTOMER_FIELDS: tuple[str, ...] = (*FEATURES, *RATIOS)
 SEGMENT_SHARES = ("CUSTOMER_SHARE", "CASH_ADVANCE_USERS", "PURCHASERS")
@@ -68,7 +69,7 @@ class Clause:
         if self.field in _SHARE_FIELDS:
             return f"{label} {_WORDS[self.op]} {self.value * 100:g}%"
         if base in BY_NAME and BY_NAME[base].unit == "$":
-            return f"{label} {_WORDS[self.op]} ${self.value:,.0f}"
+            return f"{label} {_WORDS[self.op]} {format_money(self.value)}"  # in the report's currency
         return f"{label} {_WORDS[self.op]} {self.value:g}"
 
 
