@@ -300,7 +300,9 @@ def test_the_deck_needs_no_picture_and_draws_the_overviews_natively(deck, model)
     below 10 pt the way a page-sized picture shrunk onto a slide would be."""
     assert not [shape for slide in deck.slides for shape in slide.shapes if shape.shape_type == MSO_SHAPE_TYPE.PICTURE]
     (scatter,) = charts_of(deck, XL_CHART_TYPE.XY_SCATTER)
-    assert sum(len(series.values) for series in scatter.plots[0].series) == len(model.scatter.x)
+    from reportgen.render.deck.overview_charts import MAP_POINTS
+
+    assert sum(len(series.values) for series in scatter.plots[0].series) == min(len(model.scatter.x), MAP_POINTS)
     assert [series.name for series in scatter.plots[0].series] == [s.name for s in model.segments]
     evidence = [c for c in charts_of(deck, XL_CHART_TYPE.LINE_MARKERS) if c.has_title]
     assert len(evidence) == 4
