@@ -29,8 +29,8 @@ def build_customer_map(deck) -> None:
     model = deck.model
     scatter = model.scatter
     explained = " and ".join(format_share(v) for v in scatter.explained)
-    # The model's sample is already random; the deck takes its first MAP_POINTS: LibreOffice (and so
-    # anyone converting the deck with it) drops whole series of an XY chart of about 2,000 points.
+    # The model's sample is already random; the deck takes its first MAP_POINTS (a slide of more dots
+    # is slow to open and no easier to read).
     count = min(len(scatter.x), MAP_POINTS)
     shown = f"{format_count(count)} of {format_count(scatter.total_customers)} customers"
     slide = new_slide(deck, "title_only", "Customer map: where the segments sit", (
@@ -45,10 +45,17 @@ def build_customer_map(deck) -> None:
         if seg in points:
             points[seg][0].append(x)
             points[seg][1].append(y)
+    # Every series is padded with empty points to the longest one's length: LibreOffice (and so anyone
+    # converting the deck with it) draws none of the series that are shorter than the last one unless the
+    # first is the longest, i.e. it dropped whole segments from the map. Empty points draw nothing.
+    longest = max((len(xs) for xs, _ in points.values()), default=0)
     for segment in model.segments:
         series = data.add_series(slide_text(segment.name, single_line=True), number_format="0.0")
-        for x, y in zip(*points[segment.id]):
+        xs, ys = points[segment.id]
+        for x, y in zip(xs, ys):
             series.add_data_point(round(x, 3), round(y, 3))
+        for _ in range(longest - len(xs)):
+            series.add_data_point(None, None)
     chart = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER, *area, data).chart
     style_chart(chart, area, legend=XL_LEGEND_POSITION.RIGHT)
     for plotted, segment in zip(chart.plots[0].series, model.segments):
