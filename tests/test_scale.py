@@ -14,11 +14,13 @@ from reportgen.data.extract import load_extract
 from reportgen.data.features import fit_scaler
 from reportgen.data.synth import generate_customers
 from reportgen.data.validation import validate_extract
+from reportgen.report.cube import build_cube
+from reportgen.report.model import CUBE_MEASURES, LIMIT_BANDS, UTILISATION_BANDS
 from reportgen.segmentation import model as segmentation
 from reportgen.segmentation.model import assign_nearest, fit_kmeans, lloyd
 from reportgen.segmentation.personas import PROFILE_FEATURES
 from reportgen.segmentation.pipeline import run_segmentation
-from reportgen.segmentation.profiles import describe_segments, profile_frame, segment_z
+from reportgen.segmentation.profiles import describe_segments, profile_frame, reorder_profiles, segment_z
 from reportgen.segmentation.result import CLUSTER_FEATURES
 
 pytestmark = pytest.mark.slow
@@ -115,3 +117,33 @@ def test_the_pipeline_completes_on_200k(big_parquet):
     assert sorted(np.unique(result.labels)) == [0, 1, 2, 3, 4]
     assert result.clean.features["BALANCE"].dtype == np.float32
     assert result.profiles.sizes.sum() == N
+
+
+def test_reordered_profiles_are_the_profiles_of_the_renumbered_segments(clean):
+    features = clean.features.head(20_000)
+    labels = np.random.default_rng(1).integers(0, 4, len(features)).astype(np.int32)
+    order = [2, 0, 3, 1]  # new segment i is old segment order[i]
+    renumbered = np.argsort(order).astype(np.int32)[labels]
+    direct = describe_segments(features, renumbered, 4)
+    moved = reorder_profiles(describe_segments(features, labels, 4), order)
+    for field in ("sizes", "means", "medians", "sums", "z", "portfolio_means", "portfolio_medians", "portfolio_sums"):
+        assert np.array_equal(getattr(direct, field), getattr(moved, field)), field  # the same numbers, bit for bit
+
+
+def test_the_cube_equals_a_groupby_of_the_customers(clean):
+    features = clean.features.head(20_000)
+    labels = np.random.default_rng(2).integers(0, 5, len(features)).astype(np.int32)
+    cube = build_cube(features, labels)
+    limit = features["CREDIT_LIMIT"].to_numpy(dtype="float64")
+    util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
+    frame = pd.DataFrame({
+        "segment": labels + 1, "tenure": features["TENURE"].to_numpy().astype(int),
+        "limit_band": np.searchsorted([b[0] for b in LIMIT_BANDS[1:]], limit, side="right"),
+        "utilisation_band": np.searchsorted([b[0] for b in UTILISATION_BANDS[1:]], util, side="right"),
+        "customers": 1, **{m: features[m].to_numpy(dtype="float64") for m in CUBE_MEASURES[1:-1]},
+        "cash_advance_users": (features["CASH_ADVANCE"].to_numpy() > 0).astype(int),
+    })
+    expected = frame.groupby(list(cube.dimensions), sort=True)[list(CUBE_MEASURES)].sum().reset_index()
+    assert [r[:5] for r in cube.rows] == [tuple(int(v) for v in r[:5]) for r in expected.itertuples(index=False)]
+    assert [r[-1] for r in cube.rows] == expected["cash_advance_users"].tolist()
+    assert np.allclose([r[5:-1] for r in cube.rows], expected[list(CUBE_MEASURES[1:-1])].to_numpy(), rtol=1e-9)

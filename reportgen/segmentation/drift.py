@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from reportgen.data.features import Scaler
-from reportgen.segmentation.profiles import profile_frame
+from reportgen.data.contract import RATIOS
+from reportgen.data.features import Scaler, ratio_column
 
 KEY_FEATURES = (
     "BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
@@ -36,10 +36,9 @@ _EPS = 1e-4
 def reference_distribution(features: pd.DataFrame) -> dict:
     """Zero share, decile edges of the positive values and bin shares of the key features
     (plain JSON-ready dict)."""
-    frame = profile_frame(features)
     reference = {}
     for name in KEY_FEATURES:
-        values = frame[name].to_numpy(dtype="float64")
+        values = _key_column(features, name)
         positive = values[values > 0]
         edges = np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9))) if len(positive) else np.array([])
         reference[name] = {"zero_bin": True, "edges": edges.tolist(), "shares": _shares(values, edges, True).tolist()}
@@ -56,6 +55,14 @@ def _shares(values: np.ndarray, edges: np.ndarray, zero_bin: bool = False) -> np
     return np.concatenate([[np.count_nonzero(zero)], counts]) / max(len(values), 1)
 
 
+def _key_column(features: pd.DataFrame, name: str) -> np.ndarray:
+    """One key feature (a contract column or a derived ratio) as float64, without building the
+    whole profile frame (a copy of every column)."""
+    if name in RATIOS:
+        return ratio_column(features, name)
+    return features[name].to_numpy(dtype="float64")
+
+
 def psi_level(psi: float) -> str:
     """'stable', 'moderate shift' or 'significant shift'."""
     return next(label for limit, label in PSI_LEVELS if psi < limit)
@@ -63,11 +70,10 @@ def psi_level(psi: float) -> str:
 
 def population_shift(reference: dict, features: pd.DataFrame) -> dict[str, float]:
     """PSI of each key feature between the reference month and ``features``."""
-    frame = profile_frame(features)
     out = {}
     for name, ref in reference.items():
         expected = np.asarray(ref["shares"]) + _EPS
-        values = frame[name].to_numpy(dtype="float64")
+        values = _key_column(features, name)
         actual = _shares(values, np.asarray(ref["edges"]), bool(ref.get("zero_bin"))) + _EPS
         out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
     return out
@@ -77,11 +83,10 @@ def zero_share_shift(reference: dict, features: pd.DataFrame) -> dict[str, tuple
     """For each key feature with a zero bin: (share at zero in the reference month, share now).
     PSI weighs a zero bin like any other, so 25% -> 39% of customers buying nothing scores
     only about 0.09 ("stable"); the change in the share itself is reported beside it."""
-    frame = profile_frame(features)
     out = {}
     for name, ref in reference.items():
         if ref.get("zero_bin"):
-            now = float(np.mean(frame[name].to_numpy(dtype="float64") <= 0))
+            now = float(np.mean(_key_column(features, name) <= 0))
             out[name] = (float(ref["shares"][0]), now)
     return out
 

@@ -14,13 +14,13 @@ a customers x features float64 matrix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reportgen.data.contract import RATIOS, SKEWED
-from reportgen.data.features import derive_ratios, median, ratio_column
+from reportgen.data.features import derive_ratios, ratio_column
 from reportgen.segmentation.personas import PROFILE_FEATURES
 
 if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
@@ -49,10 +49,17 @@ def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Profiles:
-    """Compute every segment's profile for segment ids ``0..k-1`` in ``labels``."""
+    """Compute every segment's profile for segment ids ``0..k-1`` in ``labels``.
+
+    One pass per column: the column is widened to float64 once for the sums and z-scores, and
+    gathered once into segment order (a stable counting sort of the labels, linear) for the
+    medians, which are found by partitioning each segment's run in place, then the whole array
+    for the portfolio's median. Columns the data hold as float32 are partitioned as float32
+    (half the memory traffic; widening is exact and keeps the order, so the medians are the same)."""
     labels = np.asarray(labels, dtype=np.intp)
     sizes = np.bincount(labels, minlength=k)
-    members = [np.flatnonzero(labels == s) for s in range(k)]
+    order = _segment_order(labels, k)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
     shape = (k, len(PROFILE_FEATURES))
     sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
     portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
@@ -61,9 +68,10 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
         z[:, j] = _segment_z(values, labels, sizes, name)
-        portfolio_medians[j] = median(values)
+        grouped = (values if name in RATIOS else features[name].to_numpy()).take(order)
         for s in np.flatnonzero(sizes):
-            medians[s, j] = median(values[members[s]])
+            medians[s, j] = _median_in_place(grouped[bounds[s] : bounds[s + 1]])
+        portfolio_medians[j] = _median_in_place(grouped)
     empty = sizes == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / sizes[:, None]
@@ -79,6 +87,33 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         portfolio_medians=portfolio_medians,
         portfolio_sums=portfolio_sums,
     )
+
+
+def reorder_profiles(profiles: Profiles, order) -> Profiles:
+    """The same profiles with segment ``order[i]`` as segment ``i`` (after segments are renumbered;
+    every per-segment figure is the same number as a recomputation would give)."""
+    order = np.asarray(order, dtype=np.intp)
+    return replace(
+        profiles, sizes=profiles.sizes[order], means=profiles.means[order], medians=profiles.medians[order],
+        sums=profiles.sums[order], z=profiles.z[order],
+    )
+
+
+def _segment_order(labels: np.ndarray, k: int) -> np.ndarray:
+    """Customer positions grouped by segment, in extract order within each: a stable sort of
+    small integers, which NumPy does as a radix sort (linear)."""
+    small = labels.astype(np.uint8 if k <= 256 else np.uint16)
+    return np.argsort(small, kind="stable")
+
+
+def _median_in_place(values: np.ndarray) -> float:
+    """:func:`~reportgen.data.features.median` of ``values``, partitioning them in place."""
+    n = len(values)
+    if n == 0:
+        return float("nan")
+    low, high = (n - 1) // 2, n // 2
+    values.partition((low, high))
+    return (float(values[low]) + float(values[high])) / 2
 
 
 def segment_z(features: pd.DataFrame, labels: np.ndarray, k: int) -> np.ndarray:

@@ -38,7 +38,7 @@ from reportgen.segmentation.personas import (
     saved_naming,
     score_fits,
 )
-from reportgen.segmentation.profiles import Profiles, describe_segments, segment_z
+from reportgen.segmentation.profiles import Profiles, describe_segments, reorder_profiles
 from reportgen.segmentation.selection import KSelection
 from reportgen.segmentation.stability import final_stability
 
@@ -150,7 +150,7 @@ def finish_segmentation(
     here unless the caller already has it."""
     seg = settings.segmentation
     if fitted is None:
-        labels, model, namings, continuity = _score(clean, matrix, previous, playbook)
+        labels, model, namings, continuity, profiles = _score(clean, matrix, previous, playbook)
         selection = replace(
             selection, chosen_k=len(model.segments), forced=True,
             reason=f"k = {len(model.segments)}: scored with the saved model fitted in {previous.model_month} "
@@ -159,21 +159,24 @@ def finish_segmentation(
     else:
         labels, centroids = fitted
         k = len(centroids)
-        z = segment_z(clean.features, labels, k)
         log("name personas")
+        # one pass over the customers profiles the fitted clusters; renumbering them below
+        # reorders the profiles' rows instead of profiling again
+        profiles = describe_segments(clean.features, labels, k)
+        z = profiles.z
         stability = final_stability(matrix, labels, k, seg.seed)
         checks = check_criteria(clean.features, labels, k, {p.key: p.criteria for p in playbook.personas})
         namings = name_segments(z, playbook, checks, stability)
         if previous is None:
-            labels, centroids, namings, infos = _order_and_colour(labels, centroids, namings, stability, playbook)
+            labels, centroids, namings, infos, order = _order_and_colour(labels, centroids, namings, stability, playbook)
             reference = reference_distribution(clean.features)
             continuity = Continuity("fit", month, None, {}, (), (), reference, None, None, reference)
         else:
-            labels, centroids, namings, infos, continuity = _match_previous(
+            labels, centroids, namings, infos, continuity, order = _match_previous(
                 labels, centroids, namings, z, scaler, previous, playbook, clean, month, checks, stability
             )
+        profiles = reorder_profiles(profiles, order)
         model = SegmentModel(scaler, centroids, infos, clean.impute_values, seg.seed, selection.rule)
-    profiles = describe_segments(clean.features, labels, len(model.segments))
     return SegmentationResult(
         extract=extract,
         clean=clean,
@@ -201,7 +204,7 @@ def _order_and_colour(labels, centroids, namings, stability, playbook):
         SegmentInfo(i + 1, n.name, n.persona_key, c, _rounded(stability[j]))
         for i, (j, n, c) in enumerate(zip(order, namings, colors))
     )
-    return labels, centroids[order], namings, infos
+    return labels, centroids[order], namings, infos, order
 
 
 def _rounded(value: float) -> float | None:
@@ -222,7 +225,8 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
     """Assign customers with the saved model; personas keep their names and colours."""
     model = previous.model
     labels = assign_nearest(matrix, model.centroids)
-    z = segment_z(clean.features, labels, len(model.segments))
+    profiles = describe_segments(clean.features, labels, len(model.segments))
+    z = profiles.z
     fits = score_fits(z, playbook)
     keys = [p.key for p in playbook.personas]
     checks = check_criteria(clean.features, labels, len(model.segments), {p.key: p.criteria for p in playbook.personas})
@@ -244,7 +248,7 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
         tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
         psi_last, zeros, current,
     )
-    return labels, model, namings, continuity
+    return labels, model, namings, continuity, profiles
 
 
 def _match_previous(
@@ -286,7 +290,7 @@ def _match_previous(
         "refit", month, previous.previous_month, psi,
         tuple(match.distances.get(n, float("nan")) for n in order), events, current, psi_last, zeros, current,
     )
-    return labels, centroids[order], final, tuple(infos), continuity
+    return labels, centroids[order], final, tuple(infos), continuity, order
 
 
 def _segment_order(namings: list[Naming], sizes: np.ndarray, playbook: Playbook) -> list[int]:
