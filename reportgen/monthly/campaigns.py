@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from reportgen.monthly.outputs import csv_bytes
-from reportgen.monthly.targets import TARGET_COLUMNS, _target_frame, target_stems
+from reportgen.monthly.targets import TARGET_COLUMNS, GroupedColumns, repeat_text, target_csv, target_stems
 from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
 
@@ -24,20 +24,24 @@ ACTION_COLUMNS: tuple[str, ...] = (*TARGET_COLUMNS, "action", "group")
 MEMBER_COLUMNS = ("month", "segment", "action", "text", "kpi", "cust_id", "control")
 
 
-def build_action_files(result, model) -> dict[str, bytes]:
-    """The bytes of every action's target list (actions with eligible customers), by file name."""
+def build_action_files(result, model, grouped: GroupedColumns | None = None) -> dict[str, bytes]:
+    """The bytes of every action's target list (actions with eligible customers), by file name.
+
+    Columnar, like the segment lists: the eligible customers' rows are gathered from the
+    ``grouped`` columns (gathered here unless the caller has them)."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    grouped = grouped or GroupedColumns.of(result, len(model.segments))
     files = {}
     for group in action_groups(result, model.facts.month):
         if not len(group.eligible):
             continue
         segment = model.segments[group.segment]
-        mask = np.zeros(len(result.labels), dtype=bool)
-        mask[group.eligible] = True
-        frame = _target_frame(result, mask, segment)
-        frame["action"] = group.spec.key
-        frame["group"] = np.where(group.control, "control", "target")
-        files[action_file_name(stems[segment.id], group.spec.key)] = csv_bytes(frame[list(ACTION_COLUMNS)])
+        table = grouped.customers(group.eligible, segment)
+        table = table.append_column("action", repeat_text(group.spec.key, len(group.eligible)))
+        names = pa.array(["target", "control"])
+        table = table.append_column("group", pa.DictionaryArray.from_arrays(
+            pa.array(group.control.astype(np.int8)), names).cast(pa.string()))
+        files[action_file_name(stems[segment.id], group.spec.key)] = target_csv(table.select(list(ACTION_COLUMNS)))
     return files
 
 

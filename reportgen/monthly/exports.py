@@ -35,7 +35,11 @@ def export_values(features: pd.DataFrame, column: str) -> np.ndarray:
     """A contract column as files should show it: amounts in cents, shares to 6 decimals,
     counts and tenure as whole numbers. Features may be held as float32 (memory); they are
     widened before rounding so values print as the extract wrote them, not as 509.94708251953125."""
-    values = features[column].to_numpy(dtype="float64")
+    return export_array(features[column].to_numpy(dtype="float64"), column)
+
+
+def export_array(values: np.ndarray, column: str) -> np.ndarray:
+    """:func:`export_values` of a float64 array holding ``column``'s values."""
     kind = BY_NAME[column].kind
     if kind == "amount":
         return values.round(2)

@@ -86,7 +86,7 @@ def connect(path: Path, *, read_only: bool = False):
         con.close()
 
 
-def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame,
+def record_run(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
                campaigns: pd.DataFrame | None = None) -> None:
     """Replace ``run['month']``'s records with these, atomically."""
     with recording(path, run=run, assignments=assignments, segments=segments, campaigns=campaigns) as commit:
@@ -94,13 +94,15 @@ def record_run(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd
 
 
 @contextmanager
-def recording(path: Path, *, run: dict, assignments: pd.DataFrame, segments: pd.DataFrame,
+def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
               campaigns: pd.DataFrame | None = None):
     """Write ``run['month']``'s records (replacing that month's) in a transaction and yield the
     function that commits it; leaving the block without calling it rolls everything back.
 
     A build writes the records, moves its files into place and then commits, so a database that
-    is locked, corrupt or on a full disk fails the build before any file reaches its final name."""
+    is locked, corrupt or on a full disk fails the build before any file reaches its final name.
+    ``assignments`` (month, cust_id, segment, name) is a DataFrame or an Arrow table (DuckDB
+    scans either)."""
     month = run["month"]
     with connect(path) as con:
         con.execute("BEGIN TRANSACTION")
@@ -153,12 +155,14 @@ def load_trend(path: Path, month: str, months: int) -> pd.DataFrame:
         ).df()
 
 
-def load_migration(path: Path, month_from: str, current: pd.DataFrame) -> pd.DataFrame:
+def load_migration(path: Path, month_from: str, current) -> pd.DataFrame:
     """Customers per (segment name in ``month_from``, segment name now) for customers in both,
     with the sums of their current ``balance`` and ``purchases`` when ``current`` has them.
 
-    ``current`` has columns ``cust_id`` and ``name`` (this month's assignments, not yet stored)."""
-    sums = "".join(f", sum(b.{c}) AS {c}" for c in ("balance", "purchases") if c in current.columns)
+    ``current`` has columns ``cust_id`` and ``name`` (this month's assignments, not yet stored; a
+    DataFrame or an Arrow table)."""
+    names = current.column_names if hasattr(current, "column_names") else list(current.columns)
+    sums = "".join(f", sum(b.{c}) AS {c}" for c in ("balance", "purchases") if c in names)
     with connect(path) as con:
         con.register("current_assignments", current)
         return con.execute(

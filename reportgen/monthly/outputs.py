@@ -163,6 +163,18 @@ def neutralise_formula(text: str) -> str:
     return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES) else text
 
 
+def neutralised_text(column):
+    """An Arrow string column with every cell a spreadsheet would run as a formula prefixed with
+    an apostrophe, as :func:`neutralise_formula` does to one text (vectorised; nulls stay null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = pc.match_substring_regex(column, "^[" + "".join(p for p in _FORMULA_PREFIXES if p != "-") + "-]")
+    if not pc.any(risky).as_py():
+        return column
+    return pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)), column)
+
+
 def csv_bytes(frame) -> bytes:
     """A table as UTF-8 CSV for spreadsheets and campaign tools: every text column neutralised
     against formula injection (vectorised), written by pyarrow (fast at millions of rows;

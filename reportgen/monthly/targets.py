@@ -29,17 +29,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from reportgen.data.contract import ID_COLUMN
-from reportgen.data.features import derive_ratios
-from reportgen.monthly.exports import export_values
-from reportgen.monthly.outputs import csv_bytes, write_set
+from reportgen.data.features import ratio_column
+from reportgen.monthly.exports import export_array
+from reportgen.monthly.outputs import csv_bytes, neutralised_text, write_set
 from reportgen.render.formats import target_stems  # noqa: F401  (the build, the mailer and the dashboard agree)
 
 TARGETS_FOLDER = "targets"
@@ -71,13 +74,24 @@ def build_target_files(result, model) -> dict[str, bytes]:
 
     ``result`` is the :class:`~reportgen.segmentation.pipeline.SegmentationResult` (its ``labels`` are 0-based
     indexes into ``model.segments``); ``model`` the :class:`~reportgen.report.model.ReportModel`.
-    """
+
+    Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`);
+    each segment's list is a zero-copy slice of them, encoded by pyarrow's CSV and Parquet
+    writers, two segments at a time (they release the GIL)."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    grouped = GroupedColumns.of(result, len(model.segments))
+
+    def encode(index: int) -> tuple[bytes, bytes]:
+        segment = model.segments[index]
+        return target_csv(grouped.segment(index, segment)), _parquet(grouped.segment(index, segment), segment.persona_key)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        encoded = list(pool.map(encode, range(len(model.segments))))
     files: dict[str, bytes] = {}
-    for segment_id, rows in target_lists(result, model).items():
-        stem = stems[segment_id]
-        files[f"{stem}.csv"] = csv_bytes(rows)
-        files[f"{stem}.parquet"] = _parquet(rows)
+    for segment, (csv, parquet) in zip(model.segments, encoded):
+        stem = stems[segment.id]
+        files[f"{stem}.csv"] = csv
+        files[f"{stem}.parquet"] = parquet
     files[RECOMMENDATIONS_FILE] = csv_bytes(recommendations_table(model, stems))
     return files
 
@@ -85,8 +99,79 @@ def build_target_files(result, model) -> dict[str, bytes]:
 def target_lists(result, model) -> dict[int, pd.DataFrame]:
     """Each segment's target list (:data:`TARGET_COLUMNS`, extract order), by segment id, in the
     model's segment order."""
-    labels = np.asarray(result.labels)
-    return {segment.id: _target_frame(result, labels == index, segment) for index, segment in enumerate(model.segments)}
+    grouped = GroupedColumns.of(result, len(model.segments))
+    return {s.id: grouped.segment(i, s).to_pandas() for i, s in enumerate(model.segments)}
+
+
+@dataclass(frozen=True)
+class GroupedColumns:
+    """The customer-level target columns of every customer as Arrow arrays, grouped by segment
+    (extract order within each): ids, the rounded amounts and shares, utilisation, tenure.
+
+    Gathered once per build (a stable sort of the labels, linear); a segment's list is a zero-copy
+    slice, and an action's list a gather of its eligible customers' rows."""
+
+    columns: dict[str, pa.Array]
+    bounds: np.ndarray  # segment i's rows are bounds[i]:bounds[i + 1]
+    rank: np.ndarray  # the row of each customer (extract position) in the grouped columns
+
+    @classmethod
+    def of(cls, result, k: int) -> GroupedColumns:
+        """Gather the target columns of ``result``'s customers into the order of its ``k`` segments."""
+        labels = np.asarray(result.labels)
+        order = np.argsort(labels.astype(np.uint8 if k <= 256 else np.int64), kind="stable")
+        features = result.clean.features
+        ids = pa.array(result.clean.ids.astype(str))
+        columns = {ID_COLUMN: ids.take(pa.array(order))}
+        for name in (*_MONEY, *_SHARES, "TENURE"):
+            values = export_array(features[name].to_numpy().take(order).astype(np.float64), name)
+            columns[name] = pa.array(values.astype(np.int32) if name == "TENURE" else values)
+        columns["UTILISATION"] = pa.array(ratio_column(features, "UTILISATION").take(order).round(4))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(labels, minlength=k))))
+        return cls(columns, bounds, rank)
+
+    def segment(self, index: int, segment) -> pa.Table:
+        """Segment ``index``'s target list (:data:`TARGET_COLUMNS`; ``segment`` is its model entry)."""
+        start, stop = int(self.bounds[index]), int(self.bounds[index + 1])
+        return self._table({name: array.slice(start, stop - start) for name, array in self.columns.items()}, segment)
+
+    def customers(self, positions: np.ndarray, segment) -> pa.Table:
+        """The target list of the customers at ``positions`` (extract positions, all in ``segment``)."""
+        rows = pa.array(self.rank[np.asarray(positions)])
+        return self._table({name: array.take(rows) for name, array in self.columns.items()}, segment)
+
+    @staticmethod
+    def _table(part: dict[str, pa.Array], segment) -> pa.Table:
+        n = len(part[ID_COLUMN])
+        constants = {
+            "segment": pa.array(np.full(n, segment.id, dtype=np.int32)),
+            "persona": repeat_text(segment.name, n),
+            "persona_key": repeat_text(segment.persona_key, n),
+        }
+        return pa.table({name: constants[name] if name in constants else part[name] for name in TARGET_COLUMNS})
+
+
+def repeat_text(text: str | None, n: int) -> pa.Array:
+    """``n`` copies of one string (or nulls) as a plain string array, built from a dictionary."""
+    if text is None:
+        return pa.nulls(n, pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)), pa.array([text])).cast(pa.string())
+
+
+def target_csv(table: pa.Table) -> bytes:
+    """A target list as CSV: every text column neutralised against formula injection, as
+    :func:`~reportgen.monthly.outputs.csv_bytes` writes a DataFrame."""
+    safe = pa.table({name: neutralised_text(table[name]) if _is_text(table[name].type) else table[name]
+                     for name in table.column_names})
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(safe, sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def write_target_files(result, model, month_dir: Path) -> list[Path]:
@@ -123,26 +208,13 @@ def recommendations_table(model, stems: dict[int, str] | None = None) -> pd.Data
     return pd.DataFrame(rows, columns=list(RECOMMENDATION_COLUMNS))
 
 
-def _target_frame(result, mask: np.ndarray, segment) -> pd.DataFrame:
-    features = result.clean.features[mask].reset_index(drop=True)
-    n = len(features)
-    frame = pd.DataFrame(
-        {
-            ID_COLUMN: result.clean.ids[mask].astype(str).reset_index(drop=True),
-            "segment": np.full(n, segment.id, dtype="int32"),
-            "persona": [segment.name] * n,
-            "persona_key": [segment.persona_key] * n,
-        }
-    )
-    for name in (*_MONEY, *_SHARES):
-        frame[name] = export_values(features, name)
-    frame["UTILISATION"] = derive_ratios(features)["UTILISATION"].to_numpy(dtype="float64").round(4)
-    frame["TENURE"] = export_values(features, "TENURE").astype("int32")
-    return frame[list(TARGET_COLUMNS)]
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    table = pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False)
+def _parquet(table: pa.Table, persona_key: str | None) -> bytes:
+    """A target list as Parquet, with the typed schema and the pandas metadata a DataFrame would
+    carry (readers get the same dtypes as before the lists were built in Arrow)."""
+    head = table.slice(0, 1).to_pandas()
+    head["persona_key"] = [persona_key] * len(head)  # typed as pandas infers it (no persona: object)
+    first = pa.Table.from_pandas(head, schema=_SCHEMA, preserve_index=False)
+    table = table.cast(_SCHEMA.with_metadata(first.schema.metadata))
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
