@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
 from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, submit_renders
-from reportgen.monthly.campaigns import build_action_files, campaign_members
+from reportgen.monthly.campaigns import campaign_members, encode_action_files
 from reportgen.monthly.history import (
     load_campaigns,
     load_cubes,
@@ -32,7 +33,7 @@ from reportgen.monthly.history import (
     recording,
 )
 from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
-from reportgen.monthly.targets import TARGETS_FOLDER, build_target_files, remove_stale_targets
+from reportgen.monthly.targets import TARGETS_FOLDER, GroupedColumns, encode_target_files, remove_stale_targets
 from reportgen.monthly.workbook import build_workbook
 from reportgen.progress import Progress
 from reportgen.render.formats import ALL_FORMATS, RENDERERS, check_settings, file_name, parse_formats
@@ -247,7 +248,11 @@ def build(
                 # first (a mailer that sees the report relies on them), then the model files and
                 # each format as it is ready. Nothing reaches a final name unless all are ready.
                 targets_folder = folder / TARGETS_FOLDER
-                staged.add(targets_folder, {**build_target_files(result, model), **build_action_files(result, model)})
+                grouped = GroupedColumns.of(result, len(model.segments))  # gathered once for both kinds of list
+                for name, data in chain(encode_target_files(result, model, grouped),
+                                        encode_action_files(result, model, grouped)):
+                    staged.add(targets_folder, {name: data})  # each file on disk as it is ready
+                del grouped
                 model_bytes = save_model(result.model)
                 staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})
                 staged.add(folder, {file_name(f, month): build_workbook(result, model) for f in formats if f == "xlsx"})

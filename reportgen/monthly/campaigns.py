@@ -12,11 +12,20 @@ month's report compares treated and control customers on the action's KPI.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reportgen.monthly.targets import TARGET_COLUMNS, GroupedColumns, repeat_text, target_csv, target_stems
+from reportgen.monthly.targets import (
+    TARGET_COLUMNS,
+    GroupedColumns,
+    encoded_in_order,
+    repeat_text,
+    target_csv,
+    target_stems,
+)
 from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
 
@@ -25,24 +34,27 @@ MEMBER_COLUMNS = ("month", "segment", "action", "text", "kpi", "cust_id", "contr
 
 
 def build_action_files(result, model, grouped: GroupedColumns | None = None) -> dict[str, bytes]:
-    """The bytes of every action's target list (actions with eligible customers), by file name.
+    """The bytes of every action's target list (actions with eligible customers), by file name."""
+    return dict(encode_action_files(result, model, grouped))
 
-    Columnar, like the segment lists: the eligible customers' rows are gathered from the
-    ``grouped`` columns (gathered here unless the caller has them)."""
+
+def encode_action_files(result, model, grouped: GroupedColumns | None = None) -> Iterator[tuple[str, bytes]]:
+    """:func:`build_action_files` one file at a time. Columnar, like the segment lists: the
+    eligible customers' rows are gathered from the ``grouped`` columns (gathered here unless the
+    caller has them), and each list is encoded while the previous one is written."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
-    files = {}
-    for group in action_groups(result, model.facts.month):
-        if not len(group.eligible):
-            continue
+    groups = [g for g in action_groups(result, model.facts.month) if len(g.eligible)]
+
+    def encode(group) -> bytes:
         segment = model.segments[group.segment]
         table = grouped.customers(group.eligible, segment)
         table = table.append_column("action", repeat_text(group.spec.key, len(group.eligible)))
-        names = pa.array(["target", "control"])
-        table = table.append_column("group", pa.DictionaryArray.from_arrays(
-            pa.array(group.control.astype(np.int8)), names).cast(pa.string()))
-        files[action_file_name(stems[segment.id], group.spec.key)] = target_csv(table.select(list(ACTION_COLUMNS)))
-    return files
+        flags = pa.DictionaryArray.from_arrays(pa.array(group.control.astype(np.int8)), pa.array(["target", "control"]))
+        return target_csv(table.append_column("group", flags.cast(pa.string())).select(list(ACTION_COLUMNS)))
+
+    for group, data in zip(groups, encoded_in_order(encode, groups)):
+        yield action_file_name(stems[model.segments[group.segment].id], group.spec.key), data
 
 
 def campaign_members(result, model) -> pd.DataFrame:

@@ -28,7 +28,7 @@ on the exact customer id.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,27 +73,44 @@ def build_target_files(result, model) -> dict[str, bytes]:
     """The bytes of every target file and ``recommendations.csv``, keyed by file name.
 
     ``result`` is the :class:`~reportgen.segmentation.pipeline.SegmentationResult` (its ``labels`` are 0-based
-    indexes into ``model.segments``); ``model`` the :class:`~reportgen.report.model.ReportModel`.
+    indexes into ``model.segments``); ``model`` the :class:`~reportgen.report.model.ReportModel`."""
+    return dict(encode_target_files(result, model))
 
-    Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`);
-    each segment's list is a zero-copy slice of them, encoded by pyarrow's CSV and Parquet
-    writers, two segments at a time (they release the GIL)."""
+
+def encode_target_files(result, model, grouped: GroupedColumns | None = None) -> Iterator[tuple[str, bytes]]:
+    """:func:`build_target_files` one file at a time, in the same order, so a caller that writes
+    each file as it comes holds at most two segments' bytes (a million customers' lists are
+    hundreds of megabytes).
+
+    Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`,
+    gathered here unless the caller has them); each segment's list is a zero-copy slice of them,
+    encoded by pyarrow's CSV and Parquet writers, two segments at a time (they release the GIL)."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
-    grouped = GroupedColumns.of(result, len(model.segments))
+    grouped = grouped or GroupedColumns.of(result, len(model.segments))
 
     def encode(index: int) -> tuple[bytes, bytes]:
         segment = model.segments[index]
-        return target_csv(grouped.segment(index, segment)), _parquet(grouped.segment(index, segment), segment.persona_key)
+        table = grouped.segment(index, segment)
+        return target_csv(table), _parquet(table, segment.persona_key)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        encoded = list(pool.map(encode, range(len(model.segments))))
-    files: dict[str, bytes] = {}
-    for segment, (csv, parquet) in zip(model.segments, encoded):
+    for segment, (csv, parquet) in zip(model.segments, encoded_in_order(encode, range(len(model.segments)))):
         stem = stems[segment.id]
-        files[f"{stem}.csv"] = csv
-        files[f"{stem}.parquet"] = parquet
-    files[RECOMMENDATIONS_FILE] = csv_bytes(recommendations_table(model, stems))
-    return files
+        yield f"{stem}.csv", csv
+        yield f"{stem}.parquet", parquet
+    yield RECOMMENDATIONS_FILE, csv_bytes(recommendations_table(model, stems))
+
+
+def encoded_in_order(encode, items) -> Iterator:
+    """``encode(item)`` of every item, in order, computed two at a time on threads (pyarrow's
+    writers release the GIL) and never more than two ahead of the consumer (bounded memory)."""
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(encode, item) for item in items[:2]]
+        for index in range(len(items)):
+            done = pending.pop(0).result()
+            if index + 2 < len(items):
+                pending.append(pool.submit(encode, items[index + 2]))
+            yield done
 
 
 def target_lists(result, model) -> dict[int, pd.DataFrame]:
