@@ -11,7 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from reportgen.config import load_settings
 from reportgen.data.contract import FEATURES, SKEWED
 from reportgen.data.extract import load_extract
-from reportgen.data.features import fit_scaler
+from reportgen.data.features import fit_and_transform, fit_scaler
 from reportgen.data.synth import generate_customers
 from reportgen.data.validation import validate_extract
 from reportgen.report.cube import build_cube
@@ -147,3 +147,10 @@ def test_the_cube_equals_a_groupby_of_the_customers(clean):
     assert [r[:5] for r in cube.rows] == [tuple(int(v) for v in r[:5]) for r in expected.itertuples(index=False)]
     assert [r[-1] for r in cube.rows] == expected["cash_advance_users"].tolist()
     assert np.allclose([r[5:-1] for r in cube.rows], expected[list(CUBE_MEASURES[1:-1])].to_numpy(), rtol=1e-9)
+
+
+def test_fit_and_transform_is_fit_scaler_then_transform(clean):
+    features = clean.features.head(50_000)
+    scaler, matrix = fit_and_transform(features, CLUSTER_FEATURES)
+    assert scaler == fit_scaler(features, CLUSTER_FEATURES)
+    assert matrix.dtype == np.float32 and np.array_equal(matrix, scaler.transform(features))

@@ -28,6 +28,7 @@ import gzip
 import io
 import re
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +78,17 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
     """Read ``path`` and return its contract columns (``CUST_ID`` as text, the rest as read)."""
     settings = settings or InputSettings()
     path = Path(path)
-    scan = scan_file(path, settings.encoding)
+    if _looks_like_parquet(path):
+        # the checksum pass and the column reads release the GIL: run them side by side
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scanning = pool.submit(scan_file, path, settings.encoding)
+            try:
+                frame, renamed, ignored = _load_parquet(path, settings.columns)
+            finally:
+                scan = scanning.result()  # a scan error (the file vanished) comes first
+    else:
+        scan = scan_file(path, settings.encoding)
     if scan.parquet:
-        frame, renamed, ignored = _load_parquet(path, settings.columns)
         delimiter, encoding, first_row, fmt = None, None, 1, "parquet"
     else:
         encoding = scan.encoding
@@ -99,6 +108,15 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
         ignored_columns=tuple(ignored),
         first_row=first_row,
     )
+
+
+def _looks_like_parquet(path: Path) -> bool:
+    """True when ``path`` is a readable file starting with Parquet's magic bytes."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:
+        return False
 
 
 # --- one streaming pass: hash, gzip, emptiness, binary check, encoding ---------------------------

@@ -106,6 +106,23 @@ def fit_scaler(features: pd.DataFrame, columns: tuple[str, ...]) -> Scaler:
     return Scaler(columns, log_columns, tuple(mean), tuple(scale))
 
 
+def fit_and_transform(features: pd.DataFrame, columns: tuple[str, ...]) -> tuple[Scaler, np.ndarray]:
+    """:func:`fit_scaler` and its :meth:`Scaler.transform` in one pass over the columns (each
+    column is widened and log-transformed once, not twice); the same scaler and matrix."""
+    log_columns = tuple(c for c in columns if c in SKEWED)
+    out = np.empty((len(features), len(columns)), dtype=matrix_dtype(features, list(columns)))
+    mean, scale = [], []
+    for i, name in enumerate(columns):
+        values = _log_column(features, name, name in log_columns)
+        mean.append(float(values.mean()))
+        std = float(values.std())
+        scale.append(std if std != 0 else 1.0)
+        values -= mean[i]
+        values /= scale[i]
+        out[:, i] = values
+    return Scaler(columns, log_columns, tuple(mean), tuple(scale)), out
+
+
 def derive_ratios(features: pd.DataFrame) -> pd.DataFrame:
     """The playbook's derived ratios per customer (float64); a zero denominator gives 0."""
     import pandas as pd

@@ -9,7 +9,7 @@ import numpy as np
 
 from reportgen.config import Settings
 from reportgen.data.extract import Extract
-from reportgen.data.features import fit_scaler
+from reportgen.data.features import fit_and_transform
 from reportgen.data.frames import is_table, load_table
 from reportgen.data.sources import load_source
 from reportgen.data.validation import MIN_CUSTOMERS_PER_SEGMENT, validate_extract
@@ -45,9 +45,9 @@ def run_local(
     log("transform")
     if previous is not None and not refit:
         scaler = previous.model.scaler
+        matrix = scaler.transform(clean.features)
     else:
-        scaler = fit_scaler(clean.features, CLUSTER_FEATURES)
-    matrix = scaler.transform(clean.features)
+        scaler, matrix = fit_and_transform(clean.features, CLUSTER_FEATURES)
     _check_distinct(extract, matrix, seg.k or seg.k_min)
     observe = observe or (lambda stage, **values: None)
     correlation = correlation_matrix(clean.features, seg.seed)
