@@ -142,3 +142,22 @@ def test_a_refit_keeps_k_and_starts_from_last_months_centroids(real_data, spark)
     assert "kept from the model fitted in 2026-10" in on_spark.selection.reason
     assert [s.name for s in on_spark.model.segments] == [s.name for s in local.model.segments]
     assert adjusted_rand_score(local.labels, on_spark.labels) > 0.99
+
+
+def test_sample_seeded_lloyd_passes_on_spark_agree_with_the_default_engine(both, spark, real_data, monkeypatch):
+    """Beyond FULL_FIT_LIMIT customers the Spark engine seeds Lloyd's passes (DataFrame
+    aggregations) with starts on its k-selection sample; lowered here so the real file takes
+    that path."""
+    from reportgen.segmentation import model as segmentation_model
+
+    monkeypatch.setattr(segmentation_model, "FULL_FIT_LIMIT", 1_000)
+    default, _on_spark, _steps = both
+    lloyd = run_segmentation_spark(real_data, load_settings(k=5), spark=spark)
+    ari = adjusted_rand_score(default.labels, lloyd.labels)
+    print(f"adjusted Rand index, Spark sample-seeded Lloyd vs default engine, real file, k = 5: {ari:.4f}")
+    assert ari >= 0.9
+    assert {n.name for n in lloyd.namings} == {n.name for n in default.namings}
+    # every customer sits with its nearest final centroid
+    matrix = lloyd.model.scaler.transform(lloyd.clean.features).astype(np.float64)
+    distances = ((matrix[:, None, :] - lloyd.model.centroids[None, :, :]) ** 2).sum(axis=2)
+    assert (distances.argmin(axis=1) == lloyd.labels).mean() > 0.999

@@ -40,10 +40,11 @@ Differences from the default engine, documented rather than accidental:
 - a row whose extra fields are all empty is not reported as ragged (Spark reads them as null),
   and a first data row with one extra field is reported as ragged (pandas takes it as an index);
 - the file's SHA-256 is computed for local files only;
-- K-Means keeps the best (lowest cost) of :data:`KMEANS_STARTS` k-means|| starts instead of the
-  best of ten k-means++ starts (or the sample-seeded passes beyond 200,000 customers), so the
-  assignments agree with the default engine's closely (adjusted Rand index 0.995 on the
-  reference file at k = 5), not exactly.
+- up to 200,000 customers, K-Means keeps the best (lowest cost) of :data:`KMEANS_STARTS` k-means||
+  starts instead of the best of ten k-means++ starts, so the assignments agree with the default
+  engine's closely (adjusted Rand index 0.995 on the reference file at k = 5), not exactly; beyond,
+  both engines seed Lloyd's passes over everyone with ten starts on a sample (the Spark engine on
+  its k-selection sample), see :mod:`reportgen.segmentation.engines.spark_kmeans`.
 """
 
 from __future__ import annotations
@@ -71,12 +72,10 @@ from reportgen.data.validation import (
 from reportgen.errors import ConfigError, InputError
 from reportgen.segmentation.engines.local import keep_previous_k, refit_from
 from reportgen.segmentation.engines.spark_checks import _validate
+from reportgen.segmentation.engines.spark_kmeans import _fit_kmeans
 from reportgen.segmentation.engines.spark_read import _ROW, _read
 
 LOCAL_MASTER = "local[2]"
-KMEANS_MAX_ITER = 100
-KMEANS_STARTS = 3
-KMEANS_TOL = 1e-4
 _LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = stderr
@@ -133,9 +132,9 @@ def run_segmentation_spark(
             # holds every customer's features for the profiles anyway.
             warm = previous is not None and refit and len(previous.model.segments) == selection.chosen_k
             log("fit")
-            fitted = None if scoring or warm else _fit_kmeans(scaled, selection.chosen_k, seg.seed)
+            fitted = None if scoring or warm else _fit_kmeans(scaled, selection.chosen_k, seg.seed, checked.rows, sample)
             ids, features, labels = _collect_customers(scaled, fitted)
-            centroids = None if fitted is None else np.asarray(fitted.clusterCenters(), dtype=np.float64)
+            centroids = None if fitted is None else fitted.centroids
             if warm:
                 labels, centroids = refit_from(scaler.transform(features), scaler, previous)
         finally:
@@ -313,30 +312,11 @@ def _check_distinct(path: Path, scaled, scaler: Scaler, sample: np.ndarray, k: i
         raise InputError(f"{path}: fewer than {k} distinct customer behaviours; cannot form {k} segments")
 
 
-def _fit_kmeans(scaled, k: int, seed: int):
-    """pyspark.ml K-Means on every customer: the best (lowest cost) of :data:`KMEANS_STARTS`
-    k-means|| starts with seeds ``seed``, ``seed + 1``, ...; like scikit-learn's ``n_init``,
-    because a single start can settle in a clearly worse local optimum (on the reference file
-    one start in three or four does: cost 70,782 against 69,111)."""
-    from pyspark.ml.clustering import KMeans
-
-    best, best_cost = None, float("inf")
-    for start in range(KMEANS_STARTS):
-        model = KMeans(
-            k=k, seed=seed + start, maxIter=KMEANS_MAX_ITER, tol=KMEANS_TOL,
-            featuresCol="features", predictionCol="prediction",
-        ).fit(scaled)
-        cost = float(model.summary.trainingCost)
-        if cost < best_cost:
-            best, best_cost = model, cost
-    return best
-
-
 def _collect_customers(scaled, fitted) -> tuple[pd.Series, pd.DataFrame, np.ndarray]:
     """Every customer's id, clean features (float32) and segment, in file order, via Arrow."""
     from pyspark.sql import functions as F
 
-    frame = fitted.transform(scaled) if fitted is not None else scaled.withColumn("prediction", F.lit(0))
+    frame = scaled.withColumn("prediction", fitted.prediction if fitted is not None else F.lit(0))
     table = _to_arrow(
         frame.select(_ROW, ID_COLUMN, *(F.col(c).cast("float").alias(c) for c in FEATURES),
                      F.col("prediction").cast("int").alias("prediction"))
