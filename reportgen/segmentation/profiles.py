@@ -14,6 +14,7 @@ a customers x features float64 matrix.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -63,7 +64,8 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
     shape = (k, len(PROFILE_FEATURES))
     sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
     portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
-    for j, name in enumerate(PROFILE_FEATURES):
+
+    def profile(j: int, name: str) -> None:
         values = _profile_column(features, name)
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
@@ -72,6 +74,13 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         for s in np.flatnonzero(sizes):
             medians[s, j] = _median_in_place(grouped[bounds[s] : bounds[s + 1]])
         portfolio_medians[j] = _median_in_place(grouped)
+
+    # Columns are independent and NumPy releases the GIL in these loops: two at a time use
+    # both cores (the render lanes are idle while the segments are profiled). Each figure is
+    # computed exactly as one at a time would compute it.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(profile, j, name) for j, name in enumerate(PROFILE_FEATURES)]:
+            future.result()
     empty = sizes == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / sizes[:, None]
