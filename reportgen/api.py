@@ -14,7 +14,6 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from reportgen.config import Settings, load_settings
@@ -23,6 +22,7 @@ from reportgen.errors import InputError
 from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, submit_renders
 from reportgen.monthly.campaigns import campaign_members, encode_action_files
 from reportgen.monthly.history import (
+    assignments_table,
     load_campaigns,
     load_cubes,
     load_history_engine,
@@ -110,11 +110,9 @@ def analyse(
     )
     trend = migration = cubes = campaigns = None
     if previous is not None:
-        import pyarrow as pa
-
-        current = assignments_table(result).select(["cust_id", "name"])
-        for c in ("BALANCE", "PURCHASES"):  # the migration's money columns
-            current = current.append_column(c.lower(), pa.array(result.clean.features[c].to_numpy("float64")))
+        names = [s.name for s in result.model.segments]
+        money = {c.lower(): result.clean.features[c].to_numpy("float64") for c in ("BALANCE", "PURCHASES")}
+        current = assignments_table(result.clean.ids, result.labels, names, amounts=money).drop_columns(["segment"])
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
         cubes = load_cubes(history, sorted(set(trend["month"])))
@@ -125,29 +123,6 @@ def analyse(
             show_ids=settings.show_customer_ids, trend=trend, migration=migration, cubes=cubes, campaigns=campaigns,
         )
     return result, model
-
-
-def segment_names(result: SegmentationResult) -> np.ndarray:
-    """The segment name of every customer."""
-    return np.asarray([s.name for s in result.model.segments], dtype=object)[result.labels]
-
-
-def assignments_table(result: SegmentationResult, month: str | None = None):
-    """Every customer's id, segment (1..k) and segment name as an Arrow table (and the month when
-    given), built without a Python object per customer: names and the month are dictionary
-    columns over the segments' labels, which DuckDB reads as text."""
-    import pyarrow as pa
-
-    labels = np.asarray(result.labels, dtype=np.int32)
-    columns = {
-        "cust_id": pa.array(result.clean.ids.astype(str)),
-        "segment": pa.array(labels + 1),
-        "name": pa.DictionaryArray.from_arrays(pa.array(labels), pa.array([s.name for s in result.model.segments])),
-    }
-    if month is not None:
-        zeros = pa.array(np.zeros(len(labels), dtype=np.int8))
-        columns = {"month": pa.DictionaryArray.from_arrays(zeros, pa.array([month])), **columns}
-    return pa.table(columns)
 
 
 def _previous_model(history: Path, month: str) -> PreviousModel | None:
@@ -332,7 +307,7 @@ def history_records(result: SegmentationResult, model: ReportModel, model_bytes:
         "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps({"fit": c.reference, "month": c.month_reference}),
         "cube_json": json.dumps({"names": [s.name for s in model.segments], "rows": model.cube.rows}),
     }
-    assignments = assignments_table(result, month)
+    assignments = assignments_table(result.clean.ids, result.labels, [s.name for s in result.model.segments], month)
     kpis = lambda s, key: next(k.value for k in s.kpis if k.key == key)  # noqa: E731
     segments = pd.DataFrame(
         [

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reportgen.errors import HistoryError
@@ -199,3 +200,23 @@ def recorded_months(path: Path) -> list[str]:
         return []
     with connect(path) as con:
         return [r[0] for r in con.execute("SELECT month FROM runs ORDER BY month").fetchall()]
+
+
+def assignments_table(ids, labels, names: list[str], month: str | None = None, amounts: dict | None = None):
+    """Every customer's id, segment (``labels`` + 1) and segment name (``names[label]``) as an
+    Arrow table, with the month first when given and the ``amounts`` (column name -> array) last;
+    built without a Python object per customer: names and the month are dictionary columns over
+    the labels, which DuckDB reads as text."""
+    import pyarrow as pa
+
+    labels = np.asarray(labels, dtype=np.int32)
+    columns = {
+        "cust_id": pa.array(ids.astype(str)),
+        "segment": pa.array(labels + 1),
+        "name": pa.DictionaryArray.from_arrays(pa.array(labels), pa.array(list(names))),
+    }
+    if month is not None:
+        zeros = pa.array(np.zeros(len(labels), dtype=np.int8))
+        columns = {"month": pa.DictionaryArray.from_arrays(zeros, pa.array([month])), **columns}
+    columns.update({name: pa.array(values) for name, values in (amounts or {}).items()})
+    return pa.table(columns)
