@@ -154,3 +154,37 @@ def test_fit_and_transform_is_fit_scaler_then_transform(clean):
     scaler, matrix = fit_and_transform(features, CLUSTER_FEATURES)
     assert scaler == fit_scaler(features, CLUSTER_FEATURES)
     assert matrix.dtype == np.float32 and np.array_equal(matrix, scaler.transform(features))
+
+
+def test_every_segments_fields_in_one_gather_equal_each_segments_by_mask(clean):
+    from reportgen.data.features import derive_ratios
+    from reportgen.segmentation.actions import customer_values, every_segment_values, segment_values
+
+    features = clean.features.head(30_000)
+    values = customer_values(features, derive_ratios(features))
+    labels = np.random.default_rng(3).integers(0, 5, len(features)).astype(np.int32)
+    labels[labels == 3] = 4  # segment 3 is empty
+    together = every_segment_values(values, labels, 5)
+    for s in range(5):
+        assert together[s] == segment_values(values, labels == s), s  # the same numbers, bit for bit
+
+
+def test_the_per_action_lists_are_gathered_from_the_segment_ordered_columns(clean):
+    """An action's list (eligible customers of one segment, extract order) taken from the grouped
+    columns equals the segment's list filtered to those customers."""
+    from types import SimpleNamespace
+
+    from reportgen.monthly.targets import GroupedColumns
+
+    features = clean.features.head(20_000).reset_index(drop=True)
+    ids = pd.Series([f"C{i:06d}" for i in range(len(features))])
+    labels = np.random.default_rng(4).integers(0, 3, len(features)).astype(np.int32)
+    result = SimpleNamespace(labels=labels, clean=SimpleNamespace(features=features, ids=ids))
+    segment = SimpleNamespace(id=2, name="Second", persona_key=None)
+    grouped = GroupedColumns.of(result, 3)
+    whole = grouped.segment(1, segment).to_pandas()
+    assert whole["CUST_ID"].tolist() == ids[labels == 1].tolist()  # extract order within the segment
+    eligible = np.flatnonzero((labels == 1) & (features["BALANCE"].to_numpy() > 1000))
+    picked = grouped.customers(eligible, segment).to_pandas()
+    expected = whole[whole["CUST_ID"].isin(set(ids[eligible]))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(picked, expected)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from reportgen.monthly.targets import (
@@ -57,19 +56,24 @@ def encode_action_files(result, model, grouped: GroupedColumns | None = None) ->
         yield action_file_name(stems[model.segments[group.segment].id], group.spec.key), data
 
 
-def campaign_members(result, model) -> pd.DataFrame:
-    """Every customer of every action with a KPI, with its control flag: the history's record."""
-    ids = result.clean.ids.astype(str).to_numpy()
+def campaign_members(result, model) -> pa.Table:
+    """Every customer of every action with a KPI, with its control flag: the history's record
+    (:data:`MEMBER_COLUMNS`), as an Arrow table built without a Python object per customer: the
+    ids are gathered from the Arrow array, the action's texts are dictionary columns."""
+    ids = pa.array(result.clean.ids.astype(str))
     parts = []
     for group in action_groups(result, model.facts.month):
         if not len(group.eligible) or not group.spec.kpi:
             continue
         n = len(group.eligible)
-        parts.append(pd.DataFrame({
-            "month": model.facts.month, "segment": model.segments[group.segment].name, "action": group.spec.key,
-            "text": group.spec.text, "kpi": group.spec.kpi, "cust_id": ids[group.eligible],
-            "control": group.control,
-        }, index=pd.RangeIndex(n)))
+        texts = {"month": model.facts.month, "segment": model.segments[group.segment].name, "action": group.spec.key,
+                 "text": group.spec.text, "kpi": group.spec.kpi}
+        parts.append(pa.table({
+            **{name: pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)), pa.array([text]))
+               for name, text in texts.items()},
+            "cust_id": ids.take(pa.array(group.eligible)).cast(pa.string()),
+            "control": pa.array(group.control, type=pa.bool_()),
+        }))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="bool" if c == "control" else "object") for c in MEMBER_COLUMNS})
-    return pd.concat(parts, ignore_index=True)[list(MEMBER_COLUMNS)]
+        return pa.table({c: pa.array([], pa.bool_() if c == "control" else pa.string()) for c in MEMBER_COLUMNS})
+    return pa.concat_tables(parts).select(list(MEMBER_COLUMNS))

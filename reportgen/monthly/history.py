@@ -88,7 +88,7 @@ def connect(path: Path, *, read_only: bool = False):
 
 
 def record_run(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
-               campaigns: pd.DataFrame | None = None) -> None:
+               campaigns=None) -> None:
     """Replace ``run['month']``'s records with these, atomically."""
     with recording(path, run=run, assignments=assignments, segments=segments, campaigns=campaigns) as commit:
         commit()
@@ -96,14 +96,14 @@ def record_run(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
 
 @contextmanager
 def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
-              campaigns: pd.DataFrame | None = None):
+              campaigns=None):
     """Write ``run['month']``'s records (replacing that month's) in a transaction and yield the
     function that commits it; leaving the block without calling it rolls everything back.
 
     A build writes the records, moves its files into place and then commits, so a database that
     is locked, corrupt or on a full disk fails the build before any file reaches its final name.
-    ``assignments`` (month, cust_id, segment, name) is a DataFrame or an Arrow table (DuckDB
-    scans either)."""
+    ``assignments`` (month, cust_id, segment, name) and ``campaigns`` (the campaign members) are
+    DataFrames or Arrow tables (DuckDB scans either)."""
     month = run["month"]
     with connect(path) as con:
         con.execute("BEGIN TRANSACTION")
@@ -118,7 +118,7 @@ def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
         con.execute("INSERT INTO assignments SELECT month, cust_id, segment, name FROM new_assignments")
         con.register("new_segments", segments)
         con.execute(f"INSERT INTO segment_kpis SELECT {', '.join(SEGMENT_COLUMNS)} FROM new_segments")
-        if campaigns is not None and not campaigns.empty:
+        if campaigns is not None and len(campaigns):
             con.register("new_campaigns", campaigns)
             con.execute("INSERT INTO campaign_members SELECT month, segment, action, text, kpi, cust_id, control "
                         "FROM new_campaigns")

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from reportgen.data.features import derive_ratios
@@ -21,7 +23,7 @@ from reportgen.segmentation.actions import (
     PERIOD_STAKES,
     STAKES,
     customer_values,
-    segment_values,
+    every_segment_values,
     select_action_groups,
     true_sentences,
 )
@@ -35,12 +37,29 @@ def values_of(result) -> dict[str, np.ndarray]:
 
 def action_groups(result, month: str, values: dict[str, np.ndarray] | None = None):
     """The month's :class:`~reportgen.segmentation.actions.ActionGroup` list (deterministic: the
-    control groups are seeded by the run's seed, the month and the action)."""
+    control groups are seeded by the run's seed, the month and the action).
+
+    Computed once per result and month: the report model, the per-action target lists and the
+    history's record all need them, and at ten million customers each computation widens every
+    customer field and tests every rule (seconds and gigabytes). The last result's groups are
+    kept until that result is gone."""
+    for ref, kept_month, groups in _KEPT:
+        if ref() is result and kept_month == month:
+            return groups
     values = values if values is not None else values_of(result)
-    return select_action_groups(
+    groups = select_action_groups(
         values, result.labels, [n.actions for n in result.namings],
         share=result.settings.actions.control_share, seed=result.settings.segmentation.seed, month=month,
     )
+    _KEPT[:] = [(weakref.ref(result, _forget), month, groups)]
+    return groups
+
+
+_KEPT: list = []  # [(weak reference to a result, month, its action groups)]
+
+
+def _forget(ref) -> None:
+    _KEPT[:] = [entry for entry in _KEPT if entry[0] is not ref]
 
 
 def money_phrase(amount: float, stake: str, period_months: int) -> str:
@@ -94,9 +113,10 @@ def segment_sentences(naming, fields: dict[str, float], traits: tuple[str, ...])
     return description, true_sentences(naming.risks, fields)
 
 
-def fields_of(values, labels, index: int) -> dict[str, float]:
-    """The segment fields of segment ``index`` (0-based)."""
-    return segment_values(values, np.asarray(labels) == index)
+def fields_of_all(values, labels, k: int) -> list[dict[str, float]]:
+    """The segment fields of every segment ``0..k-1`` (see
+    :func:`~reportgen.segmentation.actions.segment_values`), in one gather per field."""
+    return every_segment_values(values, labels, k)
 
 
 def build_effects(measured, month_from: str) -> tuple[Effect, ...]:

@@ -21,7 +21,7 @@ from reportgen.report.actions import (
     action_groups,
     build_actions,
     build_effects,
-    fields_of,
+    fields_of_all,
     segment_action_texts,
     segment_sentences,
     values_of,
@@ -67,7 +67,8 @@ def build_report_model(
     risks = flag_risks(result.clean.features, result.labels, len(result.namings))
     values = values_of(result)
     period = result.settings.input.period_months
-    segments = tuple(_segment(result, i, columns, risks[i], values) for i in range(len(result.namings)))
+    fields = fields_of_all(values, labels, len(result.namings))
+    segments = tuple(_segment(result, i, columns, risks[i], fields[i]) for i in range(len(result.namings)))
     actions = build_actions(action_groups(result, month, values), segments, values, period)
     segments = tuple(replace(s, actions=segment_action_texts(actions, s.id)) for s in segments)
     effects = ()
@@ -142,7 +143,7 @@ def _kpis(columns: dict[str, np.ndarray], mask, period_months: int = 6) -> tuple
 
 
 def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[str, ...],
-             values: dict[str, np.ndarray]) -> Segment:
+             fields: dict[str, float]) -> Segment:
     naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
     mask = result.labels == i
     customers = int(profiles.sizes[i])
@@ -159,7 +160,7 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
         )
         for j, f in enumerate(PROFILE_FEATURES)
     )
-    description, risks = segment_sentences(naming, fields_of(values, result.labels, i), naming.traits)
+    description, risks = segment_sentences(naming, fields, naming.traits)
     return Segment(
         id=info.id,
         name=naming.name,

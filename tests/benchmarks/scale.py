@@ -96,7 +96,11 @@ def measure(label: str, n: int, runs: int, command: str, cache: Path, extra: lis
             result = run_once(command, data, extra)
         if result["code"] != 0:
             sys.exit(f"{label}: {command} failed ({result['code']}): {' '.join(result['error'])}")
-        print(f"{label} run {i + 1}/{runs}: {result['wall']:.1f}s, {result['rss_gb']:.2f} GB", file=sys.stderr)
+        load = os.getloadavg()
+        result["load"] = round(load[0], 2)
+        steps = ", ".join(f"{name} {seconds:.2f}" for name, seconds in result["steps"].items())
+        print(f"{label} run {i + 1}/{runs}: {result['wall']:.1f}s, {result['rss_gb']:.2f} GB, load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {steps}", file=sys.stderr)
         results.append(result)
     names = list(dict.fromkeys(name for r in results for name in r["steps"]))
     summary = {
@@ -105,6 +109,7 @@ def measure(label: str, n: int, runs: int, command: str, cache: Path, extra: lis
         "command": command,
         "wall": statistics.median(r["wall"] for r in results),
         "wall_all": [round(r["wall"], 2) for r in results],
+        "load_all": [r["load"] for r in results],
         "rss_gb": statistics.median(r["rss_gb"] for r in results),
         "rss_gb_max": max(r["rss_gb"] for r in results),
         "steps": {name: statistics.median(r["steps"].get(name, 0.0) for r in results) for name in names},
