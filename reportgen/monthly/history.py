@@ -106,6 +106,9 @@ def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
     DataFrames or Arrow tables (DuckDB scans either)."""
     month = run["month"]
     with connect(path) as con:
+        # rows of a month are never read back in insertion order (every query orders or groups),
+        # so DuckDB may insert millions of assignments in parallel, without keeping their order
+        con.execute("SET preserve_insertion_order = false")
         con.execute("BEGIN TRANSACTION")
         for table in ("runs", "assignments", "segment_kpis", "campaign_members"):
             con.execute(f"DELETE FROM {table} WHERE month = ?", [month])
