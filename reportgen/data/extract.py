@@ -111,7 +111,10 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
 
 
 def _looks_like_parquet(path: Path) -> bool:
-    """True when ``path`` is a readable file starting with Parquet's magic bytes."""
+    """True when ``path`` is a readable regular file starting with Parquet's magic bytes (a FIFO
+    or a device is not opened here: opening a FIFO blocks; the scan refuses it with its message)."""
+    if not path.is_file():
+        return False
     try:
         with open(path, "rb") as handle:
             return handle.read(4) == b"PAR1"
