@@ -36,4 +36,5 @@ for requirement in direct:
     print(f"  {name:<16} {version(name):<12} (pyproject: {requirement})")
 EOF
 
+export PATH="$venv/bin:$PATH"  # as with the venv activated (the README's test command)
 exec "$venv/bin/python" -m pytest "$@"
