@@ -53,7 +53,7 @@ def test_german_euros():
         assert f.format_signed(-0.5) == "-0,50"
         assert f.format_count(8950) == "8.950"
         assert f.month_label("2026-03") == "März 2026"
-        assert f.date_label("2026-11-26T22:20:00+00:00") == "26 November 2026, 22:20 UTC"
+        assert f.date_label("2026-11-26T22:20:00+00:00") == "26. November 2026, 22:20 UTC"  # CLDR's long date
         assert f.spreadsheet_money_format(2) == '#,##0.00 "€"'
         assert f.unit_label("Average balance ($)") == "Average balance (€)"
     assert f.format_money(1234.56) == "$1,235" and f.current_style() == ("en_US", "USD")  # restored

@@ -361,7 +361,9 @@ def date_label(stamp: str) -> str:
     zone = "" if not offset else " UTC" if offset == "+0000" else f" UTC{offset[:3]}:{offset[3:]}"
     if _style["plain"]:
         return f"{moment.day} {moment.strftime('%B %Y, %H:%M')}{zone}"
-    day = format_date(moment.date(), "d MMMM y", locale=_style["locale"])
+    # English keeps the report's "26 November 2026"; other languages CLDR's long date ("26. November 2026")
+    english = _locale(_style["locale"]).language == "en"
+    day = format_date(moment.date(), "d MMMM y" if english else "long", locale=_style["locale"])
     return f"{day}, {moment.strftime('%H:%M')}{zone}"
 
 
