@@ -112,6 +112,8 @@ def load_extract(path: Path, settings: InputSettings | None = None) -> Extract:
 
 def _looks_like_parquet(path: Path) -> bool:
     """True when ``path`` is a readable file starting with Parquet's magic bytes."""
+    if not path.is_file():  # opening a FIFO would wait for a writer; scan_file names what it is instead
+        return False
     try:
         with open(path, "rb") as handle:
             return handle.read(4) == b"PAR1"
