@@ -104,10 +104,11 @@ def analyse(
     month = month or stamp.strftime("%Y-%m")
     previous = _previous_model(history, month) if history else None
     source = resolve_source(data, engine, SAMPLE_DATA)
-    result = run_segmentation(
-        source, settings, log=progress, previous=previous, refit=refit, month=month,
-        engine=engine, spark_master=spark_master, observe=observe,
-    )
+    with number_style(settings.locale, settings.currency):  # the sentences about the segments (risk, naming, k)
+        result = run_segmentation(
+            source, settings, log=progress, previous=previous, refit=refit, month=month,
+            engine=engine, spark_master=spark_master, observe=observe,
+        )
     trend = migration = cubes = campaigns = None
     if previous is not None:
         names = [s.name for s in result.model.segments]

@@ -23,22 +23,17 @@ from reportgen import __version__
 from reportgen.errors import ConfigError, DeliveryError, InputError, ReportgenError
 
 K_HELP = (
-    "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max "
-    "(default 3..8): a k is stable when every segment reappears in refits on resampled customers (Jaccard "
-    ">= 0.80) and its smallest segment holds at least 3%% of customers; the largest stable k is taken, or the "
-    "playbook's expected number of segments when it is stable too and its silhouette is as good. With "
-    "--refit, the saved model's k is kept unless --k is given"
+    "force the number of segments instead of choosing it. Without --k, k is chosen from k_min..k_max (default 3..8): "
+    "a k is stable when every segment reappears in refits on resampled customers (Jaccard >= 0.80) and its smallest "
+    "segment holds at least 3%% of customers; the largest stable k is taken, or the playbook's expected number of "
+    "segments when it is stable too and its silhouette is as good. With --refit, the saved model's k is kept unless --k is given"
 )
 
 
 def run() -> None:
-    """Entry point of the ``reportgen`` console script and ``python -m reportgen``: :func:`main`,
-    then the process ends at once.
-
-    Every file is written, synced and closed and every worker joined by then, so the
-    interpreter's own shutdown (freeing pandas, scikit-learn, DuckDB and the rest module by
-    module, about 0.3 s here) would only delay the exit; standard streams and logging are
-    flushed first."""
+    """Entry point of the ``reportgen`` console script and ``python -m reportgen``: :func:`main`, then the
+    process ends at once. Every file is written, synced and closed and every worker joined by then, so the
+    interpreter's own shutdown (about 0.3 s here) would only delay the exit; streams and logging are flushed first."""
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -319,8 +314,10 @@ def _run_build(args) -> int:
             **_engine_args(args),
         )
     model = outcome.model
-    print(f"{model.facts.customers:,} customers in {len(model.segments)} segments (k = {model.k_choice.chosen_k}); "
-          f"{model.monitoring.statement}")
+    from reportgen.report import formatting as fmt  # after the build: --help stays instant
+    fmt.use_style(outcome.result.settings.locale, outcome.result.settings.currency)  # the summary in the report's locale
+    print(f"{fmt.format_count(model.facts.customers)} customers in {len(model.segments)} segments "
+          f"(k = {model.k_choice.chosen_k}); {model.monitoring.statement}")
     for event in model.monitoring.events:
         print(f"  note: {event}")
     targets = [p for p in outcome.files if p.parent.name == "targets"]
@@ -370,18 +367,21 @@ def _run_segment(args) -> int:
 
     outcome = segment(data=args.data, out=args.out, k=args.k, config=args.config, **_data_args(args),
                       **_engine_args(args))
+    from reportgen.report import formatting as fmt
+    fmt.use_style(outcome.result.settings.locale, outcome.result.settings.currency)  # the summary in the report's locale
+    number, count = fmt.format_number, fmt.format_count
     choice = outcome.model.k_choice
     chosen = next(r for r in choice.rows if r.chosen)
     how = "set with --k" if choice.how == "set by the user" else choice.how
-    print(f"k = {choice.chosen_k} ({how}): silhouette {chosen.silhouette:.3f}, stability {chosen.stability:.2f}")
+    print(f"k = {choice.chosen_k} ({how}): silhouette {number(chosen.silhouette, 3)}, stability {number(chosen.stability)}")
     if not choice.forced:
         print(f"  {choice.reason}")
     if choice.weak:
         print(f"  {choice.structure}")
     for s in outcome.model.segments:
-        stability = f"stability {s.stability:.2f}" if s.stability is not None else ""
+        stability = f"stability {number(s.stability)}" if s.stability is not None else ""
         risk = "  credit risk" if s.risk_flags else ""
-        print(f"  segment {s.id}: {s.name:<40} {s.customers:>9,} customers ({s.share:.1%}) {stability}{risk}")
+        print(f"  segment {s.id}: {s.name:<40} {count(s.customers):>9} customers ({fmt.format_share(s.share)}) {stability}{risk}")
     for path in outcome.files:
         print(f"wrote {path}")
     return 0

@@ -9,8 +9,8 @@
 # Needs: uv (`python3 -m pip install uv`), python3.11+, and the system packages .ci/run installs.
 # Env:   LOWEST_VENV   where to build the venv (default: $TMPDIR/reportgen-lowest-venv; rebuilt each run)
 #        PYTHON        the interpreter for the venv (default: python3)
-# Time:  install about 35 s with a warm uv cache; the full suite took 18 min here on a
-#        2-core machine shared with other jobs (a normal-versions run in the same conditions: 35 min).
+# Time:  install about 35 s with a warm uv cache; the full suite took 8-15 min here on a
+#        2-core machine shared with other jobs (a normal-versions run in the same conditions: 13 min).
 # Not part of .ci/run: it doubles CI time. Exit status is pytest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +36,5 @@ for requirement in direct:
     print(f"  {name:<16} {version(name):<12} (pyproject: {requirement})")
 EOF
 
+export PATH="$venv/bin:$PATH"  # as with the venv activated (the README's test command)
 exec "$venv/bin/python" -m pytest "$@"

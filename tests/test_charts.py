@@ -51,9 +51,9 @@ def build_recording(model):
         if self.get_visible() and self.get_text().strip():
             fig = self.figure
             box = self.get_window_extent(renderer)
-            flat = matplotlib.text.Text(
-                0, 0, self.get_text(), fontproperties=self.get_fontproperties(), linespacing=self.get_linespacing()
-            )
+            flat = matplotlib.text.Text(0, 0, self.get_text())
+            flat.update_from(self)  # font and line spacing; public in every matplotlib we allow (get_linespacing is 3.11+)
+            flat.set_rotation(0)
             flat.set_figure(fig)
             size = flat.get_window_extent(renderer)
             drawn.setdefault(fig, []).append(

@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -23,26 +24,37 @@ FONTS = ROOT / "templates" / "fonts"
 EXPECTED_FACES = {"Report-Sans", "Report-Sans-Bold", "Report-Mono"}
 
 
-def _fontconfig_file(folder, fonts_dir) -> str:
-    """A fonts.conf that knows only ``fonts_dir`` (no system folders, no aliases)."""
+#: Debian's DejaVu (fonts-dejavu-core, which fontconfig-config depends on): the one font a fresh machine has.
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+
+
+def _fontconfig_file(folder, *fonts_dirs) -> str:
+    """A fonts.conf that knows only ``fonts_dirs`` (no system folders, no aliases)."""
     cache = folder / "fc-cache"
     cache.mkdir(exist_ok=True)
     conf = folder / "fonts.conf"
+    dirs = "".join(f"<dir>{d}</dir>" for d in fonts_dirs)
     conf.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n'
-        f"<fontconfig><dir>{fonts_dir}</dir><cachedir>{cache}</cachedir></fontconfig>\n",
+        f"<fontconfig>{dirs}<cachedir>{cache}</cachedir></fontconfig>\n",
         encoding="utf-8",
     )
     return str(conf)
 
 
-def _build_pdf(out, env_extra: dict[str, str]) -> bytes:
+def _build(out, env_extra: dict[str, str], formats: str = "pdf", *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1795000000", **env_extra}
     run = subprocess.run(
-        [sys.executable, "-m", "reportgen", "build", "--format", "pdf", "--month", "2026-11", "--out", str(out), "-q"],
+        [sys.executable, "-m", "reportgen", "build", "--format", formats, "--month", "2026-11", "--out", str(out),
+         *(flags or ("-q",))],
         cwd=out.parent, env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr
+    return run
+
+
+def _build_pdf(out, env_extra: dict[str, str]) -> bytes:
+    _build(out, env_extra)
     return (out / "2026-11" / "segment-report-2026-11.pdf").read_bytes()
 
 
@@ -82,6 +94,24 @@ def test_layout_does_not_depend_on_the_installed_fonts(bundled_only, tmp_path):
     """Same bytes with the machine's fonts (DejaVu at least) as with the bundled fonts alone."""
     here = _build_pdf(tmp_path / "out", {})
     assert here == bundled_only
+
+
+def test_every_renderer_on_a_fresh_machine_font_set(bundled_only, tmp_path):
+    """A fresh Debian machine (fontconfig knows DejaVu only) plus the bundled fonts: every format
+    builds without a warning, and the PDF is the bundled-fonts-only PDF byte for byte."""
+    if not DEJAVU.is_dir():
+        pytest.skip(f"{DEJAVU} not found (Debian's fonts-dejavu-core)")
+    conf = _fontconfig_file(tmp_path, DEJAVU, FONTS)
+    families = subprocess.run(["fc-list", ":", "family"], env={**os.environ, "FONTCONFIG_FILE": conf},
+                              capture_output=True, text=True, check=True).stdout
+    assert "Liberation Sans" in families and "DejaVu Sans" in families and "OpenSymbol" not in families
+    run = _build(tmp_path / "out", {"FONTCONFIG_FILE": conf}, "all", "-v")
+    assert "WARNING" not in run.stderr and "Warning" not in run.stderr, run.stderr
+    folder = tmp_path / "out" / "2026-11"
+    assert sorted(p.name for p in folder.glob("segment-*")) == [
+        "segment-dashboard-2026-11.html", "segment-report-2026-11.html", "segment-report-2026-11.pdf",
+        "segment-report-2026-11.pptx"]
+    assert (folder / "segment-report-2026-11.pdf").read_bytes() == bundled_only
 
 
 def test_no_page_is_left_nearly_blank(bundled_only):

@@ -53,7 +53,7 @@ def test_german_euros():
         assert f.format_signed(-0.5) == "-0,50"
         assert f.format_count(8950) == "8.950"
         assert f.month_label("2026-03") == "März 2026"
-        assert f.date_label("2026-11-26T22:20:00+00:00") == "26 November 2026, 22:20 UTC"
+        assert f.date_label("2026-11-26T22:20:00+00:00") == "26. November 2026, 22:20 UTC"  # CLDR's long date
         assert f.spreadsheet_money_format(2) == '#,##0.00 "€"'
         assert f.unit_label("Average balance ($)") == "Average balance (€)"
     assert f.format_money(1234.56) == "$1,235" and f.current_style() == ("en_US", "USD")  # restored
@@ -78,33 +78,99 @@ def test_unknown_locale_or_currency_is_a_config_error(tmp_path):
         assert out.returncode == 3 and expected in out.stderr and "Traceback" not in out.stderr
 
 
+GERMAN_CONFIG = """
+[report]
+locale = "de_DE"
+currency = "EUR"
+
+[email]
+host = "smtp.example.com"
+sender = "reports@example.com"
+
+[email.audiences.executives]
+to = ["cfo@example.com"]
+attach = ["pdf"]
+"""
+# An en-US decimal (0.93, 1.5x, 16.1%) where German writes a comma; software versions are removed first
+EN_DECIMAL = re.compile(r"(?<![\d.,])\d+\.\d{1,2}(?![\d.,])")
+
+
+def _english_decimals(text: str, versions) -> list[str]:
+    for _name, version in versions:
+        text = text.replace(version, "")
+    return [text[max(0, m.start() - 40):m.end() + 10] for m in EN_DECIMAL.finditer(text)]
+
+
 @pytest.mark.slow
 def test_a_german_build_writes_euros_everywhere(tmp_path):
+    """One de_DE/EUR build in every format: no dollar and no en-US number in anything a person reads
+    (PDF, deck, HTML, dashboard, workbook, e-mail, the command's summary); the CSV target lists stay
+    machine-readable (plain decimals, no currency)."""
+    import csv
+    import email
+    import json
+    from email import policy
+
+    from openpyxl import load_workbook
     from pypdf import PdfReader
 
     config = tmp_path / "de.toml"
-    config.write_text('[report]\nlocale = "de_DE"\ncurrency = "EUR"\n')
+    config.write_text(GERMAN_CONFIG)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1764547200"}
     out = subprocess.run(
         [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(tmp_path / "out"),
-         "--month", "2026-11", "--format", "pdf", "--format", "pptx", "--format", "html", "--format", "dashboard"],
+         "--month", "2026-11", "--format", "all,xlsx"],
         capture_output=True, text=True, env=env,
     )
     assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("4.000 customers in "), out.stdout  # the command's summary too
+    sent = subprocess.run(
+        [sys.executable, "-m", "reportgen", "send", "--config", str(config), "--out", str(tmp_path / "out"),
+         "--month", "2026-11", "--dry-run"], capture_output=True, text=True, env=env,
+    )
+    assert sent.returncode == 0, sent.stderr
     folder = tmp_path / "out" / "2026-11"
+    versions = json.loads((folder / "report-model.json").read_text(encoding="utf-8"))["facts"]["versions"]
+
     pdf = "\n".join(p.extract_text() for p in PdfReader(folder / "segment-report-2026-11.pdf").pages)
     with zipfile.ZipFile(folder / "segment-report-2026-11.pptx") as deck:
-        xml = "".join(deck.read(n).decode("utf-8") for n in deck.namelist() if re.match(r"ppt/(slides|charts)/", n))
+        xml = "".join(deck.read(n).decode("utf-8") for n in deck.namelist()
+                      if re.match(r"ppt/(slides|charts|notesSlides)/", n))
     slides = "\n".join(re.findall(r"<a:t>([^<]*)</a:t>", xml))  # the text a reader sees (not cell references)
-    html = (folder / "segment-report-2026-11.html").read_text(encoding="utf-8")
-    for name, text in (("pdf", pdf), ("pptx", slides), ("html", html)):
-        assert GERMAN_AMOUNT.search(text), name
-        assert not DOLLAR_AMOUNT.search(text), (name, DOLLAR_AMOUNT.search(text))
-        assert re.search(r"\d,\d\u00a0%", text), name  # 12,3 %
-    assert "November 2026" in pdf and "Dezember 2025" in pdf  # (the deck writes months as ISO 2026-11)
+
+    def visible(page: str) -> str:  # an HTML page's text, without scripts, styles and embedded pictures
+        page = re.sub(r"<script.*?</script>|<style.*?</style>|data:[^\"')\s]+", " ", page, flags=re.S)
+        return re.sub(r"<[^>]+>", " ", page).replace("&#39;", "'")
+
+    html = visible((folder / "segment-report-2026-11.html").read_text(encoding="utf-8"))
+    dashboard_page = (folder / "segment-dashboard-2026-11.html").read_text(encoding="utf-8")
+    dashboard = visible(dashboard_page)
+    message = email.message_from_bytes((folder / "outbox" / "executives.eml").read_bytes(), policy=policy.default)
+    mail = message.get_body(("plain",)).get_content()
+    book = load_workbook(folder / "segment-targets-2026-11.xlsx", read_only=True)
+    cells = [(c.value, c.number_format) for sheet in book for row in sheet.iter_rows() for c in row]
+    workbook = "\n".join(str(v) for v, _fmt in cells if isinstance(v, str))
+
+    readable = {"pdf": pdf, "pptx": slides, "html": html, "dashboard": dashboard, "e-mail": mail,
+                "xlsx": workbook, "summary": out.stdout}
+    for name, text in readable.items():
+        assert "$" not in text, (name, text[max(0, text.find("$") - 60):text.find("$") + 20])
+        assert not _english_decimals(text, versions), (name, _english_decimals(text, versions)[:5])
+    for name in ("pdf", "pptx", "html", "e-mail"):
+        assert GERMAN_AMOUNT.search(readable[name]), name
+        assert re.search(r"\d,\d\u00a0%", readable[name]), name  # 12,3 %
+        assert "4.000" in readable[name] and "4,000" not in readable[name], name
+    assert "November 2026" in pdf and "Dezember 2025" in pdf
+    assert "November 2026" in slides and "2026-11" not in slides  # the deck's months are words too
     assert 'formatCode="#,##0 &quot;€&quot;"' in xml
-    dashboard = (folder / "segment-dashboard-2026-11.html").read_text(encoding="utf-8")
-    assert '"style":{"decimal":",","group":"."' in dashboard
+    assert '"style":{"decimal":",","group":"."' in dashboard_page
+    assert "1.000\u00a0€ \u2013 2.500\u00a0€" in dashboard  # the credit-limit bands
+    formats = {fmt for value, fmt in cells if isinstance(value, float)}
+    assert '#,##0.00 "€"' in formats and not any("$" in fmt for fmt in formats)
+    # Data files are for machines: plain decimals with a point, no currency, whatever the locale
+    with open(next((folder / "targets").glob("targets-revolvers.csv")), newline="", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert re.fullmatch(r"\d+(\.\d+)?", row["BALANCE"]) and "€" not in ",".join(row.values())
 
 
 def test_the_default_dashboard_carries_no_style():

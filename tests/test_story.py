@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_bad_playbook_exits_3_with_one_line(tmp_path):
                    encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(f'[personas]\nplaybook = "{bad.name}"\n', encoding="utf-8")
-    done = subprocess.run(["python", "-m", "reportgen", "segment", "--config", str(config), "--out", str(tmp_path / "o")],
+    done = subprocess.run([sys.executable, "-m", "reportgen", "segment", "--config", str(config), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert done.returncode == 3
     assert "High Balance Holders" in done.stderr and "balance-transfer" in done.stderr and "urgent" in done.stderr
@@ -193,7 +194,7 @@ def test_real_target_lists_hold_eligible_customers_and_controls(real_build):
 @pytest.fixture(scope="module")
 def six_months(tmp_path_factory):
     root = tmp_path_factory.mktemp("six")
-    subprocess.run(["python", "-m", "reportgen", "synth", "--customers", "3000", "--months", "6", "--seed", "11",
+    subprocess.run([sys.executable, "-m", "reportgen", "synth", "--customers", "3000", "--months", "6", "--seed", "11",
                     "--out", str(root / "data"), "-q"], check=True)
     out = root / "out"
     outcomes = {}

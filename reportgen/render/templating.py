@@ -90,12 +90,25 @@ def moved_into(migration, name: str) -> int:
 #: Every template filter (documented in the templates' READMEs): the number filters of
 #: :mod:`reportgen.report.formatting`, then text, colour and report filters. ``asset`` is added per
 #: environment (it reads the environment's template folders).
+def _at_render(function):
+    """``function`` as a filter Jinja never runs at compile time. Jinja folds ``{{ 0.85|number(2) }}``
+    into the compiled template; a render lane compiles ahead of time, before it learns the build's
+    locale, so the folded text would be en-US. A filter that takes the context is never folded."""
+
+    @functools.wraps(function)
+    @jinja2.pass_context
+    def filter_(_context, *args, **kwargs):
+        return function(*args, **kwargs)
+
+    return filter_
+
+
 FILTERS = {
-    **NUMBER_FILTERS,
+    **{name: _at_render(function) for name, function in NUMBER_FILTERS.items()},
     "clean": clean_text,
     "css_color": css_color,
-    "month_label": month_label,
-    "date_label": date_label,
+    "month_label": _at_render(month_label),
+    "date_label": _at_render(date_label),
     "key_features": key_features,
     "at_risk": at_risk,
     "moved_into": moved_into,

@@ -16,7 +16,15 @@ import weakref
 import numpy as np
 
 from reportgen.data.features import derive_ratios
-from reportgen.report.formatting import format_count, format_money, format_share
+from reportgen.report.formatting import (
+    format_count,
+    format_general,
+    format_money,
+    format_number,
+    format_share,
+    format_signed,
+    month_label,
+)
 from reportgen.report.model import Action, Effect
 from reportgen.segmentation.actions import (
     KPIS,
@@ -124,23 +132,23 @@ def build_effects(measured, month_from: str) -> tuple[Effect, ...]:
     effects = []
     for m in sorted(measured, key=lambda m: (-(m.treated + m.control), m.segment, m.key)):
         label = KPIS[m.kpi][0]
-        head = (f"{m.text} ({m.segment}, {month_from}): {format_count(m.treated)} treated, "
+        head = (f"{m.text} ({m.segment}, {month_label(month_from)}): {format_count(m.treated)} treated, "
                 f"{format_count(m.control)} control")
         if not m.enough():
             effects.append(Effect(month_from, m.segment, m.key, m.text, label, m.treated, m.control,
                                   None, None, None, None, None, None, f"{head}. Not enough customers to tell."))
             continue
         p1, p2, diff, low, high, p = m.compare()
-        points = lambda v: f"{v * 100:+.1f} points"  # noqa: E731
+        points = lambda v: f"{format_signed(v * 100, 1)} points"  # noqa: E731
         span = f"{points(diff)}, 95% interval {points(low)} to {points(high)}"
         if (low > 0 or high < 0) and p < 0.05:  # the interval and the exact test agree
             side = "better" if diff > 0 else "worse"
             verdict = (f"{head}. {label.capitalize()}: {format_share(p1)} treated against {format_share(p2)} control "
                        f"({span}). Treated customers did {side}: the whole 95% interval lies "
-                       f"{'above' if diff > 0 else 'below'} zero (Fisher's exact test p = {p:.3g}).")
+                       f"{'above' if diff > 0 else 'below'} zero (Fisher's exact test p = {format_general(p, 3)}).")
         else:
             verdict = (f"{head}. {label.capitalize()}: {format_share(p1)} treated against {format_share(p2)} control "
-                       f"({span}). No difference we can tell apart from chance (Fisher's exact test p = {p:.2f}: a gap this "
+                       f"({span}). No difference we can tell apart from chance (Fisher's exact test p = {format_number(p)}: a gap this "
                        "large arises by chance more than once in 20).")
         effects.append(Effect(month_from, m.segment, m.key, m.text, label, m.treated, m.control,
                               round(p1, 4), round(p2, 4), round(diff, 4), round(low, 4), round(high, 4),

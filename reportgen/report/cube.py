@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reportgen.report.formatting import band_label
 from reportgen.report.model import (
     CUBE_MEASURES,
     LIMIT_BANDS,
@@ -51,7 +52,10 @@ def build_cube(features, labels) -> Cube:
                                                *(m.tolist() for m in sums), cash_users.tolist())
     )
     dims = ("segment", "tenure", "limit_band", "utilisation_band")
-    return Cube(dims, CUBE_MEASURES, tuple(b[2] for b in LIMIT_BANDS), tuple(b[2] for b in UTILISATION_BANDS), rows)
+    # The labels people read, in the report's locale (the BI extracts keep LIMIT_BANDS' fixed labels: data)
+    limits = tuple(band_label(start, end, "money") for start, end, _label in LIMIT_BANDS)
+    utilisations = tuple(band_label(start, end, "share") for start, end, _label in UTILISATION_BANDS)
+    return Cube(dims, CUBE_MEASURES, limits, utilisations, rows)
 
 
 def mask_id(customer_id: str) -> str:

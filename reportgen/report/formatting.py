@@ -236,6 +236,16 @@ def format_number(value: float, digits: int = 2) -> str:
     return _localise("decimal", f"{value:.{digits}f}", digits)
 
 
+def format_general(value: float, significant: int = 6) -> str:
+    """A number someone typed (a threshold), with the decimals it needs: ``1.5 -> '1.5'``, ``2.0 -> '2'``
+    (Python's ``g`` format with ``significant`` digits; an exponent stays as Python writes it)."""
+    text = f"{value:.{significant}g}"
+    if _style["plain"] or "e" in text or not math.isfinite(value):
+        return text
+    digits = len(text.partition(".")[2])
+    return _localise("decimal", f"{value:.{digits}f}", digits)
+
+
 def format_signed(value: float, digits: int = 2) -> str:
     """A z-score or change with its sign, without grouping: ``0.5 -> '+0.50'``."""
     text = f"{value:+.{digits}f}"
@@ -247,6 +257,15 @@ def format_signed(value: float, digits: int = 2) -> str:
     )
 
 
+def format_signed_share(value: float, digits: int = 0) -> str:
+    """A change as a signed percentage: ``0.12 -> '+12%'``, ``-0.05 -> '-5%'``."""
+    if _style["plain"]:
+        return f"{value * 100:+.{digits}f}%"
+    symbols = _locale(_style["locale"]).number_symbols["latn"]
+    sign = symbols["minusSign"] if f"{value * 100:+.{digits}f}".startswith("-") else symbols["plusSign"]
+    return sign + format_share(abs(value), digits)
+
+
 def format_value(value: float, unit: str) -> str:
     """A feature value in its unit (``$``, ``share``, ``transactions``, ``months``, ``ratio``)."""
     if unit == "$":
@@ -256,6 +275,29 @@ def format_value(value: float, unit: str) -> str:
     if unit in ("transactions", "months"):
         return format_number(value, 1)
     return format_number(value, 2)
+
+
+def band_label(low: float, high: float, kind: str) -> str:
+    """A band of amounts (``kind`` "money") or shares ("share"): ``under $1k``, ``$1k-2.5k``,
+    ``$10k and over``, ``10-30%``; in another style each end as an amount or a percentage
+    (``1.000 € – 2.500 €``, ``10 % – 30 %``)."""
+    if _style["plain"]:
+        def end(v):
+            if kind == "share":
+                return f"{v * 100:g}"
+            return f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"
+        before, after = ("$", "") if kind == "money" else ("", "%")
+        if low <= 0:
+            return f"under {before}{end(high)}{after}"
+        if math.isinf(high):
+            return f"{before}{end(low)}{after} and over"
+        return f"{before}{end(low)}-{end(high)}{after}"
+    show = format_money if kind == "money" else (lambda v: format_share(v, 0))
+    if low <= 0:
+        return f"under {show(high)}"
+    if math.isinf(high):
+        return f"{show(low)} and over"
+    return f"{show(low)} \u2013 {show(high)}"
 
 
 def style_symbols() -> dict | None:
@@ -319,7 +361,9 @@ def date_label(stamp: str) -> str:
     zone = "" if not offset else " UTC" if offset == "+0000" else f" UTC{offset[:3]}:{offset[3:]}"
     if _style["plain"]:
         return f"{moment.day} {moment.strftime('%B %Y, %H:%M')}{zone}"
-    day = format_date(moment.date(), "d MMMM y", locale=_style["locale"])
+    # English keeps the report's "26 November 2026"; other languages CLDR's long date ("26. November 2026")
+    english = _locale(_style["locale"]).language == "en"
+    day = format_date(moment.date(), "d MMMM y" if english else "long", locale=_style["locale"])
     return f"{day}, {moment.strftime('%H:%M')}{zone}"
 
 
@@ -330,6 +374,7 @@ FILTERS = {
     "share": format_share,
     "number": format_number,
     "signed": format_signed,
+    "general": format_general,
     "value": format_value,
     "unit": unit_label,
 }

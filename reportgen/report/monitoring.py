@@ -9,7 +9,14 @@ from dataclasses import replace
 import numpy as np
 
 from reportgen.report.cube import _round
-from reportgen.report.formatting import format_count, format_money, format_share, month_label
+from reportgen.report.formatting import (
+    format_count,
+    format_money,
+    format_number,
+    format_share,
+    format_signed_share,
+    month_label,
+)
 from reportgen.report.model import (
     AT_RISK,
     Cube,
@@ -57,8 +64,8 @@ def flag_migration(monitoring: Monitoring, history) -> Monitoring:
     if mig is None or not mig.customers_both or mig.moved / mig.customers_both < MIGRATION_ALERT:
         return monitoring
     event = (
-        f"Significant shift: {mig.moved / mig.customers_both:.0%} of customers changed segment since "
-        f"{mig.month_from} ({mig.moved:,} of {mig.customers_both:,})."
+        f"Significant shift: {format_share(mig.moved / mig.customers_both, 0)} of customers changed segment since "
+        f"{month_label(mig.month_from)} ({format_count(mig.moved)} of {format_count(mig.customers_both)})."
     )
     return replace(monitoring, significant_shift=True, events=(event, *monitoring.events))
 
@@ -78,9 +85,9 @@ def _size_changes(history: History) -> list[str]:
             continue
         parts = []
         if since_first is not None and first != last:
-            parts.append(f"{since_first:+.0%} since {month_label(first)}")
+            parts.append(f"{format_signed_share(since_first)} since {month_label(first)}")
         if since_last is not None:
-            parts.append(f"{since_last:+.0%} since {month_label(last)}")
+            parts.append(f"{format_signed_share(since_last)} since {month_label(last)}")
         ranked.append((abs(since_first or since_last or 0), f"{series.name}: {format_count(now)} customers, "
                        + " and ".join(parts) + "."))
     ranked.sort(key=lambda t: -t[0])
@@ -91,9 +98,9 @@ def _monitoring(result) -> Monitoring:
     c = result.continuity
     statements = {
         "fit": "First recorded month: segments were fitted on this month's customers.",
-        "score": f"Customers were scored with the saved model fitted in {c.model_month}; segment names and "
+        "score": f"Customers were scored with the saved model fitted in {month_label(c.model_month)}; segment names and "
                  "colours are unchanged.",
-        "refit": f"Segments were refitted on this month's customers and matched to {c.previous_month}'s segments "
+        "refit": f"Segments were refitted on this month's customers and matched to {month_label(c.previous_month)}'s segments "
                  "by centroid distance, so names and colours carry over.",
     }
     from reportgen.segmentation.drift import psi_level
@@ -105,17 +112,17 @@ def _monitoring(result) -> Monitoring:
     for against, rows in ((c.model_month, psi), (c.previous_month, psi_last)):
         moved = [r for r in rows if r.level == "significant shift"]
         if moved and against:
-            listed = ", ".join(f"{r.label.lower()} (PSI {r.psi:.2f})" for r in moved)
-            events.append(f"Significant shift against {against}: {listed}.")
+            listed = ", ".join(f"{r.label.lower()} (PSI {format_number(r.psi)})" for r in moved)
+            events.append(f"Significant shift against {month_label(against)}: {listed}.")
     for feature, (before, now) in (c.zero_shift or {}).items():
         if abs(now - before) >= ZERO_ALERT:
             events.append(
                 f"Significant shift: the share of customers with no {feature_label(feature).lower()} went from "
-                f"{before:.0%} in {c.model_month} to {now:.0%}."
+                f"{format_share(before, 0)} in {month_label(c.model_month)} to {format_share(now, 0)}."
             )
     for name, value in shifts:
         if value is not None and np.isfinite(value) and value >= CENTROID_ALERT:
-            events.append(f"The centre of {name} moved {value:.1f} standard deviations from the model's.")
+            events.append(f"The centre of {name} moved {format_number(value, 1)} standard deviations from the model's.")
     return Monitoring(
         mode=c.mode,
         model_month=c.model_month,

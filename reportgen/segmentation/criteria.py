@@ -28,6 +28,7 @@ import numpy as np
 
 from reportgen.data.contract import FEATURES, RATIOS
 from reportgen.data.features import median, ratio_column
+from reportgen.report.formatting import format_count, format_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,5 +119,5 @@ def _stat(values: np.ndarray, stat: str) -> float:
 
 def _num(value: float) -> str:
     if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
+        return format_count(value)  # the report's locale: 1,642 or 1.642
+    return format_number(value, 2)

@@ -25,7 +25,7 @@ import numpy as np
 from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
 from reportgen.report.colours import SEGMENT_PALETTE
-from reportgen.report.formatting import strip_illegal
+from reportgen.report.formatting import format_number, strip_illegal
 from reportgen.segmentation.actions import ActionSpec, Sentence, parse_actions, parse_sentences
 from reportgen.segmentation.criteria import Check, Criterion, parse_criterion
 from reportgen.segmentation.stability import STABLE
@@ -198,7 +198,7 @@ def name_segments(
         best = float(fits[seg].max()) if fits.shape[1] else 0.0
         if j is None:
             note = (
-                f"unstable: it reappears in refits on resamples with a Jaccard similarity of {stability[seg]:.2f} only"
+                f"unstable: it reappears in refits on resamples with a Jaccard similarity of {format_number(stability[seg])} only"
                 if not stable[seg] else "it meets the criteria of no persona of the playbook"
             )
             namings.append(_descriptive(traits, best, note))
@@ -208,7 +208,8 @@ def name_segments(
         p = playbook.personas[j]
         if rival is not None and fits[seg, j] - fits[seg, rival] < playbook.min_margin:
             other = playbook.personas[rival]
-            note = f"it fits {p.name} ({fits[seg, j]:.2f}) and {other.name} ({fits[seg, rival]:.2f}) almost equally"
+            note = (f"it fits {p.name} ({format_number(fits[seg, j])}) and {other.name} "
+                    f"({format_number(fits[seg, rival])}) almost equally")
             namings.append(_descriptive(traits, float(fits[seg, j]), note))
             continue
         namings.append(Naming(

@@ -16,7 +16,7 @@ from reportgen.config import Settings
 from reportgen.data.contract import FEATURES
 from reportgen.data.extract import Extract
 from reportgen.data.validation import CleanData
-from reportgen.report.formatting import format_count
+from reportgen.report.formatting import format_count, format_number, format_share
 from reportgen.report.notebook import KLine, SegmentLine, overview_html, overview_text
 from reportgen.segmentation.criteria import check_criteria
 from reportgen.segmentation.drift import (
@@ -238,9 +238,9 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
         share = float(np.mean(labels == i))
         failed = [c.text for c in own if not c.passed]
         if share < 0.005:
-            events.append(f"{info.name} has almost vanished: {share:.1%} of customers this month.")
+            events.append(f"{info.name} has almost vanished: {format_share(share)} of customers this month.")
         elif info.persona_key in keys and (naming.fit < playbook.min_fit or failed):
-            why = f"fails {', '.join(failed)}" if failed else f"fit {naming.fit:.2f}"
+            why = f"fails {', '.join(failed)}" if failed else f"fit {format_number(naming.fit)}"
             events.append(f"{info.name} no longer fits its persona ({why}); consider a refit (--refit).")
     psi, psi_last, current, zeros = _drift(previous, clean.features)
     continuity = Continuity(

@@ -16,11 +16,12 @@ customers has no "riskiest" segment flagged for nothing. A persona name never ad
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from reportgen.data.features import median, ratio_column
+from reportgen.report.formatting import format_number, format_share
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,16 +31,19 @@ if TYPE_CHECKING:
 class Measure:
     """One risk measure: how it is computed, which way is risky, and the line it must cross."""
 
-    label: str
+    label: str  # "{value}" is the segment's value, written by ``show`` in the report's locale
     higher_is_risky: bool
     line: float
+    show: Callable[[float], str] = lambda v: format_number(v, 2)
 
 
 MEASURES: dict[str, Measure] = {
-    "utilisation": Measure("highest utilisation (median balance / limit {value:.2f})", True, 0.5),
-    "payment_ratio": Measure("lowest payments relative to the minimum (median {value:.2f}x)", False, 2.0),
-    "full_payment": Measure("lowest full-payment share ({value:.0%} of months paid in full)", False, 0.10),
-    "cash_advance": Measure("heaviest cash-advance use ({value:.0%} took a cash advance)", True, 0.5),
+    "utilisation": Measure("highest utilisation (median balance / limit {value})", True, 0.5),
+    "payment_ratio": Measure("lowest payments relative to the minimum (median {value}x)", False, 2.0),
+    "full_payment": Measure("lowest full-payment share ({value} of months paid in full)", False, 0.10,
+                            lambda v: format_share(v, 0)),
+    "cash_advance": Measure("heaviest cash-advance use ({value} took a cash advance)", True, 0.5,
+                            lambda v: format_share(v, 0)),
 }
 
 
@@ -72,5 +76,5 @@ def flag_risks(features: pd.DataFrame, labels: np.ndarray, k: int) -> tuple[tupl
         worst = int(np.nanargmax(v) if measure.higher_is_risky else np.nanargmin(v))
         beyond = v[worst] >= measure.line if measure.higher_is_risky else v[worst] <= measure.line
         if beyond:
-            flags[worst].append(measure.label.format(value=v[worst]))
+            flags[worst].append(measure.label.format(value=measure.show(v[worst])))
     return tuple(tuple(f) for f in flags)

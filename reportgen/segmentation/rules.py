@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from reportgen.data.contract import BY_NAME, FEATURES, RATIOS
 from reportgen.errors import ConfigError
-from reportgen.report.formatting import format_money
+from reportgen.report.formatting import format_general, format_money, format_share
 
 CUSTOMER_FIELDS: tuple[str, ...] = (*FEATURES, *RATIOS)
 SEGMENT_SHARES = ("CUSTOMER_SHARE", "CASH_ADVANCE_USERS", "PURCHASERS")
@@ -61,16 +61,17 @@ class Clause:
         base = self.field.removesuffix("_INDEX")
         label = _LABELS.get(base, base.lower().replace("_", " "))
         if self.field.endswith("_INDEX"):
-            return f"{label} {_WORDS[self.op]} {self.value:g} (index, 100 = portfolio)"
+            return f"{label} {_WORDS[self.op]} {format_general(self.value)} (index, 100 = portfolio)"
         if self.value == 0 and self.op in ("<=", "==") and not self.field.endswith("_INDEX"):
             return f"no {label}"
         if self.value == 0 and self.op in (">", "!=") and not self.field.endswith("_INDEX"):
             return f"some {label}"
         if self.field in _SHARE_FIELDS:
-            return f"{label} {_WORDS[self.op]} {self.value * 100:g}%"
+            digits = len(f"{self.value * 100:g}".partition(".")[2])  # as typed: 25%, 12.5%
+            return f"{label} {_WORDS[self.op]} {format_share(self.value, digits)}"
         if base in BY_NAME and BY_NAME[base].unit == "$":
             return f"{label} {_WORDS[self.op]} {format_money(self.value)}"  # in the report's currency
-        return f"{label} {_WORDS[self.op]} {self.value:g}"
+        return f"{label} {_WORDS[self.op]} {format_general(self.value)}"  # numbers, too, in the report's locale
 
 
 @dataclass(frozen=True)

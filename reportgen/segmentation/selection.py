@@ -49,14 +49,15 @@ from sklearn.metrics import (
 from threadpoolctl import threadpool_limits
 
 from reportgen.config import SegmentationSettings
+from reportgen.report.formatting import format_number, format_share
 from reportgen.segmentation.stability import segment_jaccard
 
 WEAK_SILHOUETTE = 0.25
 RULE = (
     "A k is stable when every segment reappears in refits on resampled customers (each segment's mean "
-    "Jaccard similarity >= {min_stability:.2f}) and its smallest segment holds >= {min_share:.0%} of customers. "
+    "Jaccard similarity >= {min_stability}) and its smallest segment holds >= {min_share} of customers. "
     "The largest stable k is taken, unless the playbook's {prior} segments are stable too with a silhouette "
-    "no more than {tolerance:.2f} below it: then the evidence cannot tell them apart and {prior} is taken. "
+    "no more than {tolerance} below it: then the evidence cannot tell them apart and {prior} is taken. "
     "If no k is stable, the k whose weakest segment is most stable."
 )
 
@@ -93,9 +94,9 @@ class KSelection:
 def describe_rule(settings: SegmentationSettings, prior: int | None = None) -> str:
     """The selection rule with the configured thresholds filled in."""
     return RULE.format(
-        min_stability=settings.min_stability,
-        min_share=settings.min_segment_share,
-        tolerance=settings.silhouette_tolerance,
+        min_stability=format_number(settings.min_stability, 2),  # in the report's locale
+        min_share=format_share(settings.min_segment_share, 0),
+        tolerance=format_number(settings.silhouette_tolerance, 2),
         prior=prior if prior else "expected",
     )
 
@@ -132,11 +133,16 @@ def describe_structure(evidence: tuple[KEvidence, ...]) -> tuple[bool, str]:
     ks = f"k = {evidence[0].k}..{evidence[-1].k}"
     if high < WEAK_SILHOUETTE:
         return True, (
-            f"The structure is weak: silhouettes are {low:.2f}-{high:.2f} for {ks}, below {WEAK_SILHOUETTE:.2f} "
+            f"The structure is weak: silhouettes are {_n(low)}-{_n(high)} for {ks}, below {_n(WEAK_SILHOUETTE)} "
             "for every k. The segments divide a continuum of behaviour rather than separate natural groups: "
             "read their boundaries as conventions and their profiles as tendencies."
         )
-    return False, f"Silhouettes are {low:.2f}-{high:.2f} for {ks}: the segments are separated, with overlap."
+    return False, f"Silhouettes are {_n(low)}-{_n(high)} for {ks}: the segments are separated, with overlap."
+
+
+def _n(value: float, digits: int = 2) -> str:
+    """A figure of the evidence in the report's locale (0.497 or 0,497)."""
+    return format_number(value, digits)
 
 
 def _sample(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -177,18 +183,18 @@ def _apply_rule(evidence: tuple[KEvidence, ...], tolerance: float, prior: int | 
         best = max(evidence, key=lambda e: (e.stability, -e.k))
         return best.k, (
             f"k = {best.k}: no k had every segment stable, so the k whose weakest segment is most stable was "
-            f"taken (weakest segment's stability {best.stability:.2f})"
+            f"taken (weakest segment's stability {_n(best.stability)})"
         )
     ks = ", ".join(str(e.k) for e in stable)
     top = max(stable, key=lambda e: e.k)
     expected = next((e for e in stable if e.k == prior), None)
     if expected is not None and expected.k != top.k and expected.silhouette >= top.silhouette - tolerance:
         return expected.k, (
-            f"k = {expected.k}: stable k = {ks}; the largest, {top.k}, has silhouette {top.silhouette:.3f}, "
-            f"no better than the playbook's {expected.k} segments ({expected.silhouette:.3f}, weakest segment's "
-            f"stability {expected.stability:.2f}), so the playbook's count was taken"
+            f"k = {expected.k}: stable k = {ks}; the largest, {top.k}, has silhouette {_n(top.silhouette, 3)}, "
+            f"no better than the playbook's {expected.k} segments ({_n(expected.silhouette, 3)}, weakest segment's "
+            f"stability {_n(expected.stability)}), so the playbook's count was taken"
         )
     return top.k, (
         f"k = {top.k}: the largest k whose every segment is stable (stable k = {ks}; weakest segment's "
-        f"stability {top.stability:.2f}, silhouette {top.silhouette:.3f}, smallest segment {top.min_share:.1%})"
+        f"stability {_n(top.stability)}, silhouette {_n(top.silhouette, 3)}, smallest segment {format_share(top.min_share)})"
     )

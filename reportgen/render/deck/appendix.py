@@ -22,7 +22,7 @@ from reportgen.render.deck.slides import (
     usable_placeholder,
 )
 from reportgen.render.deck.textfit import Para, cut_words, word_fractions
-from reportgen.report.formatting import format_count, format_number, format_share, month_short
+from reportgen.report.formatting import date_label, format_count, format_number, format_share, month_short
 
 
 def build_appendix(deck) -> None:
@@ -131,7 +131,7 @@ def _facts(deck) -> None:
              ("Seed", str(facts.seed)),
              ("Transform", facts.transform),
              ("Persona playbook", facts.playbook),
-             ("Generated", facts.generated_at),
+             ("Generated", date_label(facts.generated_at)),
              ("Versions", " \u00b7 ".join(f"{name} {version}" for name, version in facts.versions))]
     header = [(Para("Fact", bold=True),), (Para("Value", bold=True),)]
     rows = [((Para(name, bold=True),), (Para(value),)) for name, value in items]

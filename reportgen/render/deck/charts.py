@@ -187,7 +187,8 @@ def _change(start, end) -> str:
         return "no longer a segment"
     if start is None or not start:
         return f"new, {format_count(end)} customers"
-    return f"{end - start:+,d} ({'+' if end > start else ''}{format_share((end - start) / start)})"
+    change = ("+" if end >= start else "-") + format_count(abs(end - start))  # grouped in the report's locale
+    return f"{change} ({'+' if end > start else ''}{format_share((end - start) / start)})"
 
 
 def _trend_sentence(series, start, end, first: str) -> str:

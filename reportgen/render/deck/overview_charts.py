@@ -18,7 +18,7 @@ from reportgen.render.deck.segment_slides import PROFILE_FEATURES
 from reportgen.render.deck.slides import add_table_slides, new_slide, slide_area, split_rect
 from reportgen.render.deck.textfit import Para, cut_words, slide_text, word_fractions
 from reportgen.report.colours import METRICS
-from reportgen.report.formatting import format_count, format_share
+from reportgen.report.formatting import format_count, format_share, format_signed
 
 #: Customers drawn on the deck's map (see build_customer_map).
 MAP_POINTS = 1_000
@@ -102,13 +102,13 @@ def build_profile_table(deck) -> None:
             row = by_feature.get(key)
             z = row.z if row is not None else 0.0
             fill, ink = _shade(z)
-            cells.append((Para(f"{z:+.1f}" if row is not None else "\u2013", colour=ink, align=PP_ALIGN.CENTER),))
+            cells.append((Para(format_signed(z, 1) if row is not None else "\u2013", colour=ink, align=PP_ALIGN.CENTER),))
             fills.append(fill)
         rows.append(tuple(cells))
         shades.append(fills)
     notes = ("How far each segment's average sits from the portfolio's, feature by feature, in standard deviations "
              "(red above, blue below). " + " ".join(
-                 f"{s.name}: " + ", ".join(f"{r.label} {r.z:+.1f}" for r in s.profile if r.feature in dict(PROFILE_FEATURES))
+                 f"{s.name}: " + ", ".join(f"{r.label} {format_signed(r.z, 1)}" for r in s.profile if r.feature in dict(PROFILE_FEATURES))
                  + "." for s in segments))
     widths = word_fractions([header, *rows])  # no header word is broken inside
     for table, chunk in add_table_slides(deck, "Segment profiles against the portfolio", notes, header, rows, widths,

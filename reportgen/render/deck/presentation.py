@@ -60,7 +60,7 @@ from reportgen.render.deck.slides import (
 from reportgen.render.deck.textfit import INSET_X, Para, cut_words, fit_size, slide_text, theme_font_scales, write_text
 from reportgen.render.settings import RenderSettings
 from reportgen.render.templating import at_risk, moved_into
-from reportgen.report.formatting import format_count, format_money, format_share, month_short
+from reportgen.report.formatting import date_label, format_count, format_money, format_share, month_label, month_short
 from reportgen.resources import bundled_path
 
 #: Chart pictures the deck needs: none, every chart is native (see overview_charts).
@@ -95,7 +95,7 @@ def render_pptx(model, charts, settings) -> bytes:
     prs, layouts = open_master(settings)
     _drop_slides(prs)
     title_font, body_font = theme_font_scales(prs)
-    footer = slide_text(f"{model.facts.title} \u00b7 {model.facts.month}", single_line=True)
+    footer = slide_text(f"{model.facts.title} \u00b7 {month_label(model.facts.month)}", single_line=True)
     deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
     # Action first: the summary and the recommendations, then the segments, and the methodology
     # (how k was chosen) just before the appendix.
@@ -126,14 +126,14 @@ def _cover(deck) -> None:
     model = deck.model
     facts = model.facts
     slide = new_slide(deck, "title", None, (
-        f"{facts.title} for {facts.month}: {format_count(facts.customers)} customers grouped into "
+        f"{facts.title} for {month_label(facts.month)}: {format_count(facts.customers)} customers grouped into "
         f"{len(model.segments)} segments. The next slides give the headline figures, how the number "
         "of segments was chosen, each segment with its marketing actions, and the recommendations."
     ), chrome=False)
     set_title(deck, slide, facts.title, largest=40, smallest=20)
-    paras = [Para(f"{facts.month} \u00b7 {format_count(facts.customers)} customers \u00b7 "
+    paras = [Para(f"{month_label(facts.month)} \u00b7 {format_count(facts.customers)} customers \u00b7 "
                   f"{len(model.segments)} segments"),
-             Para(f"Generated {facts.generated_at[:10]} by reportgen", scale=0.7)]
+             Para(f"Generated {date_label(facts.generated_at)} by reportgen", scale=0.7)]
     subtitle = subtitle_placeholder(slide) or next(iter(body_placeholders(slide)), None)
     if subtitle is not None and usable_placeholder(deck, slide, subtitle):
         fill_text(deck, subtitle.text_frame, shape_rect(subtitle), paras, 22, 12)
