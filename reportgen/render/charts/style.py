@@ -16,7 +16,6 @@ from reportgen.report.formatting import (
     format_money,
     format_number,
     format_share,
-    format_signed,
     month_short,
     strip_illegal,
 )
@@ -46,7 +45,6 @@ DIVERGING = "RdBu_r"  # ColorBrewer: colour-blind safe, white at 0
 
 LABELLED_CORRELATION = 0.5  # only the notable cells carry their value: the rest is colour
 
-HEAT_LIMIT = 2.0  # z-scores beyond +-2 share the end colours (the cells still print the value)
 
 TITLE_SIZE = 11.0
 
@@ -283,11 +281,6 @@ def _wrap(text: str, width: int, lines: int) -> str:
     """Wrap a label to ``width`` characters on at most ``lines`` lines (the alt text keeps it whole)."""
     text = strip_illegal(text)
     return "\n".join(textwrap.wrap(text, max(width, 8), max_lines=lines, placeholder=" ...")) or text
-
-
-def _signed(z: float) -> str:
-    """A z-score with one decimal and its sign; values that round to zero print as +0.0, not -0.0."""
-    return format_signed(round(z, 1) + 0.0, 1) if np.isfinite(z) else "n/a"
 
 
 def _clamp(value: float, low: float, high: float) -> float:
