@@ -285,6 +285,7 @@ def k_choice_of(selection, customers: int, scored_from: str | None = None) -> KC
            else "set by the user" if selection.forced else "chosen by the rule")
     # the reason is shown to executives: no command-line flags in it
     reason = re.sub(r";? ?use --refit to fit afresh", "", selection.reason).replace(" ()", "")
+    reason = re.sub(r";? ?--k changes it", "", reason)
     return KChoice(
         rows, selection.chosen_k, selection.forced, selection.rule, reason, selection.sample_size, customers,
         selection.weak, selection.structure, how,
