@@ -121,22 +121,25 @@ def build_profile_table(deck) -> None:
                 cell.fill.fore_color.rgb = fill
 
 
+#: The appendix's evidence panels; the silhouette is not among them: the methodology slide charts it.
 _K_PANELS = (("inertia", "Inertia (elbow: lower is tighter)", "#,##0"),
-             ("silhouette", "Silhouette (higher is better)", "0.00"),
              ("calinski_harabasz", "Calinski-Harabasz (higher is better)", "#,##0"),
              ("davies_bouldin", "Davies-Bouldin (lower is better)", "0.00"))
 
 
 def build_k_evidence(deck) -> None:
-    """All the evidence for k: four native line charts, the chosen k's point marked."""
+    """The rest of the evidence for k: three native line charts side by side (inertia,
+    Calinski-Harabasz, Davies-Bouldin; the silhouette is on the methodology slide), the chosen k marked."""
     choice = deck.model.k_choice
-    slide = new_slide(deck, "title_only", "Appendix: all the evidence for k", (
-        f"For each candidate k: inertia, silhouette, Calinski-Harabasz and Davies-Bouldin. The chosen k = "
-        f"{choice.chosen_k} is marked. {choice.reason}. The rule: {choice.rule}"
+    slide = new_slide(deck, "title_only", "Appendix: more evidence for k", (
+        "For each candidate number of segments: inertia (how far customers sit from their segment's centre; "
+        "look for the bend after which more segments add little), Calinski-Harabasz (spread between segments "
+        "against spread within; higher is better) and Davies-Bouldin (how much segments spread into each "
+        f"other; lower is better, below 1 well separated). The chosen k = {choice.chosen_k} is marked. "
+        f"{choice.reason}. The rule: {choice.rule}"
     ))
     area = slide_area(deck, slide)
-    top, bottom = split_rect(area, (1, 1), gap=0.06, vertical=True)
-    rects = [*split_rect(top, (1, 1), gap=0.05), *split_rect(bottom, (1, 1), gap=0.05)]
+    rects = split_rect(area, (1, 1, 1), gap=0.04)
     index = next((i for i, row in enumerate(choice.rows) if row.chosen), None)
     colour = RGBColor.from_string(METRICS["silhouette"].lstrip("#"))
     chosen = RGBColor.from_string(METRICS["stability"].lstrip("#"))
