@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
