@@ -7,9 +7,9 @@ name (:data:`ATTACHMENTS`): ``pdf``, ``pptx``, ``html``, ``dashboard`` (the deli
 target lists in ``targets/``) and ``actions`` (the per-action target lists with their control
 groups, in one ZIP; the body then lists every action with its counts and file). Every message carries a short HTML summary (with a plain-text
 alternative) built from ``report-model.json``: the headline KPIs, the segment sizes, the three
-findings and, when the model has one, its optional ``changes`` field (a list of sentences, or
+points that matter most (the executive story) and, when the model has one, its optional ``changes`` field (a list of sentences, or
 of objects with a ``text`` key) under "What changed". Never customer ids: the summary reads
-only the facts, KPIs, segment names and sizes, findings and changes.
+only the facts, KPIs, segment names and sizes, the story and changes.
 
 Reliability rules kept here:
 

@@ -58,8 +58,7 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     """The e-mail body as (plain text, HTML) from the report model's JSON tree.
 
     Reads only ``facts.title``, ``kpis``, ``segments`` (name, customers, share), ``story``
-    (the executive summary: situation, points, actions, period; ``findings`` when a model has
-    none) and the optional ``changes``: never customer ids.
+    (the executive summary: situation, points, actions, period) and the optional ``changes``: never customer ids.
     """
     title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
     label = month_label(month)
@@ -70,10 +69,10 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     ]
     story = model.get("story") or {}
     situation = str(story.get("situation") or "")
-    findings = [str(f) for f in story.get("points") or model.get("findings") or []]
+    findings = [str(f) for f in story.get("points") or []]
     actions = [str(a) for a in story.get("actions") or []]
     period = str(story.get("period") or "")
-    actions += [str(e) for e in story.get("effects") or []]
+    actions += [str(e) for e in story.get("effects") or [] if str(e) not in findings]  # said once
     changes = _changes(model.get("changes"))
 
     lines = [f"{title}: {label}", ""] + ([situation, ""] if situation else [])

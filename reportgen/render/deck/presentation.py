@@ -188,7 +188,7 @@ def _summary(deck) -> None:
     left += [Para(point, bullet=True) for point in story.points]
     right = [Para("Recommended actions", bold=True, colour=heading)]
     right += [Para(line, bullet=True) for line in story.actions]
-    verdicts = list(story.effects[:1])
+    verdicts = [v for v in story.effects if v not in story.points][:1]  # a verdict among the points is said once
     if verdicts:
         right += [Para("Last month's actions", bold=True, colour=heading)] + [Para(v, bullet=True) for v in verdicts]
     right += [Para(story.period, scale=0.8, colour=heading)]
