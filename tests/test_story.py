@@ -202,7 +202,7 @@ def six_months(tmp_path_factory):
         data = root / "data" / f"customers-{month}.csv"
         if m == 5:
             _plant_effect(data, out / "2026-04" / "targets")
-        formats = ("html", "pptx", "pdf") if m == 5 else ("html",)
+        formats = ("html", "pptx", "pdf", "dashboard") if m >= 5 else ("html",)
         outcomes[month] = build(data, formats=formats, out=out, month=month)
     return outcomes, out
 
@@ -289,6 +289,36 @@ def test_month_six_ranks_movements_and_tells_at_risk_moves_apart(six_months):
     assert all("$" in line for line in migration.at_risk)
     # sizes are compared with the first month of the history and with last month
     assert any("since January 2026 and" in line and "since May 2026" in line for line in model.changes)
+
+
+@pytest.mark.parametrize("month", ["2026-05", "2026-06"])
+def test_the_story_agrees_in_the_dashboard_pdf_deck_and_e_mail(six_months, month):
+    """Month 5 leads with the planted effect, month 6 with the largest at-risk move: the same
+    sentences in every deliverable, and the actions with their counts."""
+    import html as markup
+
+    outcomes, out = six_months
+    model = outcomes[month].model
+    folder = out / month
+    lead = model.story.points[0]
+    if month == "2026-05":
+        assert lead == {e.key: e for e in model.effects}["cash-to-instalment"].verdict
+    else:
+        assert lead == model.history.migration.at_risk[0]
+    dashboard = markup.unescape((folder / f"segment-dashboard-{month}.html").read_text(encoding="utf-8"))
+    pdf = " ".join(subprocess.run(["pdftotext", str(folder / f"segment-report-{month}.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout.split())
+    mail, _html = render_summary(json.loads((folder / "report-model.json").read_text(encoding="utf-8")), month, [])
+    from pptx import Presentation
+
+    summary = Presentation(str(folder / f"segment-report-{month}.pptx")).slides[2]
+    deck = " ".join(" ".join(s.text_frame.text for s in summary.shapes if s.has_text_frame).split())
+    for point in model.story.points:
+        assert point in dashboard and " ".join(point.split()) in pdf and point in mail
+        assert " ".join(point.split()) in deck
+    top = [a for a in model.actions if a.kpi][0]
+    for document in (dashboard, pdf, mail, deck):
+        assert f"{top.eligible:,}" in document and top.text in document
 
 
 def test_scored_months_say_when_the_model_was_fitted(six_months):
