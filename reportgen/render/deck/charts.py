@@ -33,12 +33,13 @@ def build_k_choice(deck) -> None:
     choice = deck.model.k_choice
     chosen = next((row for row in choice.rows if row.chosen), None)
     how = choice.how
+    n = format_number  # thresholds in the report's number style
     slide = new_slide(deck, "title_only", f"Methodology: why {choice.chosen_k} segments", (
         f"We use {choice.chosen_k} segments ({how}). {choice.reason}. The chart shows, for each possible "
-        "number of segments, how clearly apart the segments are (the silhouette, from 0 to 1: above 0.5 "
-        "clearly apart, 0.25 to 0.5 reasonably apart, below 0.25 overlapping) and how stable the weakest "
-        "segment is when the segmentation is repeated on resampled customers (1 = the same customers every "
-        f"time, 0.85 and above highly stable, below 0.60 the segment falls apart). The rule: {choice.rule}"
+        f"number of segments, how clearly apart the segments are (the silhouette, from 0 to 1: above {n(0.5, 1)} "
+        f"clearly apart, {n(0.25)} to {n(0.5, 1)} reasonably apart, below {n(0.25)} overlapping) and how stable the "
+        "weakest segment is when the segmentation is repeated on resampled customers (1 = the same customers every "
+        f"time, {n(0.85)} and above highly stable, below {n(0.6)} the segment falls apart). The rule: {choice.rule}"
     ))
     area = slide_area(deck, slide)
     chart_rect, panel_rect = split_rect(area, (0.68, 0.32), gap=0.03)
