@@ -299,7 +299,7 @@ TITLES: dict[str, str] = {
     "k_evidence": "How the number of segments was chosen",
     "pca": "Segments in the first two principal components",
     "comparison": "How the segments compare",
-    "profile_heat": "Persona profiles",
+    "profile_heat": "Profiles against the portfolio",
     "correlation": "How the features move together",
     "trend": "Segment sizes over the last months",
     "migration": "Where customers moved since last month",
