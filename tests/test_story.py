@@ -15,6 +15,7 @@ from reportgen.api import build
 from reportgen.config import load_settings
 from reportgen.errors import ConfigError
 from reportgen.monthly.message import render_summary
+from reportgen.report.formatting import format_money
 from reportgen.segmentation.actions import hold_out
 from reportgen.segmentation.personas import load_playbook
 from reportgen.segmentation.rules import SEGMENT_FIELDS, parse_rule
@@ -319,6 +320,34 @@ def test_the_story_agrees_in_the_dashboard_pdf_deck_and_e_mail(six_months, month
     top = [a for a in model.actions if a.kpi][0]
     for document in (dashboard, pdf, mail, deck):
         assert f"{top.eligible:,}" in document and top.text in document
+
+
+def test_moves_into_dormant_are_valued_with_last_months_spend(six_months):
+    """The history keeps every customer's balance, purchases and cash advance (float32), so month 6
+    values the customers who went dormant with what they bought in month 5, not with this month's
+    near-zero spend, and names the Frequent Spenders among them."""
+    import duckdb
+
+    outcomes, out = six_months
+    model = outcomes["2026-06"].model
+    con = duckdb.connect(str(out / "history.duckdb"), read_only=True)
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'assignments'").fetchall())
+    assert {types[c] for c in ("balance", "purchases", "cash_advance")} == {"FLOAT"}
+    moved = con.execute(
+        "SELECT a.name, count(*), sum(CAST(a.purchases AS DOUBLE)), sum(b.purchases) FROM assignments a "
+        "JOIN assignments b ON a.cust_id = b.cust_id AND b.month = '2026-06' "
+        "WHERE a.month = '2026-05' AND b.name = 'Dormant Users' AND a.name <> 'Dormant Users' GROUP BY 1"
+    ).fetchall()
+    con.close()
+    count = sum(r[1] for r in moved)
+    before, now = sum(r[2] for r in moved), sum(r[3] for r in moved)
+    assert before > 10 * max(now, 1)  # this month's spend would hide the loss
+    spenders = next(r for r in moved if r[0] == "Frequent Spenders")
+    (line,) = [line for line in model.history.migration.at_risk if "went dormant" in line]
+    assert line.startswith(f"{count:,} customers went dormant this month")
+    assert f"they had bought {format_money(before, compact=True)} over 6 months" in line
+    assert f"{format_money(spenders[2], compact=True)} of it by the {spenders[1]:,} Frequent Spenders among them" in line
 
 
 def test_scored_months_say_when_the_model_was_fitted(six_months):
