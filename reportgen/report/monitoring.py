@@ -227,10 +227,12 @@ def _describe_move(flow, keys: dict, period_months: int) -> str:
                     f"{format_money(purchases_before, compact=True)} over {period_months} months.")
         return (f"{format_count(count)} {a} moved to {b}; they bought {format_money(purchases, compact=True)} in the last "
                 f"{period_months} months.")
-    before = f" (last month {format_money(balance_before, compact=True)})" if balance_before is not None else ""
+    before = f"last month {format_money(balance_before, compact=True)}" if balance_before is not None else ""
     if keys.get(b) == "revolvers":
-        return f"{format_count(count)} {a} moved to {b}, carrying {format_money(balance, compact=True)} of balances{before}."
-    return f"{format_count(count)} {a} moved to {b} ({format_money(balance, compact=True)} of balances{before})."
+        return (f"{format_count(count)} {a} moved to {b}, carrying {format_money(balance, compact=True)} of balances"
+                + (f" ({before})." if before else "."))
+    return (f"{format_count(count)} {a} moved to {b} ({format_money(balance, compact=True)} of balances"
+            + (f"; {before})." if before else ")."))
 
 
 def _describe_inflow(name: str, key: str, flows, period_months: int) -> tuple[float, str]:
