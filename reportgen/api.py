@@ -112,7 +112,7 @@ def analyse(
     trend = migration = cubes = campaigns = None
     if previous is not None:
         names = [s.name for s in result.model.segments]
-        money = {c.lower(): result.clean.features[c].to_numpy("float64") for c in ("BALANCE", "PURCHASES")}
+        money = {c.lower(): result.clean.features[c].to_numpy("float64") for c in ("BALANCE", "PURCHASES", "CASH_ADVANCE")}
         current = assignments_table(result.clean.ids, result.labels, names, amounts=money).drop_columns(["segment"])
         trend = load_trend(history, previous.previous_month, settings.history.trend_months - 1)
         migration = load_migration(history, previous.previous_month, current)
@@ -308,7 +308,10 @@ def history_records(result: SegmentationResult, model: ReportModel, model_bytes:
         "model_json": model_bytes.decode("utf-8"), "reference_json": json.dumps({"fit": c.reference, "month": c.month_reference}),
         "cube_json": json.dumps({"names": [s.name for s in model.segments], "rows": model.cube.rows}),
     }
-    assignments = assignments_table(result.clean.ids, result.labels, [s.name for s in result.model.segments], month)
+    # each customer's amounts this month, so next month can value the movers with what they had
+    amounts = {c.lower(): result.clean.features[c].to_numpy("float32") for c in ("BALANCE", "PURCHASES", "CASH_ADVANCE")}
+    assignments = assignments_table(result.clean.ids, result.labels, [s.name for s in result.model.segments], month,
+                                    amounts)
     kpis = lambda s, key: next(k.value for k in s.kpis if k.key == key)  # noqa: E731
     segments = pd.DataFrame(
         [

@@ -60,7 +60,7 @@ silently ignored)::
 
     [email.audiences.marketing]
     to = ["campaigns@example.com"]
-    attach = ["recommendations", "targets"]
+    attach = ["recommendations", "actions"]
 """
 
 from __future__ import annotations

@@ -170,3 +170,33 @@ def test_unknown_format_lists_the_valid_ones(analysed, tmp_path):
     with pytest.raises(ConfigError, match="parquet, csv"):
         write_bi_extracts(result, model, tmp_path, "xlsx")
     assert not any(tmp_path.iterdir())
+
+
+def test_actions_and_profile_indices_agree_with_the_csv_the_workbook_and_the_report(written, analysed):
+    """One row per action in the BI extract, recommendations.csv and the workbook, with the same
+    counts and money; the profiles carry the report's index (100 = portfolio)."""
+    import io
+
+    import openpyxl
+
+    from reportgen.monthly.targets import build_target_files
+    from reportgen.monthly.workbook import build_workbook
+
+    result, model = analysed
+    folder, _paths = written["parquet"]
+    actions = read(folder, "actions", "parquet")
+    csv = pd.read_csv(io.BytesIO(build_target_files(result, model)["recommendations.csv"]), keep_default_na=False)
+    sheet = openpyxl.load_workbook(io.BytesIO(build_workbook(result, model)))["Recommendations"]
+    header = [c.value for c in sheet[1]]
+    book = pd.DataFrame([dict(zip(header, r)) for r in sheet.iter_rows(min_row=2, values_only=True)])
+    assert len(actions) == len(csv) == len(book) == len(model.actions)
+    assert list(actions["action"]) == list(csv["Action key"]) == list(book["Action key"]) == [a.key for a in model.actions]
+    assert list(actions["eligible"]) == list(csv["Eligible customers"]) == list(book["Eligible customers"])
+    assert list(actions["control"]) == list(csv["Control customers"]) == [a.control for a in model.actions]
+    assert np.allclose(actions["balance"], csv["Balance at month end"]) and np.allclose(actions["balance"],
+                                                                                         book["Balance at month end"])
+    assert list(actions["target_list"]) == list(csv["Target list"]) == list(book["Target list"])
+    profiles = read(folder, "segment_profiles", "parquet")
+    first = model.segments[0].profile[0]
+    row = profiles[(profiles["segment"] == model.segments[0].id) & (profiles["feature"] == first.feature)].iloc[0]
+    assert row["index"] == pytest.approx(first.index) if first.index is not None else np.isnan(row["index"])

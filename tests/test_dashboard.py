@@ -333,6 +333,11 @@ def test_browser_tiles_filters_and_drill_down(browser, browsed, tmp_path):
     assert visit.text("#table-note").startswith(f"{segment.name}: {format_count(segment.customers)} customers;")  # the real count
     ids = page.eval_on_selector_all("#customer-table tbody td:first-child", "els => els.map(e => e.textContent)")
     assert set(ids) <= set(model.sample.ids) and all("•••" in i for i in ids)
+    # the profile as in the report: the eight most distinctive features, as indices (100 = portfolio)
+    profile = page.eval_on_selector_all("#detail-profile tbody tr", "els => els.map(e => [...e.children].map(c => c.textContent))")
+    expected = sorted(segment.profile, key=lambda row: -abs(row.z))[:8]
+    assert [row[0] for row in profile] == [row.label for row in expected]
+    assert [row[3] for row in profile] == [format_count(round(r.index)) if r.index is not None else "\u2013" for r in expected]
     page.wait_for_selector("html[data-charts=drawn]", state="attached")
     page.wait_for_selector("#hist-BALANCE .main-svg", state="attached")
     page.locator("#detail").screenshot(path=tmp_path / "segment.png")

@@ -147,3 +147,26 @@ def test_first_month_without_history_has_no_trend(tmp_path):
     _result, model = analyse(history=tmp_path / "none.duckdb", month="2026-01")
     assert model.history is None and model.monitoring.mode == "fit"
     assert not Path(tmp_path / "none.duckdb").exists()
+
+
+def test_a_database_from_before_the_stored_amounts_still_reports_migration(tmp_path):
+    """A history written when assignments held no amounts gains the columns (NULL for the old
+    months) and the next month's moves into dormant fall back to this month's spend."""
+    import duckdb
+
+    from reportgen.monthly.history import AMOUNT_COLUMNS
+
+    files = [p for p in write_synth(1500, tmp_path / "data", seed=5, months=2) if p.name.startswith("customers-")]
+    db = tmp_path / "history.duckdb"
+    first, model = analyse(files[0], month="2026-01", history=db)
+    record_history(db, first, model, save_model(first.model))
+    con = duckdb.connect(str(db))
+    for column in AMOUNT_COLUMNS:  # the old schema
+        con.execute(f"ALTER TABLE assignments DROP COLUMN {column}")
+    con.close()
+    _second, model = analyse(files[1], month="2026-02", history=db)
+    with connect(db) as con:
+        assert con.execute("SELECT count(*) FROM assignments WHERE balance IS NULL").fetchone()[0] == 1500
+    migration = model.history.migration
+    assert migration is not None and migration.moved > 0
+    assert all("last month" not in line for line in migration.at_risk)  # nothing known of last month's amounts

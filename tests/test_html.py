@@ -119,8 +119,8 @@ def test_every_image_has_alt_text(html, sample):
 def test_sections_come_in_the_report_order(html, sample):
     model, _charts = sample
     ids = parse(html).ids
-    order = ["cover", "contents", "summary", "overview", "methodology", "segments",
-             *[f"segment-{s.id}" for s in model.segments], "recommendations", "appendix"]
+    order = ["cover", "contents", "summary", "overview", "segments",
+             *[f"segment-{s.id}" for s in model.segments], "recommendations", "methodology", "appendix"]
     positions = [ids.index(i) for i in order]
     assert positions == sorted(positions)
     for target in re.findall(r'href="#([^"]+)"', html):

@@ -201,6 +201,9 @@ def built(tmp_path_factory):
         },
     )
     write_target_files(result, model, month_dir)
+    from reportgen.monthly.campaigns import build_action_files
+
+    write_set(month_dir / "targets", build_action_files(result, model))  # as the build does
     return out, model, tuple(result.clean.ids.astype(str))
 
 
@@ -289,7 +292,7 @@ def test_each_audience_receives_one_message_with_its_attachments(smtp_server, ou
     marketing = parse(by_to[("campaigns@example.com",)]["raw"])
     files = attachments_of(marketing)
     targets = month_dir / "targets"
-    expected = {"recommendations.csv"} | {p.name for p in targets.glob("targets-*.csv")}
+    expected = {"recommendations.csv"} | {p.name for p in targets.glob("targets-*.csv") if "--" not in p.name}
     assert set(files) == expected and len(expected) == len(model.segments) + 1
     assert all(kind == "text/csv" for kind, _data in files.values())
     assert all(data == (targets / name).read_bytes() for name, (_k, data) in files.items())
@@ -497,6 +500,49 @@ def test_a_dry_run_writes_eml_files_and_records_nothing(out, no_connection):
     marketing = parse((outbox / "marketing.eml").read_bytes())
     assert "recommendations.csv" in attachments_of(marketing)
     assert not (out / "history.duckdb").exists()
+
+
+def test_marketing_gets_the_action_lists_in_one_zip_and_their_counts_in_the_body(out, built, no_connection):
+    import csv
+    import io
+    import zipfile
+
+    _out, model, _ids = built
+    marketing = Audience("marketing", ("campaigns@example.com",), ("recommendations", "actions"))
+    send_month(MONTH, out, settings_for(None, host=None, audiences=(marketing,)), dry_run=True, now=NOW)
+    message = parse((out / MONTH / "outbox" / "marketing.eml").read_bytes())
+    files = attachments_of(message)
+    assert set(files) == {"recommendations.csv", f"action-targets-{MONTH}.zip"}
+    kind, data = files[f"action-targets-{MONTH}.zip"]
+    assert kind == "application/zip"
+    targets = out / MONTH / "targets"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert len(names) == len(model.actions) and all("--" in n for n in names)
+        assert all(archive.read(n) == (targets / n).read_bytes() for n in names)  # the lists as written
+    text = message.get_body(("plain",)).get_content()
+    body_html = message.get_body(("html",)).get_content()
+    for action, name in zip(model.actions, names):
+        rows = list(csv.DictReader(io.StringIO((targets / name).read_text(encoding="utf-8"))))
+        assert len(rows) == action.eligible and sum(r["group"] == "control" for r in rows) == action.control
+        line = (f"- {action.segment}: {action.text}: {action.eligible:,} eligible, {action.control:,} control, "
+                f"{action.eligible - action.control:,} to contact ({name})")
+        assert line in text
+        assert html.escape(action.text) in body_html and html.escape(name) in body_html
+    # the same month zipped twice gives the same bytes
+    send_month(MONTH, out, settings_for(None, host=None, audiences=(marketing,)), dry_run=True, now=NOW)
+    again = attachments_of(parse((out / MONTH / "outbox" / "marketing.eml").read_bytes()))
+    assert again[f"action-targets-{MONTH}.zip"][1] == data
+
+
+def test_action_lists_count_against_the_size_limit_and_never_go_to_executives(out, no_connection):
+    marketing = Audience("marketing", ("campaigns@example.com",), ("actions",))
+    with pytest.raises(DeliveryError, match=f"action-targets-{MONTH}.zip is .* over email.max_attachment_mb"):
+        send_month(MONTH, out, settings_for(None, host=None, audiences=(marketing,), max_attachment_mb=0.001),
+                   dry_run=True, now=NOW)
+    executives = Audience("executives", ("cfo@example.com",), ("pdf", "actions"))
+    with pytest.raises(ConfigError, match="attaches actions, which hold customer ids"):
+        send_month(MONTH, out, settings_for(None, host=None, audiences=(executives,)), dry_run=True, now=NOW)
 
 
 # --- credentials --------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_pdf_is_tagged_pdf_ua(reader):
 def test_bookmarks_follow_the_headings(reader, sample):
     model, _charts = sample
     titles = outline_titles(reader.outline)
-    for title in ("Contents", "Executive summary", "Segment overview", "Data quality and methodology",
+    for title in ("Contents", "Executive summary", "Segment overview", "How the segments were made",
                   "Segment profiles", "Recommendations", "Appendix", "Data dictionary", "Run facts"):
         assert title in titles
     for segment in model.segments:
@@ -139,7 +139,7 @@ def test_bookmarks_follow_the_headings(reader, sample):
 
 
 def test_contents_links_to_the_sections(reader):
-    links = [a.get_object() for a in reader.pages[1].get("/Annots", []) if a.get_object()["/Subtype"] == "/Link"]
+    links = [a.get_object() for a in reader.pages[0].get("/Annots", []) if a.get_object()["/Subtype"] == "/Link"]
     assert len(links) >= 7
     assert all("/Dest" in link or link["/A"]["/S"] == "/GoTo" for link in links)
 
@@ -265,6 +265,53 @@ def test_first_pages_render_to_non_blank_pictures(pdf, tmp_path):
         ink = sum(image.point(lambda v: 255 if v < 200 else 0).histogram()[255:]) / (image.width * image.height)
         assert ink > (0.05 if number == 1 else 0.005), f"page {number} is (nearly) blank: {ink:.4f} ink"
         assert ImageStat.Stat(image).stddev[0] > 10
+
+
+def empty_fraction(image, *, gap: int = 20) -> float:
+    """The share of a page picture's height in blank bands of at least ``gap`` pixel rows (20 rows at
+    50 dpi: 10 mm), the margins included: the space between lines of text does not count as empty."""
+    width, height = image.size
+    pixels = image.load()
+    blank_rows = [all(pixels[x, y] >= 235 for x in range(0, width, 2)) for y in range(height)]
+    empty, run = 0, 0
+    for blank in [*blank_rows, False]:
+        if blank:
+            run += 1
+            continue
+        empty += run if run >= gap else 0
+        run = 0
+    return empty / height
+
+
+def test_no_page_is_more_than_a_third_empty(pdf, tmp_path):
+    """Half-empty pages (a segment's actions spilling over, a chart alone on its page) read as
+    unfinished: every page but the last is at most a third blank, margins included, and no chart
+    picture appears twice."""
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) not installed: cannot look at the pages")
+    from PIL import Image
+
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "50", "-gray", "-png", str(path), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    empty = {number: empty_fraction(Image.open(picture).convert("L")) for number, picture in enumerate(pages, start=1)}
+    too_empty = {n: round(f, 2) for n, f in empty.items() if f > 1 / 3 and n < len(pages)}
+    assert not too_empty, f"pages more than a third empty (page: blank share): {too_empty}"
+    reader = PdfReader(io.BytesIO(pdf))  # which picture each page draws (its content stream's "/name Do")
+    drawn = [name for page in reader.pages for name in re.findall(rb"/(\S+) Do", page.get_contents().get_data())]
+    assert len(drawn) == len(set(drawn)) >= 6, "a chart picture is drawn twice"
+
+
+def test_empty_fraction_counts_blank_bands_not_line_spacing():
+    from PIL import Image, ImageDraw
+
+    page = Image.new("L", (100, 300), 255)
+    draw = ImageDraw.Draw(page)
+    for y in range(0, 150, 10):  # text lines 5 rows high, 5-row gaps: none of it is empty
+        draw.rectangle((10, y, 90, y + 4), fill=0)
+    assert empty_fraction(page) == pytest.approx(155 / 300)  # below the last line: one blank band
+    assert empty_fraction(Image.new("L", (100, 300), 255)) == 1.0
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from reportgen.api import build
 from reportgen.config import load_settings
 from reportgen.errors import ConfigError
 from reportgen.monthly.message import render_summary
+from reportgen.report.formatting import format_money
 from reportgen.segmentation.actions import hold_out
 from reportgen.segmentation.personas import load_playbook
 from reportgen.segmentation.rules import SEGMENT_FIELDS, parse_rule
@@ -141,8 +142,8 @@ def test_real_summary_names_actions_with_counts_and_money(real_build):
     assert [a.impact for a in top] == sorted((a.impact for a in top), reverse=True)
     for action, line in zip(top, model.story.actions):
         assert f"{action.eligible:,}" in line and "$" in line
-    # the summary page of the PDF (page 3) and slide 3 carry the actions with counts and money
-    page = subprocess.run(["pdftotext", "-f", "3", "-l", "3", "-layout", str(folder / "segment-report-2026-11.pdf"), "-"],
+    # the summary page of the PDF (page 2, after the cover and contents) and slide 3 carry the actions
+    page = subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-layout", str(folder / "segment-report-2026-11.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout
     assert "Recommended actions" in page and "6 months" in page
     for action in top:
@@ -203,7 +204,7 @@ def six_months(tmp_path_factory):
         data = root / "data" / f"customers-{month}.csv"
         if m == 5:
             _plant_effect(data, out / "2026-04" / "targets")
-        formats = ("html", "pptx", "pdf") if m == 5 else ("html",)
+        formats = ("html", "pptx", "pdf", "dashboard") if m >= 5 else ("html",)
         outcomes[month] = build(data, formats=formats, out=out, month=month)
     return outcomes, out
 
@@ -290,6 +291,64 @@ def test_month_six_ranks_movements_and_tells_at_risk_moves_apart(six_months):
     assert all("$" in line for line in migration.at_risk)
     # sizes are compared with the first month of the history and with last month
     assert any("since January 2026 and" in line and "since May 2026" in line for line in model.changes)
+
+
+@pytest.mark.parametrize("month", ["2026-05", "2026-06"])
+def test_the_story_agrees_in_the_dashboard_pdf_deck_and_e_mail(six_months, month):
+    """Month 5 leads with the planted effect, month 6 with the largest at-risk move: the same
+    sentences in every deliverable, and the actions with their counts."""
+    import html as markup
+
+    outcomes, out = six_months
+    model = outcomes[month].model
+    folder = out / month
+    lead = model.story.points[0]
+    if month == "2026-05":
+        assert lead == {e.key: e for e in model.effects}["cash-to-instalment"].verdict
+    else:
+        assert lead == model.history.migration.at_risk[0]
+    dashboard = markup.unescape((folder / f"segment-dashboard-{month}.html").read_text(encoding="utf-8"))
+    pdf = " ".join(subprocess.run(["pdftotext", str(folder / f"segment-report-{month}.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout.split())
+    mail, _html = render_summary(json.loads((folder / "report-model.json").read_text(encoding="utf-8")), month, [])
+    from pptx import Presentation
+
+    summary = Presentation(str(folder / f"segment-report-{month}.pptx")).slides[2]
+    deck = " ".join(" ".join(s.text_frame.text for s in summary.shapes if s.has_text_frame).split())
+    for point in model.story.points:
+        assert point in dashboard and " ".join(point.split()) in pdf and point in mail
+        assert " ".join(point.split()) in deck
+    top = [a for a in model.actions if a.kpi][0]
+    for document in (dashboard, pdf, mail, deck):
+        assert f"{top.eligible:,}" in document and top.text in document
+
+
+def test_moves_into_dormant_are_valued_with_last_months_spend(six_months):
+    """The history keeps every customer's balance, purchases and cash advance (float32), so month 6
+    values the customers who went dormant with what they bought in month 5, not with this month's
+    near-zero spend, and names the Frequent Spenders among them."""
+    import duckdb
+
+    outcomes, out = six_months
+    model = outcomes["2026-06"].model
+    con = duckdb.connect(str(out / "history.duckdb"), read_only=True)
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'assignments'").fetchall())
+    assert {types[c] for c in ("balance", "purchases", "cash_advance")} == {"FLOAT"}
+    moved = con.execute(
+        "SELECT a.name, count(*), sum(CAST(a.purchases AS DOUBLE)), sum(b.purchases) FROM assignments a "
+        "JOIN assignments b ON a.cust_id = b.cust_id AND b.month = '2026-06' "
+        "WHERE a.month = '2026-05' AND b.name = 'Dormant Users' AND a.name <> 'Dormant Users' GROUP BY 1"
+    ).fetchall()
+    con.close()
+    count = sum(r[1] for r in moved)
+    before, now = sum(r[2] for r in moved), sum(r[3] for r in moved)
+    assert before > 10 * max(now, 1)  # this month's spend would hide the loss
+    spenders = next(r for r in moved if r[0] == "Frequent Spenders")
+    (line,) = [line for line in model.history.migration.at_risk if "went dormant" in line]
+    assert line.startswith(f"{count:,} customers went dormant this month")
+    assert f"they had bought {format_money(before, compact=True)} over 6 months" in line
+    assert f"{format_money(spenders[2], compact=True)} of it by the {spenders[1]:,} Frequent Spenders among them" in line
 
 
 def test_scored_months_say_when_the_model_was_fitted(six_months):

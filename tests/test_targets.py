@@ -99,7 +99,8 @@ def test_text_cells_are_neutralised_against_formula_injection(run):
     evil = replace(result, clean=replace(result.clean, ids=ids))
     first = model.segments[0]
     segments = (replace(first, name="=cmd|' /C calc'!A0", actions=("-10% off", "Call them")),) + model.segments[1:]
-    files = build_target_files(evil, replace(model, segments=segments))
+    actions = (replace(model.actions[0], segment="=cmd|' /C calc'!A0", text="-10% off"),) + model.actions[1:]
+    files = build_target_files(evil, replace(model, segments=segments, actions=actions))
 
     rows = [r for name, data in files.items() if name.endswith(".csv") and name.startswith("targets-") for r in read_csv(data)]
     by_id = {r["CUST_ID"]: r for r in rows}
@@ -111,23 +112,41 @@ def test_text_cells_are_neutralised_against_formula_injection(run):
 
     recommendations = read_csv(files["recommendations.csv"])
     assert recommendations[0]["Segment"] == "'=cmd|' /C calc'!A0"
-    assert recommendations[0]["Action"] == "'-10% off; Call them"
+    assert recommendations[0]["Action"] == "'-10% off"
 
     # Parquet is typed and never evaluated: it keeps the exact ids campaign tools join on
     parquet = pd.concat(pd.read_parquet(io.BytesIO(d)) for n, d in files.items() if n.endswith(".parquet"))
     assert set(HOSTILE_IDS.values()) <= set(parquet["CUST_ID"])
 
 
-def test_recommendations_one_row_per_segment_with_actions_joined(run, files):
+def test_recommendations_one_row_per_action_with_its_own_target_list(run, files):
     _result, model = run
     rows = read_csv(files["recommendations.csv"])
-    assert [r["Segment"] for r in rows] == [s.name for s in model.segments]
-    for row, segment in zip(rows, model.segments):
-        assert row["Description"] == segment.description
-        assert row["Action"] == "; ".join(segment.actions)
-        assert row["Risks"] == "; ".join(segment.risks)
-        assert int(row["Customers"]) == segment.customers
-        assert row["Target list"] in files
+    assert len(rows) == len(model.actions) > len(model.segments)
+    for row, action in zip(rows, model.actions):
+        assert (row["Segment"], row["Action key"], row["Action"]) == (action.segment, action.key, action.text)
+        assert row["Who is eligible"] == action.rule
+        assert int(row["Eligible customers"]) == action.eligible and int(row["Control customers"]) == action.control
+        assert int(row["Customers to contact"]) == action.eligible - action.control
+        assert float(row["Balance at month end"]) == pytest.approx(action.balance)
+        assert float(row["Purchases over period"]) == pytest.approx(action.purchases)
+        assert float(row["Cash advance over period"]) == pytest.approx(action.cash_advance)
+        assert int(row["Period (months)"]) == model.facts.period_months
+        assert (row["KPI"], row["Channel"], row["Priority"]) == (action.kpi_label, action.channel, action.priority)
+        assert row["Target list"].endswith(f"--{action.key}.csv")
+
+
+def test_every_recommendation_names_a_target_list_the_build_writes(run, tmp_path):
+    from reportgen.monthly.campaigns import build_action_files
+
+    result, model = run
+    lists = build_action_files(result, model)
+    rows = read_csv(build_target_files(result, model)["recommendations.csv"])
+    assert {r["Target list"] for r in rows} == set(lists)
+    for row in rows:  # the list holds the eligible customers, the control group flagged
+        listed = read_csv(lists[row["Target list"]])
+        assert len(listed) == int(row["Eligible customers"])
+        assert sum(r["group"] == "control" for r in listed) == int(row["Control customers"])
 
 
 def test_same_run_same_bytes(run, files):

@@ -171,8 +171,8 @@ def test_pdf_lists_the_section_in_contents_and_bookmarks(pdf, pages):
     titles = outline_titles(reader.outline)
     assert "Trends and migration" in titles
     assert "Segment sizes over time" in titles and "Migration since May 2026" in titles
-    contents = pages[1]
-    assert re.search(r"Segment overview \.+ \d+ Trends and migration \.+ \d+ Data quality", contents)
+    contents = pages[0]
+    assert re.search(r"Segment overview \.+ \d+ Trends and migration \.+ \d+ Segment profiles", contents)
 
 
 def test_pdf_summary_says_what_changed_on_one_page(sixth, pages):

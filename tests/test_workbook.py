@@ -11,7 +11,7 @@ from dataclasses import replace
 import openpyxl
 import pytest
 
-from reportgen.monthly.targets import TARGET_COLUMNS, target_lists
+from reportgen.monthly.targets import RECOMMENDATION_COLUMNS, TARGET_COLUMNS, target_lists
 from reportgen.monthly.workbook import MAX_SHEET_ROWS, _sheet_name, build_workbook
 
 HOSTILE = ('=HYPERLINK("http://x","y")', "+1-555-0100", "@SUM(A1:A9)", "-2+3", "\tC10005", "\rC10006")
@@ -35,11 +35,13 @@ def test_one_sheet_of_recommendations_and_one_per_segment(run, book):
     assert book.sheetnames == ["Recommendations", *[s.name[:31] for s in model.segments]]
     recommendations = book["Recommendations"]
     header = [c.value for c in recommendations[1]]
-    assert header == ["Segment", "Description", "Action", "Risks", "Customers", "Target list"]
-    rows = list(recommendations.iter_rows(min_row=2, values_only=True))
-    assert [r[0] for r in rows] == [s.name for s in model.segments]
-    assert [r[4] for r in rows] == [s.customers for s in model.segments]  # numbers, not text
-    assert [r[5] for r in rows] == [f"sheet {s.name[:31]}" for s in model.segments]
+    assert header == [*RECOMMENDATION_COLUMNS, "Segment sheet"]  # one row per action, as recommendations.csv
+    rows = [dict(zip(header, r)) for r in recommendations.iter_rows(min_row=2, values_only=True)]
+    assert [(r["Segment"], r["Action key"]) for r in rows] == [(a.segment, a.key) for a in model.actions]
+    assert [r["Eligible customers"] for r in rows] == [a.eligible for a in model.actions]  # numbers, not text
+    assert [r["Balance at month end"] for r in rows] == [pytest.approx(a.balance) for a in model.actions]
+    assert all(r["Target list"].endswith(f"--{a.key}.csv") for r, a in zip(rows, model.actions))
+    assert [r["Segment sheet"] for r in rows] == [a.segment[:31] for a in model.actions]
 
 
 def test_target_sheets_hold_every_customer_with_typed_values(run, book):
@@ -70,7 +72,9 @@ def test_no_cell_starts_a_formula(run):
         ids.iloc[position] = value
     first = model.segments[0]
     segments = (replace(first, name="=cmd|' /C calc'!A0", actions=("-10% off", "Call them")),) + model.segments[1:]
-    data = build_workbook(replace(result, clean=replace(result.clean, ids=ids)), replace(model, segments=segments))
+    actions = (replace(model.actions[0], text="-10% off"),) + model.actions[1:]
+    data = build_workbook(replace(result, clean=replace(result.clean, ids=ids)),
+                          replace(model, segments=segments, actions=actions))
     book = openpyxl.load_workbook(io.BytesIO(data))
     cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
@@ -79,7 +83,7 @@ def test_no_cell_starts_a_formula(run):
     # kept, as inert text (as in the CSV lists); a carriage return is stored as OOXML's escape
     # _x000D_, which Excel shows as the character and openpyxl returns as it is
     assert {"'" + v.replace("\r", "_x000D_") for v in HOSTILE} <= values
-    assert "'-10% off; Call them" in values and "'=cmd|' /C calc'!A0" in values
+    assert "'-10% off" in values and "'=cmd|' /C calc'!A0" in values
 
 
 def test_sheet_names_are_valid_and_unique():

@@ -4,11 +4,13 @@ recommendations for marketing, found on disk and checked against the size limit 
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.errors import DeliveryError
-from reportgen.render.formats import file_name
+from reportgen.render.formats import action_file_name, file_name, target_stems
 
 #: attach name -> what it is (for error messages and the e-mail body).
 ATTACHMENTS: dict[str, str] = {
@@ -16,8 +18,9 @@ ATTACHMENTS: dict[str, str] = {
     "pptx": "the slide deck (PowerPoint)",
     "html": "the report (HTML)",
     "dashboard": "the interactive dashboard (HTML)",
-    "recommendations": "per-segment recommendations (CSV)",
+    "recommendations": "the recommendations, one row per action (CSV)",
     "targets": "per-persona target lists (CSV)",
+    "actions": "per-action target lists with their control groups (CSV files in one ZIP)",
     "xlsx": "target lists and recommendations (Excel workbook)",
 }
 
@@ -66,17 +69,51 @@ def _collect_attachments(
             f"run `{_build_command(month, out_root, needed)}`{why} first"
         )
     out: dict[str, tuple[Attachment, ...]] = {}
-    for name, paths in wanted.items():
+    bundled = set(_action_paths(month_dir, model))
+    for audience in audiences:
         items = []
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise DeliveryError(f"{path}: cannot read attachment ({exc.strerror})") from None
+        for path in wanted[audience.name]:
+            if path in bundled:
+                continue
             maintype, subtype = _MIME.get(path.suffix.lower(), ("application", "octet-stream"))
-            items.append(Attachment(path.name, data, maintype, subtype))
-        out[name] = tuple(items)
+            items.append(Attachment(path.name, _read(path), maintype, subtype))
+        if "actions" in audience.attach and bundled:
+            items.append(_zip_actions(month, _action_paths(month_dir, model)))
+        out[audience.name] = tuple(items)
     return out
+
+
+def action_zip_name(month: str) -> str:
+    """The ZIP of the per-action target lists: ``action-targets-2026-11.zip``."""
+    return f"action-targets-{month}.zip"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DeliveryError(f"{path}: cannot read attachment ({exc.strerror})") from None
+
+
+def _zip_actions(month: str, paths: list[Path]) -> Attachment:
+    """The per-action lists in one deflated ZIP (CSV shrinks several times, so more fits under the
+    size limit); entries carry a fixed date, so the same lists give the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in paths:
+            entry = zipfile.ZipInfo(path.name, date_time=(int(month[:4]), int(month[5:7]), 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, _read(path))
+    return Attachment(action_zip_name(month), buffer.getvalue(), "application", "zip")
+
+
+def _action_paths(month_dir: Path, model: dict) -> list[Path]:
+    """The per-action target lists the build wrote for ``model``'s actions, in the model's order."""
+    segments = model.get("segments") or []
+    stems = target_stems((s["id"], s.get("name", ""), s.get("persona_key")) for s in segments)
+    folder = month_dir / TARGETS_FOLDER
+    return [folder / action_file_name(stems[a["segment_id"]], a["key"])
+            for a in model.get("actions") or [] if a.get("segment_id") in stems and a.get("key")]
 
 
 def _paths_for(kind: str, month_dir: Path, month: str, model: dict) -> list[Path]:
@@ -85,8 +122,8 @@ def _paths_for(kind: str, month_dir: Path, month: str, model: dict) -> list[Path
     folder = month_dir / TARGETS_FOLDER
     if kind == "recommendations":
         return [folder / "recommendations.csv"]
-    from reportgen.monthly.targets import target_stems  # the same names the build wrote
-
+    if kind == "actions":
+        return _action_paths(month_dir, model)
     segments = model.get("segments") or []
     stems = target_stems((s["id"], s.get("name", ""), s.get("persona_key")) for s in segments)
     return [folder / f"{stem}.csv" for stem in stems.values()]

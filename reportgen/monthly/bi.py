@@ -1,6 +1,6 @@
 """BI extracts: tidy tables for Power BI, Tableau or any tool that reads Parquet or CSV.
 
-``reportgen export --format parquet|csv`` writes four tables (one file each) and their schema,
+``reportgen export --format parquet|csv`` writes five tables (one file each) and their schema,
 all or nothing, into one folder:
 
 ====================  =======================================================================
@@ -10,10 +10,14 @@ all or nothing, into one folder:
                       dimension; there is no second ``tenure`` column because Power BI and
                       Tableau treat column names case-insensitively and would reject the pair.
 ``segment_profiles``  long format, one row per (segment, profile feature): ``segment``,
-                      ``persona``, ``feature``, ``mean``, ``median``, ``portfolio_mean``, ``z``
+                      ``persona``, ``feature``, ``mean``, ``median``, ``portfolio_mean``, ``z``, ``index``
 ``kpis``              long format, one row per (segment, KPI): ``month``, ``segment`` (the
                       segment id as text, ``"all"`` for the portfolio), ``persona``
                       (``"Portfolio"`` for the portfolio), ``kpi``, ``value``
+``actions``           one row per sized action, as ``targets/recommendations.csv``: ``month``,
+                      ``segment``, ``persona``, ``action``, ``text``, ``eligible_rule``,
+                      ``eligible``, ``control``, ``balance``, ``purchases``, ``cash_advance``,
+                      ``period_months``, ``stake``, ``kpi``, ``channel``, ``priority``, ``target_list``
 ``migration``         customers moving between personas: ``month_from``, ``month_to``,
                       ``persona_from``, ``persona_to``, ``customers`` (no rows until the
                       history store holds a previous month)
@@ -41,6 +45,7 @@ from reportgen.data.contract import BY_NAME, FEATURES, ID_COLUMN
 from reportgen.errors import ConfigError, RenderError
 from reportgen.monthly.exports import export_values
 from reportgen.monthly.outputs import csv_bytes, write_set
+from reportgen.monthly.targets import recommendations_table
 from reportgen.report.model import KPI_FORMULAS, LIMIT_BANDS, UTILISATION_BANDS, ReportModel
 
 BI_FORMATS = ("parquet", "csv")
@@ -72,6 +77,8 @@ BI_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "median": ("float64", "Median of the feature in the segment"),
         "portfolio_mean": ("float64", "Mean of the feature over all customers"),
         "z": ("float64", "Segment mean of the standardised feature (log1p first for amounts); 0 = portfolio average"),
+        "index": ("float64", "Segment mean as an index of the portfolio mean (100 = portfolio), as the report shows it; "
+                             "empty where the portfolio mean is zero"),
     },
     "kpis": {
         "month": ("string", "Report month, YYYY-MM"),
@@ -79,6 +86,25 @@ BI_SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "persona": ("string", "Segment name, or 'Portfolio'"),
         "kpi": ("string", "KPI key: customers, balance, purchases, payments, utilisation, avg_balance, ..."),
         "value": ("float64", "KPI value: counts, dollars, or shares of 1 (utilisation, full_payment, cash_advance_users)"),
+    },
+    "actions": {
+        "month": ("string", "Report month, YYYY-MM"),
+        "segment": ("int64", "Segment id, 1..k"),
+        "persona": ("string", "Segment name"),
+        "action": ("string", "Action key from the playbook (stable from month to month)"),
+        "text": ("string", "What to do"),
+        "eligible_rule": ("string", "Who is eligible, in words"),
+        "eligible": ("int64", "Customers eligible for the action (its target list's rows)"),
+        "control": ("int64", "Of them, held out as the control group (not to be contacted)"),
+        "balance": ("float64", "Balances of the eligible customers at the month's end, dollars"),
+        "purchases": ("float64", "Purchases of the eligible customers over the extract's period, dollars"),
+        "cash_advance": ("float64", "Cash advances of the eligible customers over the extract's period, dollars"),
+        "period_months": ("int64", "Months the purchases and cash advances cover"),
+        "stake": ("string", "Which amount the action is about (balances, purchases, cash advances, ...)"),
+        "kpi": ("string", "The KPI to watch"),
+        "channel": ("string", "Channel"),
+        "priority": ("string", "Priority: high, medium or low"),
+        "target_list": ("string", "The action's target list file in OUT/MONTH/targets/"),
     },
     "migration": {
         "month_from": ("string", "Earlier month, YYYY-MM"),
@@ -94,7 +120,7 @@ _DTYPES = {"string": "object", "int64": "int64", "float64": "float64"}
 
 def write_bi_extracts(result, model: ReportModel, out_dir: Path, fmt: str) -> list[Path]:
     """Write the BI tables as ``fmt`` ("parquet" or "csv") into ``out_dir``, all or nothing;
-    return the paths written (the four tables, then ``bi-schema.json``)."""
+    return the paths written (the five tables, then ``bi-schema.json``)."""
     if fmt not in BI_FORMATS:
         raise ConfigError(f"unknown BI extract format {fmt!r}; valid formats: {', '.join(BI_FORMATS)}")
     tables = build_bi_tables(result, model)
@@ -104,11 +130,12 @@ def write_bi_extracts(result, model: ReportModel, out_dir: Path, fmt: str) -> li
 
 
 def build_bi_tables(result, model: ReportModel) -> dict[str, pd.DataFrame]:
-    """The four tables as DataFrames with the columns and dtypes of :data:`BI_SCHEMA`."""
+    """The five tables as DataFrames with the columns and dtypes of :data:`BI_SCHEMA`."""
     tables = {
         "customers": customers_table(result, model),
         "segment_profiles": profiles_table(model),
         "kpis": kpis_table(model),
+        "actions": actions_table(model),
         "migration": migration_table(model),
     }
     return {name: _conform(frame, name) for name, frame in tables.items()}
@@ -156,10 +183,29 @@ def profiles_table(model: ReportModel) -> pd.DataFrame:
                 "median": row.median,
                 "portfolio_mean": row.portfolio_mean,
                 "z": row.z,
+                "index": row.index if row.index is not None else float("nan"),
             }
             for s in model.segments
             for row in s.profile
         ]
+    )
+
+
+def actions_table(model: ReportModel) -> pd.DataFrame:
+    """Every sized action, as the rows of ``recommendations.csv`` and the workbook's sheet."""
+    table = recommendations_table(model)
+    return pd.DataFrame(
+        {
+            "month": model.facts.month,
+            "segment": [a.segment_id for a in model.actions],
+            "persona": table["Segment"], "action": table["Action key"], "text": table["Action"],
+            "eligible_rule": table["Who is eligible"], "eligible": table["Eligible customers"],
+            "control": table["Control customers"], "balance": table["Balance at month end"],
+            "purchases": table["Purchases over period"], "cash_advance": table["Cash advance over period"],
+            "period_months": table["Period (months)"], "stake": table["Money at stake"], "kpi": table["KPI"],
+            "channel": table["Channel"], "priority": table["Priority"], "target_list": table["Target list"],
+        },
+        columns=list(BI_SCHEMA["actions"]),
     )
 
 

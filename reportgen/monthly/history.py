@@ -8,7 +8,10 @@ transaction):
   customers, versions, the model file itself (JSON), the reference distribution of the key
   features in the model's fit month (JSON, for population-shift measures) and the month's filter
   cube with segment names (JSON, for the dashboard's month filter);
-- ``assignments``: month, customer id, segment id, segment name;
+- ``assignments``: month, customer id, segment id, segment name, and the customer's balance,
+  purchases and cash advance that month (FLOAT, 4 bytes: next month values the customers who
+  moved with what they had, e.g. the spend of Frequent Spenders who went dormant; NULL in
+  months recorded before these columns existed);
 - ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs;
 - ``campaign_members``: month, segment name, action key and text, KPI, customer id and whether
   the customer was held out as control (the month's per-action target lists).
@@ -37,6 +40,9 @@ CREATE TABLE IF NOT EXISTS runs (
     cube_json VARCHAR
 );
 CREATE TABLE IF NOT EXISTS assignments (month VARCHAR, cust_id VARCHAR, segment INTEGER, name VARCHAR);
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS balance FLOAT;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS purchases FLOAT;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS cash_advance FLOAT;
 CREATE TABLE IF NOT EXISTS segment_kpis (
     month VARCHAR, segment INTEGER, name VARCHAR, persona_key VARCHAR, color VARCHAR, customers BIGINT,
     share DOUBLE, balance DOUBLE, purchases DOUBLE, payments DOUBLE, utilisation DOUBLE,
@@ -102,8 +108,8 @@ def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
 
     A build writes the records, moves its files into place and then commits, so a database that
     is locked, corrupt or on a full disk fails the build before any file reaches its final name.
-    ``assignments`` (month, cust_id, segment, name) and ``campaigns`` (the campaign members) are
-    DataFrames or Arrow tables (DuckDB scans either)."""
+    ``assignments`` (month, cust_id, segment, name and, when given, :data:`AMOUNT_COLUMNS`) and
+    ``campaigns`` (the campaign members) are DataFrames or Arrow tables (DuckDB scans either)."""
     month = run["month"]
     with connect(path) as con:
         # rows of a month are never read back in insertion order (every query orders or groups),
@@ -118,7 +124,10 @@ def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
             [run[c] for c in columns],
         )
         con.register("new_assignments", assignments)
-        con.execute("INSERT INTO assignments SELECT month, cust_id, segment, name FROM new_assignments")
+        given = set(assignments.column_names if hasattr(assignments, "column_names") else assignments.columns)
+        amounts = ", ".join(c if c in given else f"NULL AS {c}" for c in AMOUNT_COLUMNS)
+        con.execute(f"INSERT INTO assignments (month, cust_id, segment, name, {', '.join(AMOUNT_COLUMNS)}) "
+                    f"SELECT month, cust_id, segment, name, {amounts} FROM new_assignments")
         con.register("new_segments", segments)
         con.execute(f"INSERT INTO segment_kpis SELECT {', '.join(SEGMENT_COLUMNS)} FROM new_segments")
         if campaigns is not None and len(campaigns):
@@ -127,6 +136,9 @@ def recording(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
                         "FROM new_campaigns")
         yield lambda: con.execute("COMMIT")
 
+
+#: The amounts stored with every customer's assignment (as FLOAT) and summed over the movers.
+AMOUNT_COLUMNS = ("balance", "purchases", "cash_advance")
 
 SEGMENT_COLUMNS = (
     "month", "segment", "name", "persona_key", "color", "customers", "share", "balance", "purchases",
@@ -161,12 +173,16 @@ def load_trend(path: Path, month: str, months: int) -> pd.DataFrame:
 
 def load_migration(path: Path, month_from: str, current) -> pd.DataFrame:
     """Customers per (segment name in ``month_from``, segment name now) for customers in both,
-    with the sums of their current ``balance`` and ``purchases`` when ``current`` has them.
+    with the sums of their current amounts (:data:`AMOUNT_COLUMNS` that ``current`` has) and of
+    their amounts in ``month_from`` (``balance_before``, ``purchases_before``,
+    ``cash_advance_before``; NaN when that month was recorded without them).
 
     ``current`` has columns ``cust_id`` and ``name`` (this month's assignments, not yet stored; a
     DataFrame or an Arrow table)."""
     names = current.column_names if hasattr(current, "column_names") else list(current.columns)
-    sums = "".join(f", sum(b.{c}) AS {c}" for c in ("balance", "purchases") if c in names)
+    sums = "".join(f", sum(b.{c}) AS {c}" for c in AMOUNT_COLUMNS if c in names)
+    # float32 amounts summed in double precision: a segment's total keeps its cents
+    sums += "".join(f", sum(CAST(a.{c} AS DOUBLE)) AS {c}_before" for c in AMOUNT_COLUMNS)
     with connect(path) as con:
         con.register("current_assignments", current)
         return con.execute(

@@ -3,12 +3,13 @@
 :func:`send_month` builds one :class:`email.message.EmailMessage` per audience from the files a
 build left in ``OUT/MONTH/`` and sends it over SMTP. Attachments are chosen per audience by
 name (:data:`ATTACHMENTS`): ``pdf``, ``pptx``, ``html``, ``dashboard`` (the deliverables),
-``recommendations`` (``targets/recommendations.csv``) and ``targets`` (the per-persona CSV
-target lists in ``targets/``). Every message carries a short HTML summary (with a plain-text
+``recommendations`` (``targets/recommendations.csv``), ``targets`` (the per-persona CSV
+target lists in ``targets/``) and ``actions`` (the per-action target lists with their control
+groups, in one ZIP; the body then lists every action with its counts and file). Every message carries a short HTML summary (with a plain-text
 alternative) built from ``report-model.json``: the headline KPIs, the segment sizes, the three
-findings and, when the model has one, its optional ``changes`` field (a list of sentences, or
+points that matter most (the executive story) and, when the model has one, its optional ``changes`` field (a list of sentences, or
 of objects with a ``text`` key) under "What changed". Never customer ids: the summary reads
-only the facts, KPIs, segment names and sizes, findings and changes.
+only the facts, KPIs, segment names and sizes, the story and changes.
 
 Reliability rules kept here:
 
@@ -165,7 +166,8 @@ def _check_settings(email: EmailSettings, dry_run: bool, show_customer_ids: bool
                 f"valid: {', '.join(ATTACHMENTS)}"
             )
         if is_executive(audience):
-            with_ids = [a for a in audience.attach if a in ("targets", "xlsx") or (a == "dashboard" and show_customer_ids)]
+            with_ids = [a for a in audience.attach
+                        if a in ("targets", "actions", "xlsx") or (a == "dashboard" and show_customer_ids)]
             if with_ids:
                 raise ConfigError(
                     f"[email.audiences.{audience.name}] attaches {', '.join(with_ids)}, which hold customer ids; "

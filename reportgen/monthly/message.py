@@ -12,7 +12,8 @@ from html import escape
 
 from reportgen.config import Audience, EmailSettings
 from reportgen.errors import ConfigError
-from reportgen.monthly.attachments import Attachment
+from reportgen.monthly.attachments import Attachment, action_zip_name
+from reportgen.render.formats import action_file_name, target_stems
 from reportgen.report.formatting import format_count, format_share, month_label
 
 HEADLINE_KPIS = ("customers", "balance", "purchases", "utilisation", "full_payment", "cash_advance_users")
@@ -57,8 +58,7 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     """The e-mail body as (plain text, HTML) from the report model's JSON tree.
 
     Reads only ``facts.title``, ``kpis``, ``segments`` (name, customers, share), ``story``
-    (the executive summary: situation, points, actions, period; ``findings`` when a model has
-    none) and the optional ``changes``: never customer ids.
+    (the executive summary: situation, points, actions, period) and the optional ``changes``: never customer ids.
     """
     title = str(model.get("facts", {}).get("title") or "Customer Segmentation Report")
     label = month_label(month)
@@ -69,10 +69,10 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     ]
     story = model.get("story") or {}
     situation = str(story.get("situation") or "")
-    findings = [str(f) for f in story.get("points") or model.get("findings") or []]
+    findings = [str(f) for f in story.get("points") or []]
     actions = [str(a) for a in story.get("actions") or []]
     period = str(story.get("period") or "")
-    actions += [str(e) for e in story.get("effects") or []]
+    actions += [str(e) for e in story.get("effects") or [] if str(e) not in findings]  # said once
     changes = _changes(model.get("changes"))
 
     lines = [f"{title}: {label}", ""] + ([situation, ""] if situation else [])
@@ -85,6 +85,11 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
         lines += [period, ""]
     if changes:
         lines += ["What changed since last month"] + [f"- {c}" for c in changes] + [""]
+    listed = _action_lists(model) if action_zip_name(month) in attachments else []
+    if listed:
+        lines += [f"Target lists by action (in {action_zip_name(month)}; rows flagged control: do not contact)"]
+        lines += [f"- {segment}: {text}: {eligible} eligible, {control} control, {contact} to contact ({name})"
+                  for segment, text, eligible, control, contact, name in listed] + [""]
     if attachments:
         lines += ["Attached"] + [f"- {a}" for a in attachments] + [""]
     lines += ["This message was sent automatically by reportgen."]
@@ -121,11 +126,37 @@ def render_summary(model: dict, month: str, attachments: list[str]) -> tuple[str
     if changes:
         parts += ["<h2 style=\"font-size:16px\">What changed since last month</h2><ul>"]
         parts += [f"<li>{e(c)}</li>" for c in changes] + ["</ul>"]
+    if listed:
+        parts += [f"<h2 style=\"font-size:16px\">Target lists by action</h2><p>In {e(action_zip_name(month))}, one "
+                  "file per action. Rows flagged <code>control</code> are the control group: do not contact them, "
+                  "so next month's report can measure the action.</p><table>",
+                  f"<tr><th {cell} align=\"left\">Segment</th><th {cell} align=\"left\">Action</th>"
+                  f"<th {cell} align=\"right\">Eligible</th><th {cell} align=\"right\">Control</th>"
+                  f"<th {cell} align=\"right\">To contact</th><th {cell} align=\"left\">File</th></tr>"]
+        parts += [f"<tr><td {cell}>{e(segment)}</td><td {cell}>{e(text)}</td><td {cell} align=\"right\">{e(eligible)}</td>"
+                  f"<td {cell} align=\"right\">{e(control)}</td><td {cell} align=\"right\">{e(contact)}</td>"
+                  f"<td {cell}>{e(name)}</td></tr>" for segment, text, eligible, control, contact, name in listed]
+        parts += ["</table>"]
     if attachments:
         parts += ["<p>Attached: " + ", ".join(e(a) for a in attachments) + ".</p>"]
     parts += ['<p style="color:#666;font-size:12px">This message was sent automatically by reportgen.</p>']
     parts += ["</body></html>"]
     return "\n".join(lines) + "\n", "\n".join(parts) + "\n"
+
+
+def _action_lists(model: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """Every action of the model with its counts and its target list's file name:
+    (segment, text, eligible, control, to contact, file), largest money at stake first."""
+    segments = model.get("segments") or []
+    stems = target_stems((s["id"], s.get("name", ""), s.get("persona_key")) for s in segments)
+    rows = []
+    for a in model.get("actions") or []:
+        if a.get("segment_id") not in stems or not a.get("key"):
+            continue
+        eligible, control = int(a.get("eligible") or 0), int(a.get("control") or 0)
+        rows.append((str(a.get("segment", "")), str(a.get("text", "")), format_count(eligible), format_count(control),
+                     format_count(eligible - control), action_file_name(stems[a["segment_id"]], a["key"])))
+    return rows
 
 
 def _headline_kpis(kpis: list) -> list[tuple[str, str]]:

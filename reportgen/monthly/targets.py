@@ -8,8 +8,11 @@ columns are a contract that campaign tools import:
 ``targets-<persona>.parquet``   :data:`TARGET_COLUMNS`. ``<persona>`` is the playbook key
                                 (``targets-revolvers.csv``) or, for a segment that fits no
                                 persona, a slug of its descriptive name.
-``recommendations.csv``         one row per segment: :data:`RECOMMENDATION_COLUMNS`; the
-                                playbook's actions (and risks) joined with ``"; "``.
+``recommendations.csv``         one row per sized action: :data:`RECOMMENDATION_COLUMNS` (who is
+                                eligible, eligible and control customers, the balance at the
+                                month's end and the purchases and cash advance over the
+                                extract's period, KPI, channel, priority, the action's own
+                                target list ``targets-<persona>--<action>.csv``).
 ==============================  =============================================================
 
 Target columns: ``CUST_ID``, ``segment`` (1..k, as in the report), ``persona`` (the segment's
@@ -43,7 +46,7 @@ from reportgen.data.contract import ID_COLUMN
 from reportgen.data.features import ratio_column
 from reportgen.monthly.exports import export_array
 from reportgen.monthly.outputs import csv_bytes, neutralised_text, write_set
-from reportgen.render.formats import target_stems  # noqa: F401  (the build, the mailer and the dashboard agree)
+from reportgen.render.formats import action_file_name, target_stems  # the build, the mailer and the dashboard agree
 
 TARGETS_FOLDER = "targets"
 RECOMMENDATIONS_FILE = "recommendations.csv"
@@ -54,7 +57,9 @@ TARGET_COLUMNS: tuple[str, ...] = (
     ID_COLUMN, "segment", "persona", "persona_key", *_MONEY, "UTILISATION", *_SHARES, "TENURE",
 )
 RECOMMENDATION_COLUMNS: tuple[str, ...] = (
-    "Segment", "Description", "Action", "Risks", "Customers", "Target list",
+    "Segment", "Action key", "Action", "Who is eligible", "Eligible customers", "Control customers",
+    "Customers to contact", "Balance at month end", "Purchases over period", "Cash advance over period",
+    "Period (months)", "Money at stake", "KPI", "Channel", "Priority", "Target list",
 )
 
 _SCHEMA = pa.schema(
@@ -209,18 +214,31 @@ def remove_stale_targets(folder: Path, written: Iterable[Path]) -> None:
 
 
 def recommendations_table(model, stems: dict[int, str] | None = None) -> pd.DataFrame:
-    """One row per segment: its name, description, actions, risks, size and target list file."""
+    """One row per sized action (``model.actions``, largest money at stake first): its segment, key,
+    text, eligibility rule, eligible and control customers, the money concerned with its period,
+    KPI, channel, priority and its own target list file (:mod:`reportgen.monthly.campaigns`)."""
     stems = stems or target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    months = model.facts.period_months
     rows = [
         {
-            "Segment": s.name,
-            "Description": s.description,
-            "Action": "; ".join(s.actions),
-            "Risks": "; ".join(s.risks),
-            "Customers": int(s.customers),
-            "Target list": f"{stems[s.id]}.csv",
+            "Segment": a.segment,
+            "Action key": a.key,
+            "Action": a.text,
+            "Who is eligible": a.rule,
+            "Eligible customers": int(a.eligible),
+            "Control customers": int(a.control),
+            "Customers to contact": int(a.eligible - a.control),
+            "Balance at month end": round(a.balance, 2),
+            "Purchases over period": round(a.purchases, 2),
+            "Cash advance over period": round(a.cash_advance, 2),
+            "Period (months)": int(months),
+            "Money at stake": a.stake_label,
+            "KPI": a.kpi_label,
+            "Channel": a.channel,
+            "Priority": a.priority,
+            "Target list": action_file_name(stems[a.segment_id], a.key),
         }
-        for s in model.segments
+        for a in model.actions
     ]
     return pd.DataFrame(rows, columns=list(RECOMMENDATION_COLUMNS))
 

@@ -1,7 +1,7 @@
 """The target lists and the recommendations as one Excel workbook, for marketing teams.
 
 ``segment-targets-<MONTH>.xlsx`` (``--format xlsx``) holds a ``Recommendations`` sheet (one row
-per segment, as ``recommendations.csv``, its ``Target list`` naming the segment's sheet) and one
+per action, as ``recommendations.csv``, plus a ``Segment sheet`` column naming the segment's sheet) and one
 sheet per segment, named after it, with its target list (the columns of the CSV lists,
 :data:`~reportgen.monthly.targets.TARGET_COLUMNS`). Every sheet has a frozen, bold header
 row, an auto-filter and column widths that fit; amounts carry a number format with the report's
@@ -29,9 +29,11 @@ from reportgen.report.formatting import spreadsheet_money_format
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit, header included
 _SHEET_NAME_LIMIT = 31
 _BAD_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
-_MONEY_COLUMNS = ("BALANCE", "PURCHASES", "PAYMENTS", "MINIMUM_PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE")
+_MONEY_COLUMNS = ("BALANCE", "PURCHASES", "PAYMENTS", "MINIMUM_PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
+                  "Balance at month end", "Purchases over period", "Cash advance over period")
 _SHARE_COLUMNS = ("UTILISATION", "PURCHASES_FREQUENCY", "PRC_FULL_PAYMENT")
-_WHOLE_COLUMNS = ("segment", "TENURE", "Customers")
+_WHOLE_COLUMNS = ("segment", "TENURE", "Customers", "Eligible customers", "Control customers",
+                  "Customers to contact", "Period (months)")
 _WIDTH_SAMPLE = 200  # rows looked at to size a text column
 
 
@@ -42,8 +44,8 @@ def build_workbook(result, model, *, money_format: str | None = None) -> bytes:
     used: set[str] = {"recommendations"}
     lists = target_lists(result, model)
     names = {s.id: _sheet_name(s.name, used) for s in model.segments}
-    recommendations = recommendations_table(model)
-    recommendations["Target list"] = [f"sheet {names[s.id]}" for s in model.segments]
+    recommendations = recommendations_table(model)  # one row per action, as recommendations.csv
+    recommendations["Segment sheet"] = [names[a.segment_id] for a in model.actions]
     return workbook_bytes(recommendations, {names[i]: frame for i, frame in lists.items()}, money_format=money_format)
 
 
@@ -63,7 +65,7 @@ def workbook_bytes(recommendations, target_lists, *, money_format: str = "#,##0.
         "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
     }
     used = {name.lower() for name in target_lists} | {"recommendations"}
-    _write_sheet(book, "Recommendations", recommendations, formats, wrap=("Description", "Action", "Risks"))
+    _write_sheet(book, "Recommendations", recommendations, formats, wrap=("Action", "Who is eligible"))
     for name, frame in target_lists.items():
         rows = MAX_SHEET_ROWS - 1
         for part, start in enumerate(range(0, max(len(frame), 1), rows)):

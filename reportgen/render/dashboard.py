@@ -51,9 +51,17 @@ from reportgen.render.templating import (
     clean_text,
     css_color,
     inline_source,
+    key_features,
     render_template,
 )
-from reportgen.report.formatting import format_count, month_label, style_symbols
+from reportgen.report.formatting import (
+    format_count,
+    format_index,
+    format_value,
+    index_strength,
+    month_label,
+    style_symbols,
+)
 from reportgen.report.model import KPI_FORMULAS, LIMIT_BANDS, UTILISATION_BANDS, ReportModel
 
 #: The page every dashboard starts from, and the inlined stylesheet and script.
@@ -154,6 +162,16 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
     }
 
 
+def _profile_rows(segment) -> list[list]:
+    """The segment's eight most distinctive features against the portfolio, as the report's profile
+    table: [label, segment mean, portfolio mean, index (100 = portfolio), shade from -1 to 1]."""
+    return [
+        [clean_text(row.label), format_value(row.mean, row.unit), format_value(row.portfolio_mean, row.unit),
+         format_index(row.index), round(index_strength(row.index), 3) if row.index is not None else None]
+        for row in key_features(segment.profile, 8)
+    ]
+
+
 def build_dashboard_data(model: ReportModel, *, cubes: dict[str, list] | None = None) -> dict:
     """The JSON payload the page's script works from (plain values only; shape in the templates README).
 
@@ -187,6 +205,7 @@ def build_dashboard_data(model: ReportModel, *, cubes: dict[str, list] | None = 
                 "actions": [clean_text(t) for t in s.actions],
                 "risks": [clean_text(t) for t in s.risks],
                 "medians": {f: profile_medians[s.id].get(f) for f in HOVER_FEATURES},
+                "profile": _profile_rows(s),
             }
             for s in model.segments
         ],

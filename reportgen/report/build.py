@@ -1,5 +1,6 @@
 """Build the report model from a segmentation result: run facts, data quality, the k evidence,
-one :class:`~reportgen.report.model.Segment` per segment with its KPIs and profile, and findings.
+one :class:`~reportgen.report.model.Segment` per segment with its KPIs and profile; the executive story
+(:mod:`reportgen.report.story`) is written from it.
 """
 
 from __future__ import annotations
@@ -87,7 +88,6 @@ def build_report_model(
         quality=_quality(result),
         k_choice=k_choice_of(result.selection, len(result.labels), _scored_from(result)),
         segments=segments,
-        findings=describe_findings(segments, columns, labels),
         scatter=Scatter(
             x=tuple(_round(v) for v in result.pca.x),
             y=tuple(_round(v) for v in result.pca.y),
@@ -183,35 +183,6 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
     )
 
 
-def describe_findings(segments, columns: dict[str, np.ndarray], labels) -> tuple[str, str, str]:
-    """Three findings written from the data: size, spend concentration, balance risk
-    (``columns`` as :func:`kpi_columns` gives them)."""
-    total_customers = len(labels)
-    purchases, balance, limit = columns["PURCHASES"], columns["BALANCE"], columns["CREDIT_LIMIT"]
-    stats = []
-    for s in segments:
-        mask = labels == s.id - 1
-        stats.append(
-            (
-                s,
-                purchases[mask].sum() / max(purchases.sum(), 1e-9),
-                balance[mask].sum() / max(balance.sum(), 1e-9),
-                balance[mask].sum() / max(limit[mask].sum(), 1e-9),
-            )
-        )
-    largest = max(segments, key=lambda s: s.customers)
-    spend = max(stats, key=lambda t: t[1] - t[0].share)
-    risk = max(stats, key=lambda t: t[3])
-    return (
-        f"{largest.name} are the largest segment: {format_count(largest.customers)} customers, "
-        f"{format_share(largest.customers / total_customers)} of the portfolio.",
-        f"{spend[0].name} make {format_share(spend[1])} of all purchases while being "
-        f"{format_share(spend[0].share)} of customers.",
-        f"{risk[0].name} run the highest utilisation ({format_share(risk[3])} of their limits) and carry "
-        f"{format_share(risk[2])} of all balances: the first place to watch for credit risk.",
-    )
-
-
 def _facts(result, month: str, generated_at: str, title: str | None) -> RunFacts:
     packages = ("reportgen", "pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib", "python-pptx")
     versions = tuple((p, _version(p)) for p in packages) + (("python", platform.python_version()),)
@@ -286,6 +257,7 @@ def k_choice_of(selection, customers: int, scored_from: str | None = None) -> KC
            else "set by the user" if selection.forced else "chosen by the rule")
     # the reason is shown to executives: no command-line flags in it
     reason = re.sub(r";? ?use --refit to fit afresh", "", selection.reason).replace(" ()", "")
+    reason = re.sub(r";? ?--k changes it", "", reason)
     return KChoice(
         rows, selection.chosen_k, selection.forced, selection.rule, reason, selection.sample_size, customers,
         selection.weak, selection.structure, how,

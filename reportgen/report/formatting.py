@@ -83,7 +83,7 @@ def current_style() -> tuple[str, str]:
 
 def currency_symbol() -> str:
     """The currency's symbol in the current locale: ``$``, ``€``, ``CHF``..."""
-    return _symbol(_style["locale"], _style["currency"])
+    return get_currency_symbol(_style["currency"], locale=_locale(_style["locale"]))
 
 
 def spreadsheet_money_format(digits: int = 0) -> str:
@@ -101,11 +101,6 @@ def spreadsheet_money_format(digits: int = 0) -> str:
 @lru_cache(maxsize=64)
 def _locale(name: str) -> Locale:
     return Locale.parse(name)
-
-
-@lru_cache(maxsize=64)
-def _symbol(locale: str, currency: str) -> str:
-    return get_currency_symbol(currency, locale=locale)
 
 
 @lru_cache(maxsize=256)
@@ -266,6 +261,28 @@ def format_signed_share(value: float, digits: int = 0) -> str:
     return sign + format_share(abs(value), digits)
 
 
+#: An index this many times the portfolio's (or this fraction of it) gets the darkest shade: on a log
+#: scale, so 50 and 200 (half and twice the portfolio) are shaded equally strongly.
+INDEX_SATURATION = 4.0
+
+
+def format_index(index: float | None) -> str:
+    """A profile index (portfolio = 100) as a whole number; "–" where there is none (portfolio zero)."""
+    if index is None or _missing(index):
+        return "\u2013"
+    return format_count(round(index))
+
+
+def index_strength(index: float | None) -> float:
+    """Where an index sits on the shading scale, from -1 (a quarter of the portfolio or less) through
+    0 (= portfolio) to +1 (four times or more): log-symmetric, so 50 and 200 give -0.5 and +0.5."""
+    if index is None or _missing(index):
+        return 0.0
+    if index <= 0:
+        return -1.0
+    return max(-1.0, min(1.0, math.log(index / 100.0) / math.log(INDEX_SATURATION)))
+
+
 def format_value(value: float, unit: str) -> str:
     """A feature value in its unit (``$``, ``share``, ``transactions``, ``months``, ``ratio``)."""
     if unit == "$":
@@ -375,6 +392,7 @@ FILTERS = {
     "number": format_number,
     "signed": format_signed,
     "general": format_general,
+    "index": format_index,
     "value": format_value,
     "unit": unit_label,
 }

@@ -312,7 +312,6 @@ class ReportModel:
     quality: DataQuality
     k_choice: KChoice
     segments: tuple[Segment, ...]
-    findings: tuple[str, ...]
     scatter: Scatter
     correlation: Correlation
     dictionary: tuple[DictionaryEntry, ...]

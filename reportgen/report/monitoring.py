@@ -191,16 +191,19 @@ def _migration(frame, months, segments, period_months: int = 6) -> Migration | N
     table = table.reindex(index=names_from, columns=names_to, fill_value=0)
     both = int(table.to_numpy().sum())
     moved = both - int(sum(table.at[n, n] for n in names_from if n in names_to))
-    money = {(r.name_from, r.name_to): (float(getattr(r, "balance", 0) or 0), float(getattr(r, "purchases", 0) or 0))
+    money = {(r.name_from, r.name_to): (_amount(r, "balance"), _amount(r, "purchases"),
+                                          _amount(r, "balance_before", None), _amount(r, "purchases_before", None))
              for r in frame.itertuples()}
     keys = {s.name: s.persona_key for s in segments}
     flows = []
     for a in names_from:
         for b in names_to:
             if a != b and table.at[a, b] > 0:
-                balance, purchases = money.get((a, b), (0.0, 0.0))
-                value = purchases if keys.get(b) == "dormant" else balance
-                flows.append((value, int(table.at[a, b]), a, b, balance, purchases))
+                balance, purchases, balance_before, purchases_before = money.get((a, b), (0.0, 0.0, None, None))
+                # customers who went dormant buy little now: value them with what they bought last month
+                value = (purchases_before if purchases_before is not None else purchases) if keys.get(b) == "dormant" \
+                    else balance
+                flows.append((value, int(table.at[a, b]), a, b, balance, purchases, balance_before, purchases_before))
     flows.sort(key=lambda f: (-f[0], -f[1], f[2], f[3]))
     highlights = tuple(_describe_move(f, keys, period_months) for f in flows[:3])
     at_risk = tuple(
@@ -215,29 +218,55 @@ def _migration(frame, months, segments, period_months: int = 6) -> Migration | N
     )
 
 
+def _amount(row, column: str, missing: float | None = 0.0) -> float | None:
+    """A summed amount of a migration row; ``missing`` where the column is absent or empty (a month
+    recorded before the history kept amounts)."""
+    value = getattr(row, column, None)
+    return missing if value is None or not np.isfinite(value) else float(value)
+
+
 def _describe_move(flow, keys: dict, period_months: int) -> str:
     """One move between two segments, with the money it carries and what it needs."""
-    _value, count, a, b, balance, purchases = flow
+    _value, count, a, b, balance, purchases, balance_before, purchases_before = flow
     if keys.get(b) == "dormant":
+        if purchases_before is not None:
+            return (f"{format_count(count)} {a} moved to {b}; last month they had bought "
+                    f"{format_money(purchases_before, compact=True)} over {period_months} months.")
         return (f"{format_count(count)} {a} moved to {b}; they bought {format_money(purchases, compact=True)} in the last "
                 f"{period_months} months.")
+    before = f"last month {format_money(balance_before, compact=True)}" if balance_before is not None else ""
     if keys.get(b) == "revolvers":
-        return f"{format_count(count)} {a} moved to {b}, carrying {format_money(balance, compact=True)} of balances."
-    return f"{format_count(count)} {a} moved to {b} ({format_money(balance, compact=True)} of balances)."
+        return (f"{format_count(count)} {a} moved to {b}, carrying {format_money(balance, compact=True)} of balances"
+                + (f" ({before})." if before else "."))
+    return (f"{format_count(count)} {a} moved to {b} ({format_money(balance, compact=True)} of balances"
+            + (f"; {before})." if before else ")."))
 
 
 def _describe_inflow(name: str, key: str, flows, period_months: int) -> tuple[float, str]:
-    """The customers who moved into an at-risk segment, with the money concerned: (value, sentence)."""
+    """The customers who moved into an at-risk segment, with the money concerned: (value, sentence).
+    Moves into a dormant segment are valued with what the customers bought in last month's extract
+    (now they buy little), moves into a revolving segment with the balances they carry now."""
     count = sum(f[1] for f in flows)
     largest = max(flows, key=lambda f: f[0])
     if key == "dormant":
+        known = all(f[7] is not None for f in flows)
+        if known:
+            spend = sum(f[7] for f in flows)
+            return spend, (
+                f"{format_count(count)} customers went dormant this month (moved to {name}); in last month's extract "
+                f"they had bought {format_money(spend, compact=True)} over {period_months} months "
+                f"({format_money(spend / period_months, compact=True)} a month), {format_money(largest[7], compact=True)} "
+                f"of it by the {format_count(largest[1])} {largest[2]} among them: the churn to win back with a "
+                "reactivation offer.")
         spend = sum(f[5] for f in flows)
         return spend, (f"{format_count(count)} customers went dormant this month (moved to {name}); they bought "
                        f"{format_money(spend, compact=True)} in the last {period_months} months, most of it from "
                        f"{largest[2]} ({format_count(largest[1])} customers): the churn to win back with a reactivation offer.")
     balance = sum(f[4] for f in flows)
+    before = (f" (they carried {format_money(sum(f[6] for f in flows), compact=True)} last month)"
+              if all(f[6] is not None for f in flows) else "")
     return balance, (f"{format_count(count)} customers moved to {name} this month with {format_money(balance, compact=True)} "
-                     f"of balances, most from {largest[2]} ({format_count(largest[1])} customers): credit follow-up "
+                     f"of balances{before}, most from {largest[2]} ({format_count(largest[1])} customers): credit follow-up "
                      "needed, with repayment plans and no limit increases.")
 
 

@@ -241,7 +241,7 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
             events.append(f"{info.name} has almost vanished: {format_share(share)} of customers this month.")
         elif info.persona_key in keys and (naming.fit < playbook.min_fit or failed):
             why = f"fails {', '.join(failed)}" if failed else f"fit {format_number(naming.fit)}"
-            events.append(f"{info.name} no longer fits its persona ({why}); consider a refit (--refit).")
+            events.append(f"{info.name} no longer fits its persona ({why}); consider fitting the segments afresh.")
     psi, psi_last, current, zeros = _drift(previous, clean.features)
     continuity = Continuity(
         "score", previous.model_month, previous.previous_month, psi,

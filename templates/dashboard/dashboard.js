@@ -657,6 +657,32 @@
     });
   }
 
+  // The profile index cell's shade: white at 100, red above, blue below, on the report's log scale.
+  function indexShade(t) {
+    const end = t > 0 ? [178, 24, 43] : [33, 102, 172];
+    const a = Math.min(1, Math.abs(t));
+    return "rgb(" + end.map(function (c) { return Math.round(255 + (c - 255) * a); }).join(", ") + ")";
+  }
+
+  function fillProfile(rows) {
+    const body = document.querySelector("#detail-profile tbody");
+    body.replaceChildren();
+    rows.forEach(function (row) {
+      const tr = document.createElement("tr");
+      row.slice(0, 4).forEach(function (text, i) {
+        const cell = document.createElement(i ? "td" : "th");
+        if (i) cell.className = "num"; else cell.scope = "row";
+        cell.textContent = text;
+        if (i === 3 && row[4] !== null) {
+          cell.style.backgroundColor = indexShade(row[4]);
+          if (Math.abs(row[4]) > 0.6) cell.style.color = "#ffffff";
+        }
+        tr.appendChild(cell);
+      });
+      body.appendChild(tr);
+    });
+  }
+
   function openSegment(id, moveFocus) {
     if (!segmentById.has(id)) return;
     if (state.focus !== id) state.page = 0;
@@ -671,6 +697,7 @@
     fillList("detail-traits", s.traits);
     fillList("detail-actions", s.actions);
     fillList("detail-risks", s.risks);
+    fillProfile(s.profile);
     update();
     if (moveFocus) {
       document.getElementById("detail-heading").focus({ preventScroll: true });

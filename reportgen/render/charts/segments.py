@@ -11,7 +11,6 @@ from reportgen.render.charts.style import (
     DIVERGING,
     DPI,
     HEADER,
-    HEAT_LIMIT,
     INK,
     LABEL_SIZE,
     PAD,
@@ -34,16 +33,17 @@ from reportgen.render.charts.style import (
     _panel_title,
     _place,
     _profile,
-    _signed,
     _style,
     _text,
     _wrap,
 )
 from reportgen.report.formatting import (
     format_count,
+    format_index,
     format_money,
     format_number,
     format_share,
+    index_strength,
     unit_label,
 )
 from reportgen.report.model import ReportModel
@@ -208,24 +208,28 @@ def describe_comparison(model: ReportModel) -> str:
 
 
 def plot_profile_heat(model: ReportModel):
-    """Segments x profile features, cells = z-score against the portfolio, a colour key per row."""
+    """Segments x profile features, cells = the segment's mean as an index of the portfolio's
+    (100 = portfolio), shaded on a log scale centred at 100 (50 and 200 equally strong)."""
+    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Rectangle
 
     segments = model.segments
     n, m = len(segments), len(HEAT_FEATURES)
-    z = np.array([[_profile(s, f).z for f in HEAT_FEATURES] for s in segments], dtype=float)
+    index = [[_profile(s, f).index for f in HEAT_FEATURES] for s in segments]
+    strength = np.array([[index_strength(v) for v in row] for row in index], dtype=float)
     fig = _figure(_clamp(2.3 + 0.34 * n, 3.5, 5.0))
-    subtitle = "Each segment's average against the portfolio, in standard deviations (z-score)"
+    subtitle = "Each segment's average as an index of the portfolio's: 100 = portfolio, 200 = twice, 50 = half"
     _header(fig, TITLES["profile_heat"], subtitle)
     ax = fig.add_axes((0, 0, 1, 1))
-    image = ax.imshow(
-        np.clip(z, -HEAT_LIMIT, HEAT_LIMIT), cmap=DIVERGING, vmin=-HEAT_LIMIT, vmax=HEAT_LIMIT, aspect="auto",
-        interpolation="nearest",
-    )
+    image = ax.imshow(strength, cmap=DIVERGING, vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    missing = np.array([[v is None for v in row] for row in index])
+    if missing.any():  # no portfolio value to compare with: a grey cell, not "as the portfolio"
+        ax.imshow(np.where(missing, 1.0, np.nan), cmap=ListedColormap(["#d9d9d9"]), vmin=0, vmax=1,
+                  aspect="auto", interpolation="nearest")
     for i in range(n):
         for j in range(m):
-            _text(ax, j, i, _signed(z[i, j]), CELL_SIZE, ha="center", va="center",
-                  color="white" if abs(z[i, j]) > 1.3 else INK)
+            _text(ax, j, i, format_index(index[i][j]), CELL_SIZE, ha="center", va="center",
+                  color="white" if abs(strength[i, j]) > 0.65 else INK)
         ax.add_patch(Rectangle((-0.95, i - 0.42), 0.32, 0.84, color=segments[i].color, clip_on=False))
     ax.set_xlim(-1.0, m - 0.5)
     ax.set_xticks(range(m), [SHORT_LABELS[f] for f in HEAT_FEATURES], rotation=40, ha="right", rotation_mode="anchor")
@@ -234,19 +238,21 @@ def plot_profile_heat(model: ReportModel):
     _style(ax, grid=None, spines=False)
     ax.tick_params(left=False, bottom=False)
     _place(fig, [[ax]], left=_left_space(fig, ax), right=0.95, top=HEADER + 0.04, bottom=_bottom_space(fig, ax))
-    _colorbar(fig, image, ax, "z-score (standard deviations)", (-2, -1, 0, 1, 2), extend="both")
+    ticks = (25, 50, 100, 200, 400)
+    _colorbar(fig, image, ax, "index (100 = portfolio)", [index_strength(t) for t in ticks], extend="both")
+    fig.axes[-1].set_yticklabels([format_index(t) for t in ticks])
     return fig
 
 
 def describe_profile_heat(model: ReportModel) -> str:
-    """The heat table in words: every segment's z-scores."""
+    """The heat table in words: every segment's index against the portfolio."""
     rows = []
     for s in model.segments:
-        cells = ", ".join(f"{SHORT_LABELS[f]} {_signed(_profile(s, f).z)}" for f in HEAT_FEATURES)
+        cells = ", ".join(f"{SHORT_LABELS[f]} {format_index(_profile(s, f).index)}" for f in HEAT_FEATURES)
         rows.append(f"{s.name}: {cells}")
     return (
-        "Heat table of each segment's profile as z-scores against the portfolio "
-        f"(positive = above the portfolio average). {'; '.join(rows)}."
+        "Heat table of each segment's average as an index of the portfolio's "
+        f"(100 = the portfolio, 200 = twice as much, 50 = half). {'; '.join(rows)}."
     )
 
 

@@ -16,7 +16,6 @@ from reportgen.report.formatting import (
     format_money,
     format_number,
     format_share,
-    format_signed,
     month_short,
     strip_illegal,
 )
@@ -46,7 +45,6 @@ DIVERGING = "RdBu_r"  # ColorBrewer: colour-blind safe, white at 0
 
 LABELLED_CORRELATION = 0.5  # only the notable cells carry their value: the rest is colour
 
-HEAT_LIMIT = 2.0  # z-scores beyond +-2 share the end colours (the cells still print the value)
 
 TITLE_SIZE = 11.0
 
@@ -285,11 +283,6 @@ def _wrap(text: str, width: int, lines: int) -> str:
     return "\n".join(textwrap.wrap(text, max(width, 8), max_lines=lines, placeholder=" ...")) or text
 
 
-def _signed(z: float) -> str:
-    """A z-score with one decimal and its sign; values that round to zero print as +0.0, not -0.0."""
-    return format_signed(round(z, 1) + 0.0, 1) if np.isfinite(z) else "n/a"
-
-
 def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
@@ -306,7 +299,7 @@ TITLES: dict[str, str] = {
     "k_evidence": "How the number of segments was chosen",
     "pca": "Segments in the first two principal components",
     "comparison": "How the segments compare",
-    "profile_heat": "Persona profiles",
+    "profile_heat": "Profiles against the portfolio",
     "correlation": "How the features move together",
     "trend": "Segment sizes over the last months",
     "migration": "Where customers moved since last month",

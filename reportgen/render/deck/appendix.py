@@ -17,8 +17,6 @@ from reportgen.render.deck.slides import (
     new_slide,
     set_title,
     shape_rect,
-    slide_area,
-    text_frames,
     usable_placeholder,
 )
 from reportgen.render.deck.textfit import Para, cut_words, word_fractions
@@ -40,8 +38,7 @@ def build_appendix(deck) -> None:
     _k_table(deck)
     _migration_table(deck)
     build_k_evidence(deck)  # native; the dense correlation heatmap stays in the PDF and HTML report
-    _quality(deck)
-    _facts(deck)
+    _facts(deck)  # with the data quality rows: two short slides were half empty
 
 
 _K_COLUMNS = ("k", "Silhouette", "Stability", "Calinski-Harabasz", "Davies-Bouldin", "Inertia",
@@ -102,24 +99,19 @@ def _migration_table(deck) -> None:
                     cell.fill.fore_color.rgb = RGBColor(0xE4, 0xE4, 0xE4)
 
 
-def _quality(deck) -> None:
+def _quality_rows(deck) -> list[tuple[str, str]]:
+    """What loading and validation did to the extract, as (fact, value) rows of the run-facts table."""
     quality = deck.model.quality
-    lines = [f"{format_count(quality.rows_read)} rows read, {format_count(quality.rows_used)} used",
-             f"File: {quality.file_format}, {quality.delimiter} delimited, {quality.encoding} encoding"]
-    lines += [f"{c.column}: {format_count(c.count)} {c.note}" for c in quality.imputed]
-    lines += [f"{c.column}: {format_count(c.count)} {c.note}" for c in quality.capped]
+    rows = [("Rows", f"{format_count(quality.rows_read)} read, {format_count(quality.rows_used)} used"),
+            ("File", f"{quality.file_format}, {quality.delimiter} delimited, {quality.encoding} encoding")]
+    rows += [(c.column, f"{format_count(c.count)} {c.note}") for c in (*quality.imputed, *quality.capped)]
     if quality.renamed:
-        lines.append("Columns renamed: " + ", ".join(f"{a} \u2192 {b}" for a, b in quality.renamed))
+        rows.append(("Columns renamed", ", ".join(f"{a} \u2192 {b}" for a, b in quality.renamed)))
     if quality.ignored_columns:
-        lines.append("Columns ignored: " + ", ".join(quality.ignored_columns))
+        rows.append(("Columns ignored", ", ".join(quality.ignored_columns)))
     if not (quality.imputed or quality.capped):
-        lines.append("No values were imputed or capped")
-    slide = new_slide(deck, "content", "Appendix: data quality", (
-        "What loading and validation did to the extract before the analysis. " + ". ".join(lines) + "."
-    ))
-    area = slide_area(deck, slide)
-    (frame,) = text_frames(slide, [area])
-    fill_text(deck, frame.text_frame, area, [Para(line, bullet=True) for line in lines], 20, 10)
+        rows.append(("Values", "none imputed or capped"))
+    return rows
 
 
 def _facts(deck) -> None:
@@ -132,9 +124,11 @@ def _facts(deck) -> None:
              ("Transform", facts.transform),
              ("Persona playbook", facts.playbook),
              ("Generated", date_label(facts.generated_at)),
-             ("Versions", " \u00b7 ".join(f"{name} {version}" for name, version in facts.versions))]
+             ("Versions", " \u00b7 ".join(f"{name} {version}" for name, version in facts.versions)),
+             *_quality_rows(deck)]
     header = [(Para("Fact", bold=True),), (Para("Value", bold=True),)]
     rows = [((Para(name, bold=True),), (Para(value),)) for name, value in items]
     notes = ("What was run, on what and with what: the input's name and SHA-256 checksum, the seed and "
-             "the package versions reproduce this report exactly.")
-    add_table_slides(deck, "Appendix: run facts", notes, header, rows, (0.22, 0.78), largest=14, smallest=10)
+             "the package versions reproduce this report exactly; then what loading and validation did to the "
+             "extract (rows used, values filled or capped). " + " ".join(f"{a}: {b}." for a, b in _quality_rows(deck)))
+    add_table_slides(deck, "Appendix: run facts and data quality", notes, header, rows, (0.22, 0.78), largest=14, smallest=10)

@@ -33,18 +33,20 @@ def build_k_choice(deck) -> None:
     choice = deck.model.k_choice
     chosen = next((row for row in choice.rows if row.chosen), None)
     how = choice.how
-    slide = new_slide(deck, "title_only", f"Why {choice.chosen_k} segments", (
-        f"We use k = {choice.chosen_k} segments ({how}). {choice.reason}. The chart shows, for each "
-        "candidate k, the silhouette (how well separated the segments are; higher is better) and "
-        "the stability (how well the weakest segment reappears when the model is refitted on "
-        f"resampled customers, as a mean Jaccard similarity; higher is better). The rule: {choice.rule}"
+    n = format_number  # thresholds in the report's number style
+    slide = new_slide(deck, "title_only", f"Methodology: why {choice.chosen_k} segments", (
+        f"We use {choice.chosen_k} segments ({how}). {choice.reason}. The chart shows, for each possible "
+        f"number of segments, how clearly apart the segments are (the silhouette, from 0 to 1: above {n(0.5, 1)} "
+        f"clearly apart, {n(0.25)} to {n(0.5, 1)} reasonably apart, below {n(0.25)} overlapping) and how stable the "
+        "weakest segment is when the segmentation is repeated on resampled customers (1 = the same customers every "
+        f"time, {n(0.85)} and above highly stable, below {n(0.6)} the segment falls apart). The rule: {choice.rule}"
     ))
     area = slide_area(deck, slide)
     chart_rect, panel_rect = split_rect(area, (0.68, 0.32), gap=0.03)
     data = CategoryChartData(number_format="0.000")
     data.categories = [str(row.k) for row in choice.rows]
-    data.add_series("Silhouette (separation)", [_finite(row.silhouette) for row in choice.rows])
-    data.add_series("Stability (weakest segment, Jaccard)", [_finite(row.stability) for row in choice.rows])
+    data.add_series("How clearly apart (silhouette)", [_finite(row.silhouette) for row in choice.rows])
+    data.add_series("Stability of the weakest segment", [_finite(row.stability) for row in choice.rows])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.LINE_MARKERS, *chart_rect, data).chart
     style_chart(chart, chart_rect, legend=XL_LEGEND_POSITION.BOTTOM)
     chart.value_axis.minimum_scale, chart.value_axis.maximum_scale = 0.0, 1.0
@@ -65,8 +67,12 @@ def build_k_choice(deck) -> None:
     paras = [Para(f"k = {choice.chosen_k}", scale=1.8, bold=True, colour=MSO_THEME_COLOR.TEXT_2),
              Para(f"{choice.reason}.")]
     if chosen is not None:
-        paras += [Para(f"Silhouette {format_number(chosen.silhouette, 3)}", bullet=True),
-                  Para(f"Stability {format_number(chosen.stability, 3)}", bullet=True),
+        apart = ("clearly apart" if chosen.silhouette >= 0.5 else "reasonably apart" if chosen.silhouette >= 0.25
+                 else "overlapping: names are tendencies")
+        stable = ("highly stable" if chosen.stability >= 0.85 else "stable enough to act on"
+                  if chosen.stability >= 0.6 else "unstable")
+        paras += [Para(f"How clearly apart: {format_number(chosen.silhouette, 2)} ({apart})", bullet=True),
+                  Para(f"Weakest segment's stability: {format_number(chosen.stability, 2)} ({stable})", bullet=True),
                   Para(f"Smallest segment {format_share(chosen.min_share)} of customers", bullet=True)]
     panel = slide.shapes.add_textbox(*panel_rect)
     fill_text(deck, panel.text_frame, panel_rect, paras, 18, 10, anchor=MSO_ANCHOR.MIDDLE)

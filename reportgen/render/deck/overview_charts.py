@@ -1,6 +1,6 @@
 """The deck's overview slides drawn natively, so every label is editable and at least 10 pt on the
 slide: the customer map (an XY scatter of the model's fixed-size PCA sample, a series per segment),
-the segment profiles (a table of z-scores, cells shaded like the report's heatmap) and the evidence
+the segment profiles (a table of indices against the portfolio, cells shaded like the report's heatmap) and the evidence
 for each k (four small line charts). Pictures of these, drawn for an A4 page, would shrink their
 text to 6-7 pt on a slide.
 """
@@ -18,7 +18,7 @@ from reportgen.render.deck.segment_slides import PROFILE_FEATURES
 from reportgen.render.deck.slides import add_table_slides, new_slide, slide_area, split_rect
 from reportgen.render.deck.textfit import Para, cut_words, slide_text, word_fractions
 from reportgen.report.colours import METRICS
-from reportgen.report.formatting import format_count, format_share, format_signed
+from reportgen.report.formatting import format_count, format_index, format_share, index_strength
 
 #: Customers drawn on the deck's map (see build_customer_map).
 MAP_POINTS = 1_000
@@ -76,21 +76,20 @@ def build_customer_map(deck) -> None:
         axis.axis_title.text_frame.paragraphs[0].runs[0].font.bold = False
 
 
-#: z-scores at which a profile cell gets the darkest shade (as in the report's heatmap).
-_HEAT_LIMIT = 2.0
-
-
-def _shade(z: float) -> tuple[RGBColor, str]:
-    """A cell fill from blue (below the portfolio) through white to red (above), and its ink."""
-    t = max(-1.0, min(1.0, z / _HEAT_LIMIT))
+def _shade(index: float | None) -> tuple[RGBColor, str]:
+    """A cell fill from blue (below the portfolio) through white (= 100) to red (above), on the report
+    heatmap's log scale (50 and 200 equally strong), and its ink; grey where there is no index."""
+    if index is None:
+        return RGBColor(0xD9, 0xD9, 0xD9), "#1A1A1A"
+    t = index_strength(index)
     end = (178, 24, 43) if t > 0 else (33, 102, 172)
     rgb = tuple(round(255 + (c - 255) * abs(t)) for c in end)
     return RGBColor(*rgb), "#FFFFFF" if abs(t) > 0.6 else "#1A1A1A"
 
 
 def build_profile_table(deck) -> None:
-    """Segments against the portfolio on the profile features, in standard deviations: a native
-    table, cells shaded blue (below) to red (above) and labelled with the z-score."""
+    """Segments against the portfolio on the profile features, as indices (100 = portfolio): a native
+    table, cells shaded blue (below) to red (above) and labelled with the index."""
     segments = deck.model.segments
     header = [(Para("Segment", bold=True),)]
     header += [(Para(label, bold=True, align=PP_ALIGN.CENTER),) for _key, label in PROFILE_FEATURES]
@@ -100,15 +99,16 @@ def build_profile_table(deck) -> None:
         cells, fills = [(Para(cut_words(segment.short_name), bold=True, mark=segment.color),)], []
         for key, _label in PROFILE_FEATURES:
             row = by_feature.get(key)
-            z = row.z if row is not None else 0.0
-            fill, ink = _shade(z)
-            cells.append((Para(format_signed(z, 1) if row is not None else "\u2013", colour=ink, align=PP_ALIGN.CENTER),))
+            index = row.index if row is not None else None
+            fill, ink = _shade(index)
+            cells.append((Para(format_index(index), colour=ink, align=PP_ALIGN.CENTER),))
             fills.append(fill)
         rows.append(tuple(cells))
         shades.append(fills)
-    notes = ("How far each segment's average sits from the portfolio's, feature by feature, in standard deviations "
-             "(red above, blue below). " + " ".join(
-                 f"{s.name}: " + ", ".join(f"{r.label} {format_signed(r.z, 1)}" for r in s.profile if r.feature in dict(PROFILE_FEATURES))
+    notes = ("Each segment's average as an index of the portfolio's, feature by feature: 100 is the portfolio, "
+             "200 twice as much, 50 half as much (red above, blue below). " + " ".join(
+                 f"{s.name}: " + ", ".join(f"{r.label} {format_index(r.index)}" for r in s.profile
+                                           if r.feature in dict(PROFILE_FEATURES))
                  + "." for s in segments))
     widths = word_fractions([header, *rows])  # no header word is broken inside
     for table, chunk in add_table_slides(deck, "Segment profiles against the portfolio", notes, header, rows, widths,
@@ -121,22 +121,25 @@ def build_profile_table(deck) -> None:
                 cell.fill.fore_color.rgb = fill
 
 
+#: The appendix's evidence panels; the silhouette is not among them: the methodology slide charts it.
 _K_PANELS = (("inertia", "Inertia (elbow: lower is tighter)", "#,##0"),
-             ("silhouette", "Silhouette (higher is better)", "0.00"),
              ("calinski_harabasz", "Calinski-Harabasz (higher is better)", "#,##0"),
              ("davies_bouldin", "Davies-Bouldin (lower is better)", "0.00"))
 
 
 def build_k_evidence(deck) -> None:
-    """All the evidence for k: four native line charts, the chosen k's point marked."""
+    """The rest of the evidence for k: three native line charts side by side (inertia,
+    Calinski-Harabasz, Davies-Bouldin; the silhouette is on the methodology slide), the chosen k marked."""
     choice = deck.model.k_choice
-    slide = new_slide(deck, "title_only", "Appendix: all the evidence for k", (
-        f"For each candidate k: inertia, silhouette, Calinski-Harabasz and Davies-Bouldin. The chosen k = "
-        f"{choice.chosen_k} is marked. {choice.reason}. The rule: {choice.rule}"
+    slide = new_slide(deck, "title_only", "Appendix: more evidence for k", (
+        "For each candidate number of segments: inertia (how far customers sit from their segment's centre; "
+        "look for the bend after which more segments add little), Calinski-Harabasz (spread between segments "
+        "against spread within; higher is better) and Davies-Bouldin (how much segments spread into each "
+        f"other; lower is better, below 1 well separated). The chosen k = {choice.chosen_k} is marked. "
+        f"{choice.reason}. The rule: {choice.rule}"
     ))
     area = slide_area(deck, slide)
-    top, bottom = split_rect(area, (1, 1), gap=0.06, vertical=True)
-    rects = [*split_rect(top, (1, 1), gap=0.05), *split_rect(bottom, (1, 1), gap=0.05)]
+    rects = split_rect(area, (1, 1, 1), gap=0.04)
     index = next((i for i, row in enumerate(choice.rows) if row.chosen), None)
     colour = RGBColor.from_string(METRICS["silhouette"].lstrip("#"))
     chosen = RGBColor.from_string(METRICS["stability"].lstrip("#"))

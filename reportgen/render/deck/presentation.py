@@ -97,10 +97,11 @@ def render_pptx(model, charts, settings) -> bytes:
     title_font, body_font = theme_font_scales(prs)
     footer = slide_text(f"{model.facts.title} \u00b7 {month_label(model.facts.month)}", single_line=True)
     deck = Deck(prs, layouts, model, dict(charts), title_font, body_font, footer)
-    # Action first: the summary and the recommendations, then the segments, and the methodology
-    # (how k was chosen) just before the appendix.
-    for build in (_cover, _agenda, _summary, _recommendations, build_sizes, build_comparison, build_trends,
-                  _migration, build_segments, build_customer_map, build_profile_table, build_k_choice, build_appendix):
+    # Action first: the summary and the recommendations, the overview (sizes, spend, profiles as
+    # indices), then the segments, and the methodology (how k was chosen, the customer map) just
+    # before the appendix.
+    for build in (_cover, _agenda, _summary, _recommendations, build_sizes, build_comparison, build_profile_table,
+                  build_trends, _migration, build_segments, build_k_choice, build_customer_map, build_appendix):
         build(deck)
     for slide in prs.slides:
         drop_empty_placeholders(slide)
@@ -147,11 +148,10 @@ def _agenda(deck) -> None:
     k = len(model.segments)
     items = ["Executive summary: what matters and what to do",
              "Recommendations: every action, who is eligible, the money at stake",
-             "Segment overview: sizes and spend",
+             "Segment overview: sizes, spend and profiles against the portfolio",
              *(["Trends and migration since last month"] if chart_applies("trend", model) else []),
              f"The {k} segments, one slide each",
-             "Customer map and segment profiles",
-             f"Methodology: why {k} segments",
+             f"Methodology: why {k} segments, the customer map",
              "Appendix: evidence for k, " + ("migration matrix, " if chart_applies("migration", model) else "")
              + "data quality, run facts"]
     slide = new_slide(deck, "content", "Agenda", (
@@ -188,7 +188,7 @@ def _summary(deck) -> None:
     left += [Para(point, bullet=True) for point in story.points]
     right = [Para("Recommended actions", bold=True, colour=heading)]
     right += [Para(line, bullet=True) for line in story.actions]
-    verdicts = list(story.effects[:1])
+    verdicts = [v for v in story.effects if v not in story.points][:1]  # a verdict among the points is said once
     if verdicts:
         right += [Para("Last month's actions", bold=True, colour=heading)] + [Para(v, bullet=True) for v in verdicts]
     right += [Para(story.period, scale=0.8, colour=heading)]

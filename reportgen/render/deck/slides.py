@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -344,8 +343,10 @@ def _table_pages(deck, area, header, rows, fractions, *, largest: float, smalles
     """
     widths = _column_widths(area[2], fractions)
     for count in range(1, len(rows) + 1):
-        per_page = math.ceil(len(rows) / count)
-        chunks = [rows[i:i + per_page] for i in range(0, len(rows), per_page)]
+        # balanced pages (5, 4, 4 rows rather than 5, 5, 3): no last slide left half empty
+        base, extra = divmod(len(rows), count)
+        bounds = [i * base + min(i, extra) for i in range(count + 1)]
+        chunks = [rows[a:b] for a, b in zip(bounds, bounds[1:])]
         sizes = []
         for chunk in chunks:
             def fits(size, chunk=chunk):
