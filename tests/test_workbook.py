@@ -104,3 +104,15 @@ def test_build_writes_the_workbook(tmp_path):
     assert f"wrote {path}" in out.stdout
     assert not (tmp_path / "2026-11" / "segment-report-2026-11.pdf").exists()
     assert openpyxl.load_workbook(path).sheetnames[0] == "Recommendations"
+
+
+def test_the_same_month_gives_the_same_workbook_bytes(run):
+    """A rebuild of a month (SOURCE_DATE_EPOCH or the model's own run time) writes an identical file:
+    the workbook's creation time is the run's, not the clock's."""
+    import time
+
+    first = build_workbook(*run)
+    time.sleep(1.1)  # the properties store whole seconds
+    assert build_workbook(*run) == first
+    created = openpyxl.load_workbook(io.BytesIO(first)).properties.created
+    assert created.isoformat()[:19] == run[1].facts.generated_at[:19]

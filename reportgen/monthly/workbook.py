@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -46,17 +47,30 @@ def build_workbook(result, model, *, money_format: str | None = None) -> bytes:
     names = {s.id: _sheet_name(s.name, used) for s in model.segments}
     recommendations = recommendations_table(model)  # one row per action, as recommendations.csv
     recommendations["Segment sheet"] = [names[a.segment_id] for a in model.actions]
-    return workbook_bytes(recommendations, {names[i]: frame for i, frame in lists.items()}, money_format=money_format)
+    return workbook_bytes(recommendations, {names[i]: frame for i, frame in lists.items()}, money_format=money_format,
+                          created=_created(model.facts.generated_at))
 
 
-def workbook_bytes(recommendations, target_lists, *, money_format: str = "#,##0.00") -> bytes:
+def _created(generated_at: str) -> datetime | None:
+    """The run's time (``SOURCE_DATE_EPOCH`` when set) as naive UTC, for the workbook's properties."""
+    try:
+        stamp = datetime.fromisoformat(generated_at)
+    except (TypeError, ValueError):
+        return None
+    return (stamp.astimezone(timezone.utc).replace(tzinfo=None) if stamp.tzinfo else stamp).replace(microsecond=0)
+
+
+def workbook_bytes(recommendations, target_lists, *, money_format: str = "#,##0.00",
+                   created: datetime | None = None) -> bytes:
     """The workbook: ``recommendations`` (a DataFrame) and ``target_lists`` (sheet name ->
     DataFrame, in segment order) as sheets."""
     import xlsxwriter
 
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": False})
-    book.set_properties({"title": "Target lists and recommendations", "author": "reportgen"})
+    # the creation time is the run's, so a rebuild of the same month gives the same bytes
+    book.set_properties({"title": "Target lists and recommendations", "author": "reportgen",
+                         **({"created": created} if created else {})})
     formats = {
         "header": book.add_format({"bold": True, "bottom": 1, "text_wrap": False}),
         "money": book.add_format({"num_format": money_format}),

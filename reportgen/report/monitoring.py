@@ -103,7 +103,7 @@ def _monitoring(result) -> Monitoring:
         "refit": f"Segments were refitted on this month's customers and matched to {month_label(c.previous_month)}'s segments "
                  "by centroid distance, so names and colours carry over.",
     }
-    from reportgen.segmentation.drift import psi_level
+    from reportgen.segmentation.drift import PSI_LEVELS, psi_level
 
     psi = tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in c.psi.items())
     psi_last = tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in (c.psi_last or {}).items())
@@ -112,8 +112,9 @@ def _monitoring(result) -> Monitoring:
     for against, rows in ((c.model_month, psi), (c.previous_month, psi_last)):
         moved = [r for r in rows if r.level == "significant shift"]
         if moved and against:
-            listed = ", ".join(f"{r.label.lower()} (PSI {format_number(r.psi)})" for r in moved)
-            events.append(f"Significant shift against {month_label(against)}: {listed}.")
+            listed = ", ".join(f"{r.label.lower()} ({format_number(r.psi)})" for r in moved)
+            events.append(f"Significant shift against {month_label(against)} in how customers spread over: {listed} "
+                          f"(a drift index; {format_number(PSI_LEVELS[1][0])} and above means a material change).")
     for feature, (before, now) in (c.zero_shift or {}).items():
         if abs(now - before) >= ZERO_ALERT:
             events.append(
