@@ -211,8 +211,8 @@ def month_lock(root: Path, month: str):
     The lock is the operating system's (``flock`` on POSIX, ``msvcrt`` on Windows, through
     :mod:`filelock`): a run that dies, even by SIGKILL, releases it. The lock file
     ``OUT/.MONTH.lock`` exists only while a run holds it (it is removed before the lock is let
-    go), and ``OUT`` itself is removed again when this run made it and left nothing in it: a run
-    that fails leaves ``OUT`` exactly as it was."""
+    go; filelock >= 3.21 refuses a lock won on such an unlinked file), and ``OUT`` itself is removed
+    again when this run made it and left nothing in it: a run that fails leaves ``OUT`` as it was."""
     root = Path(root)
     check_out_folder(root)
     path = root / f".{month}.lock"
