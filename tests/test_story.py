@@ -171,6 +171,14 @@ def test_real_segment_sentences_hold(real_build):
         cash = next(k.value for k in segment.kpis if k.key == "cash_advance_users")
         if "rarely take cash advances" in segment.description:
             assert cash <= 0.3
+        # "close to the portfolio's" means within half as much again either way, not half of it
+        if "close to the portfolio's" in segment.description:
+            purchases = next(r for r in segment.profile if r.feature == "PURCHASES")
+            for row in (balance, purchases):
+                assert 2 / 3 <= row.mean / row.portfolio_mean <= 1.5, (segment.name, row.feature)
+        utilisation = segment_fields_from_model(segment)["UTILISATION"]  # as the playbook's conditions read it
+        if "close to the limit" in " ".join(segment.risks) or "close to their limit" in segment.description:
+            assert utilisation >= 0.6, segment.name
 
 
 def test_real_target_lists_hold_eligible_customers_and_controls(real_build):
