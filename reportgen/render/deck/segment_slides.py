@@ -116,8 +116,12 @@ def _profile_chart(slide, segment, rows, rect) -> None:
     chart.category_axis.tick_labels.font.size = Pt(font)
     chart.category_axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels at the left edge, off the bars
     value_axis = chart.value_axis
-    value_axis.minimum_scale = 0
-    value_axis.maximum_scale = max(200.0, max(index for _label, index in rows) * 1.25)
+    top = max(200.0, max(index for _label, index in rows) * 1.25)
+    step = next(s for s in (20, 50, 100, 200, 500, 1000) if top / s <= 10) if top <= 10_000 else top / 10
+    # the axis starts one step below 0 (its tick label hidden: no negative section in the format) so the
+    # value label of a bar ending near 0 has room instead of running into the feature's name
+    value_axis.minimum_scale, value_axis.maximum_scale, value_axis.major_unit = -step, top, step
+    value_axis.tick_labels.number_format, value_axis.tick_labels.number_format_is_linked = "0;;0", False
     value_axis.tick_labels.font.size = Pt(font)
     value_axis.crosses_at = 100  # bars grow from the portfolio's level, left (below) or right (above)
     fill = plot.series[0].format.fill
