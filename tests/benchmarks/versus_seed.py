@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cli_times import machine_check  # the same load gauge (this folder is on sys.path when run as a script)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DEFAULT_DATA = Path(os.environ.get("REPORTGEN_REAL_DATA", ROOT.parent / "shared" / "data" / "CC GENERAL.csv"))
@@ -44,15 +46,6 @@ def run_once(args: list[str]) -> tuple[float, float]:
             err.seek(0)
             sys.exit(f"{' '.join(args[:4])} failed: {err.read().strip()[-2000:]}")
     return wall, usage.ru_maxrss / 1024  # KiB -> MiB
-
-
-def machine_check() -> float:
-    """Seconds a fixed pure-Python loop takes (a gauge of how busy the machine is)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(20_000_000):
-        total += i
-    return time.perf_counter() - started
 
 
 def main() -> None:
