@@ -165,14 +165,46 @@ def neutralise_formula(text: str) -> str:
 
 def neutralised_text(column):
     """An Arrow string column with every cell a spreadsheet would run as a formula prefixed with
-    an apostrophe, as :func:`neutralise_formula` does to one text (vectorised; nulls stay null)."""
+    an apostrophe, as :func:`neutralise_formula` does to one text (vectorised; nulls stay null).
+
+    The test reads each cell's first byte straight from the array's offsets and data buffers (one
+    numpy gather: every formula prefix is one ASCII byte), so a column without a risky cell, as
+    ten million customer ids usually are, costs milliseconds and is returned as it is."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    risky = pc.match_substring_regex(column, "^[" + "".join(p for p in _FORMULA_PREFIXES if p != "-") + "-]")
-    if not pc.any(risky).as_py():
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    risky = [_risky_cells(chunk) for chunk in chunks]
+    if not any(flags.any() for flags in risky):
         return column
-    return pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)), column)
+    flags = pa.chunked_array([pa.array(f) for f in risky], pa.bool_())
+    if not isinstance(column, pa.ChunkedArray):
+        flags = flags.combine_chunks()
+    return pc.if_else(flags, pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)), column)
+
+
+def _risky_cells(array) -> np.ndarray:
+    """Which cells of one Arrow string array start with a formula prefix (nulls and empty: no)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(array)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    _validity, offsets, data = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    starts = np.frombuffer(offsets, dtype=width)[array.offset:array.offset + n + 1]
+    if data is None:  # every cell empty or null
+        return np.zeros(n, dtype=bool)
+    first = np.frombuffer(data, dtype=np.uint8)
+    filled = starts[1:] > starts[:-1]
+    risky = np.zeros(n, dtype=bool)
+    prefixes = np.frombuffer("".join(_FORMULA_PREFIXES).encode("ascii"), dtype=np.uint8)
+    risky[filled] = np.isin(first[starts[:-1][filled]], prefixes)
+    if array.null_count:
+        risky &= array.is_valid().to_numpy(zero_copy_only=False)
+    return risky
 
 
 def csv_bytes(frame) -> bytes:
