@@ -205,3 +205,26 @@ def test_python_api_matches_cli(tmp_path):
     outcome = segment(out=tmp_path / "api", k=4)
     assert len(outcome.model.segments) == 4 and outcome.result.labels.max() == 3
     assert len(outcome.files) == 5
+
+
+def test_criteria_read_from_the_profiles_are_the_direct_figures():
+    """Naming reads each criterion's mean, median and share from the segment profiles (no second
+    pass over ten million customers); on hard data (skew, zeros, overlap, unequal sizes, an empty
+    segment) every figure, threshold and verdict equals the one computed from the customers."""
+    from reportgen.data.benchmark import generate_benchmark
+    from reportgen.segmentation.criteria import check_criteria
+    from reportgen.segmentation.profiles import describe_segments
+
+    frame, planted = generate_benchmark(6_000, "realistic", seed=3)
+    features = frame[list(FEATURES)].astype("float64").fillna(0.0)  # imputed, as the pipeline's are
+    labels = np.unique(planted, return_inverse=True)[1].astype(np.intp)
+    k = int(labels.max()) + 2  # the last segment is empty
+    criteria = {p.key: p.criteria for p in load_playbook(load_settings().playbook).personas}
+    direct = check_criteria(features, labels, k, criteria)
+    profiled = check_criteria(features, labels, k, criteria, describe_segments(features, labels, k))
+    checks = [(a, b) for key in direct for rows_a, rows_b in zip(direct[key], profiled[key]) for a, b in zip(rows_a, rows_b)]
+    assert len(checks) > 50 and {a.stat for a, _ in checks} == {"mean", "median", "share"}
+    for a, b in checks:
+        assert (a.passed, a.op, a.feature, a.stat) == (b.passed, b.op, b.feature, b.stat)
+        assert b.threshold == pytest.approx(a.threshold, rel=1e-9, abs=1e-12)
+        assert (np.isnan(a.value) and np.isnan(b.value)) or b.value == pytest.approx(a.value, rel=1e-9, abs=1e-12)

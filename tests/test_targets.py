@@ -168,3 +168,23 @@ def test_file_stems_are_safe_and_unique():
         4: "targets-segment-4",
         5: "targets-etc",
     }
+
+
+def test_formula_check_reads_slices_chunks_and_large_strings():
+    """The vectorised formula check reads cells' first bytes from the Arrow buffers: it must
+    respect a slice's offset, every chunk, 64-bit offsets, nulls and empty cells."""
+    import pyarrow as pa
+
+    from reportgen.monthly.outputs import neutralised_text
+
+    cells = ["=a", "b", None, "", "-1", "+x", "@y", "\tz", "\rq", "ok", "é=", "'=x"]
+    expected = ["'=a", "b", None, "", "'-1", "'+x", "'@y", "'\tz", "'\rq", "ok", "é=", "'=x"]
+    array = pa.array(cells)
+    assert neutralised_text(array).to_pylist() == expected
+    assert neutralised_text(array.cast(pa.large_string())).to_pylist() == expected
+    assert neutralised_text(array.slice(3, 5)).to_pylist() == expected[3:8]
+    assert neutralised_text(array.slice(9, 3)) is not None and neutralised_text(array.slice(9, 3)).to_pylist() == cells[9:]
+    chunked = pa.chunked_array([array.slice(0, 2), array.slice(9, 3), array.slice(4, 2)])
+    assert neutralised_text(chunked).to_pylist() == expected[0:2] + expected[9:12] + expected[4:6]
+    safe = pa.array(["C1", "C2", None])
+    assert neutralised_text(safe) is safe  # nothing to change: the column itself, no copy

@@ -170,7 +170,6 @@ def neutralised_text(column):
     The test reads each cell's first byte straight from the array's offsets and data buffers (one
     numpy gather: every formula prefix is one ASCII byte), so a column without a risky cell, as
     ten million customer ids usually are, costs milliseconds and is returned as it is."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -184,8 +183,9 @@ def neutralised_text(column):
     return pc.if_else(flags, pc.binary_join_element_wise(pa.scalar("'", column.type), column, pa.scalar("", column.type)), column)
 
 
-def _risky_cells(array) -> np.ndarray:
-    """Which cells of one Arrow string array start with a formula prefix (nulls and empty: no)."""
+def _risky_cells(array):
+    """Which cells of one Arrow string array start with a formula prefix (a boolean numpy array;
+    nulls and empty cells: no)."""
     import numpy as np
     import pyarrow as pa
 

@@ -79,22 +79,33 @@ def parse_criterion(text: str) -> Criterion:
 
 
 def check_criteria(
-    features: pd.DataFrame, labels: np.ndarray, k: int, criteria: dict[str, tuple[Criterion, ...]]
+    features: pd.DataFrame, labels: np.ndarray, k: int, criteria: dict[str, tuple[Criterion, ...]],
+    profiles=None,
 ) -> dict[str, list[tuple[Check, ...]]]:
-    """For each persona key, one tuple of checks per segment ``0..k-1``."""
+    """For each persona key, one tuple of checks per segment ``0..k-1``.
+
+    With ``profiles`` (:class:`~reportgen.segmentation.profiles.Profiles` of these ``labels``),
+    the statistics of profile features are read from them: the same numbers the profile table
+    shows, with no second pass over the customers (at ten million customers, seconds)."""
     labels = np.asarray(labels, dtype=np.intp)
     columns: dict[str, np.ndarray] = {}
     out: dict[str, list[tuple[Check, ...]]] = {}
-    members = [np.flatnonzero(labels == s) for s in range(k)]
+    members: list[np.ndarray] = []
     for key, items in criteria.items():
         per_segment: list[list[Check]] = [[] for _ in range(k)]
         for c in items:
-            if c.feature not in columns:
-                columns[c.feature] = _column(features, c.feature)
-            values = columns[c.feature]
-            threshold = c.value * _stat(values, c.stat) if c.relative else c.value
+            if profiles is not None and profiles.covers(c.feature, c.stat):
+                stat = lambda segment, c=c: profiles.stat(c.stat, c.feature, segment)  # noqa: E731
+            else:
+                if c.feature not in columns:
+                    columns[c.feature] = _column(features, c.feature)
+                members = members or [np.flatnonzero(labels == s) for s in range(k)]
+                values = columns[c.feature]
+                stat = lambda segment, c=c, values=values: _stat(  # noqa: E731
+                    values if segment is None else values[members[segment]], c.stat)
+            threshold = c.value * stat(None) if c.relative else c.value
             for s in range(k):
-                v = _stat(values[members[s]], c.stat)
+                v = stat(s)
                 passed = bool(np.isfinite(v) and (v >= threshold if c.op == ">=" else v <= threshold))
                 per_segment[s].append(Check(c.text, c.feature, c.stat, float(v), float(threshold), c.op, passed))
         out[key] = [tuple(checks) for checks in per_segment]

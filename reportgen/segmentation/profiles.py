@@ -40,6 +40,28 @@ class Profiles:
     portfolio_means: np.ndarray
     portfolio_medians: np.ndarray
     portfolio_sums: np.ndarray
+    positives: np.ndarray | None = None  # customers with a value above 0, per segment and feature
+    portfolio_positives: np.ndarray | None = None
+
+    def covers(self, feature: str, stat: str) -> bool:
+        """Whether :meth:`stat` can give ``stat`` of ``feature`` (a profiled feature)."""
+        return feature in PROFILE_FEATURES and (stat != "share" or self.positives is not None)
+
+    def stat(self, stat: str, feature: str, segment: int | None = None) -> float:
+        """A criterion's statistic (``mean``, ``median`` or ``share``: the share of customers with
+        a value above 0) of ``feature`` in ``segment``, or in the whole portfolio when ``None``:
+        the same figures the profile table shows, so a name's numbers match the profile's."""
+        j = PROFILE_FEATURES.index(feature)
+        if segment is None:
+            n = self.sizes.sum()
+            figures = {"mean": self.portfolio_means, "median": self.portfolio_medians}
+            if stat == "share":
+                return float(self.portfolio_positives[j] / n) if n else float("nan")
+            return float(figures[stat][j])
+        n = self.sizes[segment]
+        if stat == "share":
+            return float(self.positives[segment, j] / n) if n else float("nan")
+        return float({"mean": self.means, "median": self.medians}[stat][segment, j])
 
 
 def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
@@ -63,12 +85,14 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
     bounds = np.concatenate(([0], np.cumsum(sizes)))
     shape = (k, len(PROFILE_FEATURES))
     sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
+    positives = np.zeros(shape, dtype=np.int64)
     portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
 
     def profile(j: int, name: str) -> None:
         values = _profile_column(features, name)
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
+        positives[:, j] = np.bincount(labels[values > 0], minlength=k)
         z[:, j] = _segment_z(values, labels, sizes, name)
         grouped = (values if name in RATIOS else features[name].to_numpy()).take(order)
         for s in np.flatnonzero(sizes):
@@ -95,6 +119,8 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         portfolio_means=portfolio_sums / n,
         portfolio_medians=portfolio_medians,
         portfolio_sums=portfolio_sums,
+        positives=positives,
+        portfolio_positives=positives.sum(axis=0),
     )
 
 
@@ -105,6 +131,7 @@ def reorder_profiles(profiles: Profiles, order) -> Profiles:
     return replace(
         profiles, sizes=profiles.sizes[order], means=profiles.means[order], medians=profiles.medians[order],
         sums=profiles.sums[order], z=profiles.z[order],
+        positives=None if profiles.positives is None else profiles.positives[order],
     )
 
 

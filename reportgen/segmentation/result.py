@@ -165,7 +165,7 @@ def finish_segmentation(
         profiles = describe_segments(clean.features, labels, k)
         z = profiles.z
         stability = final_stability(matrix, labels, k, seg.seed)
-        checks = check_criteria(clean.features, labels, k, {p.key: p.criteria for p in playbook.personas})
+        checks = check_criteria(clean.features, labels, k, {p.key: p.criteria for p in playbook.personas}, profiles)
         namings = name_segments(z, playbook, checks, stability)
         if previous is None:
             labels, centroids, namings, infos, order = _order_and_colour(labels, centroids, namings, stability, playbook)
@@ -229,7 +229,8 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
     z = profiles.z
     fits = score_fits(z, playbook)
     keys = [p.key for p in playbook.personas]
-    checks = check_criteria(clean.features, labels, len(model.segments), {p.key: p.criteria for p in playbook.personas})
+    checks = check_criteria(clean.features, labels, len(model.segments), {p.key: p.criteria for p in playbook.personas},
+                            profiles)
     namings, events = [], []
     for i, info in enumerate(model.segments):
         own = tuple(checks[info.persona_key][i]) if info.persona_key in checks else ()
