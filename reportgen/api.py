@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
 from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, submit_renders
-from reportgen.monthly.campaigns import campaign_members, encode_action_files
+from reportgen.monthly.campaigns import campaign_members, write_action_files
 from reportgen.monthly.history import (
     assignments_table,
     load_campaigns,
@@ -33,7 +32,14 @@ from reportgen.monthly.history import (
     recording,
 )
 from reportgen.monthly.outputs import StagedFiles, month_lock, remove_stale_temps
-from reportgen.monthly.targets import TARGETS_FOLDER, GroupedColumns, encode_target_files, remove_stale_targets
+from reportgen.monthly.targets import (
+    RECOMMENDATIONS_FILE,
+    TARGETS_FOLDER,
+    GroupedColumns,
+    recommendations_csv,
+    remove_stale_targets,
+    write_segment_lists,
+)
 from reportgen.monthly.workbook import build_workbook
 from reportgen.progress import Progress
 from reportgen.render.formats import ALL_FORMATS, RENDERERS, check_settings, file_name, parse_formats
@@ -225,9 +231,9 @@ def build(
                 # each format as it is ready. Nothing reaches a final name unless all are ready.
                 targets_folder = folder / TARGETS_FOLDER
                 grouped = GroupedColumns.of(result, len(model.segments))  # gathered once for both kinds of list
-                for name, data in chain(encode_target_files(result, model, grouped),
-                                        encode_action_files(result, model, grouped)):
-                    staged.add(targets_folder, {name: data})  # each file on disk as it is ready
+                write_segment_lists(result, model, staged, targets_folder, grouped)
+                write_action_files(result, model, staged, targets_folder, grouped)
+                staged.add(targets_folder, {RECOMMENDATIONS_FILE: recommendations_csv(model)})
                 del grouped
                 model_bytes = save_model(result.model)
                 staged.add(folder, {"model.json": model_bytes, "report-model.json": model_to_json(model).encode("utf-8")})

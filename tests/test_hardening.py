@@ -550,3 +550,38 @@ def test_undoing_a_commit_puts_the_previous_files_back(tmp_path):
         assert (tmp_path / "report.pdf").read_bytes() == b"new"
         staged.undo()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"report.pdf": b"old"}
+
+
+@pytest.mark.parametrize("writer", ["csv", "parquet"])
+def test_a_full_disk_while_a_list_is_written_in_place_leaves_nothing(tmp_path, writer):
+    """Target lists are written by polars and pyarrow straight into reserved temporary files: a
+    full disk is a one-line OutputError, and no temporary or final file stays behind."""
+    import resource
+
+    import pyarrow as pa
+
+    from reportgen.errors import OutputError
+    from reportgen.monthly.outputs import StagedFiles, fill
+    from reportgen.monthly.targets import write_target_csv
+
+    folder = tmp_path / "targets"
+    table = pa.table({"CUST_ID": [f"C{i}" for i in range(20_000)], "BALANCE": [float(i) for i in range(20_000)]})
+    write = {"csv": lambda path: write_target_csv(table, path), "parquet": lambda path: _write_parquet_plain(table, path)}
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    with StagedFiles() as staged:
+        path = staged.reserve(folder, f"targets-x.{writer}")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # writes past 1 KiB fail with EFBIG, as on a full disk
+        try:
+            with pytest.raises(OutputError, match="cannot write output"):
+                fill(path, write[writer])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous)
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def _write_parquet_plain(table, path):
+    import pyarrow.parquet as pq  # as the segment lists' Parquet files are written: pyarrow, to a path
+
+    pq.write_table(table, path)

@@ -13,10 +13,12 @@ month's report compares treated and control customers on the action's KPI.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from reportgen.monthly.outputs import fill
 from reportgen.monthly.targets import (
     TARGET_COLUMNS,
     GroupedColumns,
@@ -24,6 +26,7 @@ from reportgen.monthly.targets import (
     repeat_text,
     target_csv,
     target_stems,
+    write_target_csv,
 )
 from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
@@ -38,22 +41,46 @@ def build_action_files(result, model, grouped: GroupedColumns | None = None) -> 
 
 
 def encode_action_files(result, model, grouped: GroupedColumns | None = None) -> Iterator[tuple[str, bytes]]:
-    """:func:`build_action_files` one file at a time. Columnar, like the segment lists: the
-    eligible customers' rows are gathered from the ``grouped`` columns (gathered here unless the
-    caller has them), and each list is encoded while the previous one is written."""
-    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    """:func:`build_action_files` one file at a time (a build writes them straight to disk with
+    :func:`write_action_files`)."""
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
-    groups = [g for g in action_groups(result, model.facts.month) if len(g.eligible)]
+    groups = _listed_groups(result, model)
+    tables = lambda group: _action_table(grouped, model, group)  # noqa: E731
+    for (name, _group), data in zip(groups, encoded_in_order(lambda item: target_csv(tables(item[1])), groups)):
+        yield name, data
 
-    def encode(group) -> bytes:
-        segment = model.segments[group.segment]
-        table = grouped.customers(group.eligible, segment)
-        table = table.append_column("action", repeat_text(group.spec.key, len(group.eligible)))
-        flags = pa.DictionaryArray.from_arrays(pa.array(group.control.astype(np.int8)), pa.array(["target", "control"]))
-        return target_csv(table.append_column("group", flags.cast(pa.string())).select(list(ACTION_COLUMNS)))
 
-    for group, data in zip(groups, encoded_in_order(encode, groups)):
-        yield action_file_name(stems[model.segments[group.segment].id], group.spec.key), data
+def write_action_files(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> None:
+    """Write every action's target list into temporary files of the ``staged`` set in ``folder``.
+    Columnar, like the segment lists: the eligible customers' rows are gathered from the
+    ``grouped`` columns (gathered here unless the caller has them), two lists at a time on
+    threads, each written by polars straight to its file."""
+    grouped = grouped or GroupedColumns.of(result, len(model.segments))
+    jobs = [(staged.reserve(folder, name), group) for name, group in _listed_groups(result, model)]
+
+    def write(job) -> None:
+        path, group = job
+        table = _action_table(grouped, model, group)
+        fill(path, lambda target: write_target_csv(table, target))
+
+    for _ in encoded_in_order(write, jobs):
+        pass
+
+
+def _listed_groups(result, model) -> list:
+    """(file name, action group) of every action with eligible customers, in the groups' order."""
+    stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
+    return [(action_file_name(stems[model.segments[g.segment].id], g.spec.key), g)
+            for g in action_groups(result, model.facts.month) if len(g.eligible)]
+
+
+def _action_table(grouped: GroupedColumns, model, group) -> pa.Table:
+    """An action's target list: its eligible customers' target columns, the action and the group."""
+    segment = model.segments[group.segment]
+    table = grouped.customers(group.eligible, segment)
+    table = table.append_column("action", repeat_text(group.spec.key, len(group.eligible)))
+    flags = pa.DictionaryArray.from_arrays(pa.array(group.control.astype(np.int8)), pa.array(["target", "control"]))
+    return table.append_column("group", flags.cast(pa.string())).select(list(ACTION_COLUMNS))
 
 
 def campaign_members(result, model) -> pa.Table:

@@ -64,6 +64,24 @@ class StagedFiles:
         except OSError as exc:
             raise OutputError(f"{folder}: cannot write output ({exc.strerror})") from None
 
+    def reserve(self, folder: Path, name: str) -> Path:
+        """An empty temporary file for ``name`` in ``folder``, staged now (so committed in the order
+        reserved) and filled by the caller with :func:`fill`, possibly on another thread, before
+        :meth:`commit`. Writers that take a path (pyarrow, polars) write there directly, with no
+        copy of the file's bytes in memory and the disk writes off the calling thread."""
+        folder = Path(folder)
+        try:
+            self._created += make_folders(folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            try:
+                os.fchmod(fd, _file_mode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot write output ({exc.strerror})") from None
+        self._staged.append((folder / name, Path(tmp)))
+        return Path(tmp)
+
     def commit(self) -> list[Path]:
         """Move every staged file to its final name; return the final paths. The files they
         replace are kept (hard links) until :meth:`keep`, so :meth:`undo` can put them back; a
@@ -156,6 +174,21 @@ def _stage(folder: Path, name: str, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def fill(path: Path, write) -> None:
+    """Fill the temporary file ``path`` (from :meth:`StagedFiles.reserve`) with ``write(path)`` and
+    flush it to the disk, as :meth:`StagedFiles.add` does with bytes. A failed write (a full disk)
+    raises :class:`~reportgen.errors.OutputError`; the set deletes the temporary file."""
+    try:
+        write(str(path))
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{Path(path).parent}: cannot write output ({exc.strerror or exc})") from None
 
 
 def neutralise_formula(text: str) -> str:
