@@ -317,13 +317,18 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
         raise InputError(f"{path}: has a header but no customer rows")
     renamed, ignored = map_columns(path, headers, mapping)
     by_contract = {v: k for k, v in renamed.items()}
-    columns = {}
-    for name in (ID_COLUMN, *FEATURES):
-        try:
-            column = parquet.read(columns=[by_contract[name]], use_pandas_metadata=False).column(0)
+    def read(name: str):
+        try:  # a reader of its own per column: pyarrow's ParquetFile is not shared across threads
+            column = pq.ParquetFile(path).read(columns=[by_contract[name]], use_pandas_metadata=False).column(0)
         except Exception as exc:
             raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
-        columns[name] = parquet_id(column) if name == ID_COLUMN else parquet_feature(column)
+        return parquet_id(column) if name == ID_COLUMN else parquet_feature(column)
+
+    # two columns at a time (decoding releases the GIL: both cores), each narrowed to float32 as
+    # soon as it is read, so at most two wide columns are in memory at once
+    names = (ID_COLUMN, *FEATURES)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        columns = dict(zip(names, pool.map(read, names)))
     return pd.DataFrame(columns, copy=False), renamed, ignored
 
 

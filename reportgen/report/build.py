@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -64,9 +65,14 @@ def build_report_model(
     see :func:`reportgen.monthly.history.load_campaigns`) adds the measured effects."""
     features = result.clean.features
     labels = result.labels
-    columns = kpi_columns(features)
-    risks = flag_risks(result.clean.features, result.labels, len(result.namings))
-    values = values_of(result)
+    # the cube and the risk measures read the customers on the second core (NumPy releases the
+    # GIL in its passes) while this thread widens the customer fields and sizes the actions
+    with ThreadPoolExecutor(max_workers=1) as second:
+        cube_ready = second.submit(build_cube, features, labels)
+        risks_ready = second.submit(flag_risks, result.clean.features, result.labels, len(result.namings))
+        columns = kpi_columns(features)
+        values = values_of(result)
+        cube, risks = cube_ready.result(), risks_ready.result()
     period = result.settings.input.period_months
     fields = fields_of_all(values, labels, len(result.namings))
     segments = tuple(_segment(result, i, columns, risks[i], fields[i]) for i in range(len(result.namings)))
@@ -76,7 +82,6 @@ def build_report_model(
     if campaigns is not None and not campaigns.empty:
         effects = build_effects(measure_effects(campaigns, result.clean.ids, values), str(campaigns["month"].iloc[0]))
     monitoring = _monitoring(result)
-    cube = build_cube(features, labels)
     history = _history(segments, month, trend, migration, result.playbook, _month_cubes(cubes, segments, month, cube), period)
     monitoring = flag_migration(monitoring, history)
     kpis = _kpis(columns, slice(None), period)
