@@ -37,6 +37,7 @@ silently ignored)::
 
     [actions]
     control_share = 0.10            # share of each action's eligible customers held out as control
+    min_eligible = 30               # an action is recommended only with at least this many eligible customers
 
     [history]
     database = "history.duckdb"     # relative to the config file; default OUT/history.duckdb
@@ -94,6 +95,7 @@ class ActionSettings:
     """How the playbook's actions become target lists."""
 
     control_share: float = 0.10
+    min_eligible: int = 30  # fewer eligible customers: the action is not recommended (listed as withheld)
 
 
 @dataclass(frozen=True)
@@ -273,11 +275,12 @@ def _history(raw: dict, path: Path) -> HistorySettings:
 
 def _actions(raw: dict, path: Path) -> ActionSettings:
     table = _table(raw, "actions", path)
-    _reject_unknown(table, {"control_share"}, path, "[actions]")
+    _reject_unknown(table, {"control_share", "min_eligible"}, path, "[actions]")
     share = _typed(table.get("control_share", 0.10), float, path, "actions.control_share")
     if not 0 <= share <= 0.5:
         raise ConfigError(f"{path}: actions.control_share must be from 0 to 0.5, got {share}")
-    return ActionSettings(control_share=share)
+    minimum = _bounded(table.get("min_eligible", ActionSettings.min_eligible), path, "actions.min_eligible")
+    return ActionSettings(control_share=share, min_eligible=minimum)
 
 
 def _email(raw: dict, path: Path) -> EmailSettings:

@@ -25,6 +25,7 @@ BOUNDS: dict[str, tuple[type, float, float]] = {
     "segmentation.min_segment_share": (float, 0, 0.49),
     "segmentation.min_stability": (float, 0, 1),
     "segmentation.silhouette_tolerance": (float, 0, 1),
+    "actions.min_eligible": (int, 1, 1_000_000),
     "email.port": (int, 1, 65535),
     "email.max_attachment_mb": (float, 0.01, 1000),
     "email.timeout": (float, 1, 600),

@@ -119,6 +119,45 @@ def test_config_sets_period_and_control_share(tmp_path):
         load_settings(config)
 
 
+def test_an_action_with_too_few_eligible_customers_is_not_recommended(tmp_path):
+    """The bundled sample's High Balance Holders have one customer eligible for limit reviews: too
+    few to act on or to hold out a control group. With the default minimum (30) that action is
+    named as withheld on the recommendations page and appears nowhere else (no row, no target
+    list, no campaign members); with ``min_eligible = 1`` it is listed like any other."""
+    import duckdb
+
+    out = build(formats="html", out=tmp_path / "out", month="2026-11").files
+    month = tmp_path / "out" / "2026-11"
+    model = json.loads((month / "report-model.json").read_text(encoding="utf-8"))
+    assert model["facts"]["min_eligible"] == 30
+    small = [a for a in model["actions"] if a["eligible"] < 30]
+    assert small == [] and len(model["facts"]["withheld"]) == 1
+    withheld = model["facts"]["withheld"][0]
+    assert withheld.startswith("High Balance Holders – Pre-approve limit reviews") and withheld.endswith("(1 eligible)")
+    html = next(p for p in out if p.suffix == ".html").read_text(encoding="utf-8")
+    assert "at least 30 customers are eligible" in html and f"Not listed this month: {withheld}." in html
+    recommendations = pd.read_csv(month / "targets" / "recommendations.csv")
+    assert "limit-review" not in set(recommendations["Action key"])
+    assert not list((month / "targets").glob("*--limit-review.csv"))
+    with duckdb.connect(str(tmp_path / "out" / "history.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM campaign_members WHERE action = 'limit-review'").fetchone()[0] == 0
+
+    config = tmp_path / "c.toml"
+    config.write_text("[actions]\nmin_eligible = 1\n", encoding="utf-8")
+    build(formats="html", out=tmp_path / "one", month="2026-11", config=config)
+    listed = json.loads((tmp_path / "one" / "2026-11" / "report-model.json").read_text(encoding="utf-8"))
+    assert listed["facts"]["withheld"] == [] and len(listed["actions"]) == len(model["actions"]) + 1
+    assert list((tmp_path / "one" / "2026-11" / "targets").glob("*--limit-review.csv"))
+
+
+def test_min_eligible_must_be_a_positive_count(tmp_path):
+    config = tmp_path / "c.toml"
+    for bad in ("0", "2.5", '"30"'):
+        config.write_text(f"[actions]\nmin_eligible = {bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match="min_eligible"):
+            load_settings(config)
+
+
 # -- the real file ------------------------------------------------------------------------------
 
 

@@ -71,7 +71,7 @@ def _listed_groups(result, model) -> list:
     """(file name, action group) of every action with eligible customers, in the groups' order."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     return [(action_file_name(stems[model.segments[g.segment].id], g.spec.key), g)
-            for g in action_groups(result, model.facts.month) if len(g.eligible)]
+            for g in action_groups(result, model.facts.month) if g.listed]
 
 
 def _action_table(grouped: GroupedColumns, model, group) -> pa.Table:
@@ -90,7 +90,7 @@ def campaign_members(result, model) -> pa.Table:
     ids = pa.array(result.clean.ids.astype(str))
     parts = []
     for group in action_groups(result, model.facts.month):
-        if not len(group.eligible) or not group.spec.kpi:
+        if not group.listed or not group.spec.kpi:
             continue
         n = len(group.eligible)
         texts = {"month": model.facts.month, "segment": model.segments[group.segment].name, "action": group.spec.key,

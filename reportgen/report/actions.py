@@ -58,6 +58,7 @@ def action_groups(result, month: str, values: dict[str, np.ndarray] | None = Non
     groups = select_action_groups(
         values, result.labels, [n.actions for n in result.namings],
         share=result.settings.actions.control_share, seed=result.settings.segmentation.seed, month=month,
+        min_eligible=result.settings.actions.min_eligible,
     )
     _KEPT[:] = [(weakref.ref(result, _forget), month, groups)]
     return groups
@@ -80,10 +81,10 @@ def money_phrase(amount: float, stake: str, period_months: int) -> str:
 
 
 def build_actions(groups, segments, values, period_months: int) -> tuple[Action, ...]:
-    """The actions with eligible customers, largest money at stake first."""
+    """The recommended actions (eligible customers, at least the minimum), largest money at stake first."""
     actions = []
     for g in groups:
-        if not len(g.eligible):
+        if not g.listed:
             continue
         segment = segments[g.segment]
         sums = {name: float(values[name][g.eligible].sum()) for name in STAKES}
@@ -104,6 +105,12 @@ def build_actions(groups, segments, values, period_months: int) -> tuple[Action,
             cash_advance=round(sums["CASH_ADVANCE"], 2), credit_limit=round(sums["CREDIT_LIMIT"], 2), summary=summary,
         ))
     return tuple(sorted(actions, key=lambda a: (-a.impact, a.segment_id, a.key)))
+
+
+def withheld_actions(groups, segments) -> tuple[str, ...]:
+    """The actions not recommended for too few eligible customers, as short texts."""
+    return tuple(f"{segments[g.segment].name} – {g.spec.text} ({format_count(len(g.eligible))} eligible)"
+                 for g in groups if g.withheld)
 
 
 def segment_action_texts(actions, segment_id: int) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from reportgen.report.actions import (
     segment_action_texts,
     segment_sentences,
     values_of,
+    withheld_actions,
 )
 from reportgen.report.cube import _customer_sample, _round, build_cube
 from reportgen.report.formatting import format_count, format_money, format_share, month_label
@@ -76,7 +77,8 @@ def build_report_model(
     period = result.settings.input.period_months
     fields = fields_of_all(values, labels, len(result.namings))
     segments = tuple(_segment(result, i, columns, risks[i], fields[i]) for i in range(len(result.namings)))
-    actions = build_actions(action_groups(result, month, values), segments, values, period)
+    groups = action_groups(result, month, values)
+    actions = build_actions(groups, segments, values, period)
     segments = tuple(replace(s, actions=segment_action_texts(actions, s.id)) for s in segments)
     effects = ()
     if campaigns is not None and not campaigns.empty:
@@ -88,7 +90,8 @@ def build_report_model(
     changes = describe_changes(monitoring, history)
     model = ReportModel(
         version=MODEL_VERSION,
-        facts=_facts(result, month, generated_at, title),
+        facts=replace(_facts(result, month, generated_at, title), min_eligible=result.settings.actions.min_eligible,
+                      withheld=withheld_actions(groups, segments)),
         kpis=kpis,
         quality=_quality(result),
         k_choice=k_choice_of(result.selection, len(result.labels), _scored_from(result)),

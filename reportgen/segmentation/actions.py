@@ -195,10 +195,19 @@ class ActionGroup:
     spec: ActionSpec
     eligible: np.ndarray  # positions of the eligible customers
     control: np.ndarray  # bool per eligible customer: held out
+    withheld: bool = False  # too few eligible customers to recommend the action (``min_eligible``)
+
+    @property
+    def listed(self) -> bool:
+        """Recommended this month: eligible customers, and at least the playbook's minimum."""
+        return bool(len(self.eligible)) and not self.withheld
 
 
-def select_action_groups(values, labels, actions_per_segment, *, share: float, seed: int, month: str) -> list[ActionGroup]:
-    """Every segment's actions with their eligible customers and control flags."""
+def select_action_groups(values, labels, actions_per_segment, *, share: float, seed: int, month: str,
+                         min_eligible: int = 1) -> list[ActionGroup]:
+    """Every segment's actions with their eligible customers and control flags; an action with
+    fewer than ``min_eligible`` eligible customers is ``withheld`` (not recommended: too few to
+    act on or to measure against a control group)."""
     labels = np.asarray(labels)
     groups = []
     for index, specs in enumerate(actions_per_segment):
@@ -207,5 +216,5 @@ def select_action_groups(values, labels, actions_per_segment, *, share: float, s
             mask = in_segment & np.asarray(spec.eligible.holds(values), dtype=bool) if spec.eligible.clauses else in_segment
             positions = np.flatnonzero(mask)
             control = hold_out(len(positions), share if spec.kpi else 0.0, seed, f"{month}/{index}/{spec.key}")
-            groups.append(ActionGroup(index, spec, positions, control))
+            groups.append(ActionGroup(index, spec, positions, control, withheld=0 < len(positions) < min_eligible))
     return groups
