@@ -278,6 +278,8 @@ def test_month_five_detects_the_planted_effect(six_months):
     assert effect.control >= 30 and effect.p_value < 0.001
     assert effect.difference > 0.3 and effect.low > 0.2
     assert "did better" in effect.verdict
+    # in plain words for executives: how often chance gives such a gap, not a test's name and p-value
+    assert "less than once in 1,000" in effect.verdict and "Fisher" not in effect.verdict and "p =" not in effect.verdict
     # the effect is the story's first point
     assert outcomes["2026-05"].model.story.points[0] == effect.verdict
 

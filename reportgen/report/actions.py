@@ -18,9 +18,7 @@ import numpy as np
 from reportgen.data.features import derive_ratios
 from reportgen.report.formatting import (
     format_count,
-    format_general,
     format_money,
-    format_number,
     format_share,
     format_signed,
     month_label,
@@ -134,6 +132,15 @@ def fields_of_all(values, labels, k: int) -> list[dict[str, float]]:
     return every_segment_values(values, labels, k)
 
 
+def _chance(p: float) -> str:
+    """How often chance alone gives a gap this large, in words (``p`` of Fisher's exact test)."""
+    if p < 0.001:
+        return "a gap this large would arise by chance less than once in 1,000 such tests"
+    if p >= 0.5:
+        return "a gap this large arises by chance in most such tests"
+    return f"a gap this large arises by chance about once in {format_count(round(1 / p))} such tests"
+
+
 def build_effects(measured, month_from: str) -> tuple[Effect, ...]:
     """One :class:`~reportgen.report.model.Effect` per measured action, largest groups first."""
     effects = []
@@ -152,11 +159,10 @@ def build_effects(measured, month_from: str) -> tuple[Effect, ...]:
             side = "better" if diff > 0 else "worse"
             verdict = (f"{head}. {label.capitalize()}: {format_share(p1)} treated against {format_share(p2)} control "
                        f"({span}). Treated customers did {side}: the whole 95% interval lies "
-                       f"{'above' if diff > 0 else 'below'} zero (Fisher's exact test p = {format_general(p, 3)}).")
+                       f"{'above' if diff > 0 else 'below'} zero, and {_chance(p)}.")
         else:
             verdict = (f"{head}. {label.capitalize()}: {format_share(p1)} treated against {format_share(p2)} control "
-                       f"({span}). No difference we can tell apart from chance (Fisher's exact test p = {format_number(p)}: a gap this "
-                       "large arises by chance more than once in 20).")
+                       f"({span}). No difference we can tell apart from chance: {_chance(p)}.")
         effects.append(Effect(month_from, m.segment, m.key, m.text, label, m.treated, m.control,
                               round(p1, 4), round(p2, 4), round(diff, 4), round(low, 4), round(high, 4),
                               round(p, 4), verdict))
