@@ -188,3 +188,17 @@ def test_formula_check_reads_slices_chunks_and_large_strings():
     assert neutralised_text(chunked).to_pylist() == expected[0:2] + expected[9:12] + expected[4:6]
     safe = pa.array(["C1", "C2", None])
     assert neutralised_text(safe) is safe  # nothing to change: the column itself, no copy
+
+
+def test_a_build_writes_the_same_bytes_as_the_encoders(tmp_path):
+    """A build writes the target lists straight into their files on the writer threads; the
+    in-memory encoders (``build_target_files``, ``build_action_files``: the API and the tests)
+    give the same bytes, file for file, so both paths are one contract."""
+    from reportgen.api import build
+    from reportgen.monthly.campaigns import build_action_files
+
+    outcome = build(formats="html", out=tmp_path, month="2026-11")
+    written = {p.name: p.read_bytes() for p in (tmp_path / "2026-11" / "targets").iterdir()}
+    expected = {**build_target_files(outcome.result, outcome.model), **build_action_files(outcome.result, outcome.model)}
+    assert set(written) == set(expected) and len(written) > 20
+    assert [name for name in sorted(written) if written[name] != expected[name]] == []

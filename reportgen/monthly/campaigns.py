@@ -44,9 +44,12 @@ def encode_action_files(result, model, grouped: GroupedColumns | None = None) ->
     """:func:`build_action_files` one file at a time (a build writes them straight to disk with
     :func:`write_action_files`)."""
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
-    groups = _listed_groups(result, model)
-    tables = lambda group: _action_table(grouped, model, group)  # noqa: E731
-    for (name, _group), data in zip(groups, encoded_in_order(lambda item: target_csv(tables(item[1])), groups)):
+    listed = _listed_groups(result, model)
+
+    def encode(item) -> bytes:
+        return target_csv(_action_table(grouped, model, item[1]))
+
+    for (name, _group), data in zip(listed, encoded_in_order(encode, listed)):
         yield name, data
 
 

@@ -36,9 +36,17 @@ from reportgen.segmentation.actions import (
 
 
 def values_of(result) -> dict[str, np.ndarray]:
-    """Every customer field of the result's customers."""
+    """Every customer field of the result's customers: the ratios are derived on a second thread
+    while this one widens the columns (NumPy releases the GIL in both)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     features = result.clean.features
-    return customer_values(features, derive_ratios(features))
+    with ThreadPoolExecutor(max_workers=1) as second:
+        ratios = second.submit(derive_ratios, features)
+        values = customer_values(features)
+        derived = ratios.result()
+    values.update({name: derived[name].to_numpy(dtype="float64") for name in derived.columns})
+    return values
 
 
 def action_groups(result, month: str, values: dict[str, np.ndarray] | None = None):

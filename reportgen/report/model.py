@@ -54,8 +54,7 @@ class RunFacts:
     # balances and limits are at the extract's end.
     period_months: int = 6
     k_how: str = "chosen by the rule"
-    # An action is recommended only with at least this many eligible customers ([actions]
-    # min_eligible); the playbook actions this month withheld for fewer, as short texts.
+    # actions need this many eligible customers ([actions] min_eligible); those withheld this month
     min_eligible: int = 30
     withheld: tuple[str, ...] = ()
 
