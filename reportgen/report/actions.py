@@ -36,17 +36,10 @@ from reportgen.segmentation.actions import (
 
 
 def values_of(result) -> dict[str, np.ndarray]:
-    """Every customer field of the result's customers: the ratios are derived on a second thread
-    while this one widens the columns (NumPy releases the GIL in both)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Every customer field of the result's customers (one after the other: deriving the ratios
+    beside the widening saved no time at ten million customers and raised the peak above 5 GB)."""
     features = result.clean.features
-    with ThreadPoolExecutor(max_workers=1) as second:
-        ratios = second.submit(derive_ratios, features)
-        values = customer_values(features)
-        derived = ratios.result()
-    values.update({name: derived[name].to_numpy(dtype="float64") for name in derived.columns})
-    return values
+    return customer_values(features, derive_ratios(features))
 
 
 def action_groups(result, month: str, values: dict[str, np.ndarray] | None = None):

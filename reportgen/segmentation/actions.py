@@ -123,11 +123,10 @@ def parse_sentences(raw, where: str) -> tuple[Sentence, ...]:
     return tuple(out)
 
 
-def customer_values(features, ratios=None) -> dict[str, np.ndarray]:
-    """Every customer field as a float64 array (contract columns and, when given, the derived ratios)."""
+def customer_values(features, ratios) -> dict[str, np.ndarray]:
+    """Every customer field as a float64 array (contract columns and derived ratios)."""
     values = {name: features[name].to_numpy(dtype="float64") for name in features.columns if name in CUSTOMER_FIELDS}
-    if ratios is not None:
-        values.update({name: ratios[name].to_numpy(dtype="float64") for name in ratios.columns})
+    values.update({name: ratios[name].to_numpy(dtype="float64") for name in ratios.columns})
     return values
 
 
