@@ -1,13 +1,11 @@
 """The ``reportgen`` command line: parse arguments, call the API, say where files went.
 
-Thin on purpose: no pandas, scikit-learn, Jinja or WeasyPrint import at module level, so
-``reportgen --help`` is instant. Every :class:`~reportgen.errors.ReportgenError` becomes one
-line on stderr and its exit code; an interrupted run exits 130.
+Thin on purpose: no pandas, scikit-learn, Jinja or WeasyPrint import at module level, so ``reportgen --help`` is
+instant. Every :class:`~reportgen.errors.ReportgenError` becomes one line on stderr and its exit code.
 
-Exit codes (the README's table): 0 success, 1 the output cannot be written, 2 bad input data or
-arguments, 3 bad config/playbook/templates, 4 bad saved model, 5 rendering failed, 6 e-mail not
-delivered to every audience, 7 the month is locked by another run, 8 history database error,
-130 interrupted, 70 internal error (a bug: please report it).
+Exit codes (the README's table): 0 success, 1 the output cannot be written, 2 bad input data or arguments, 3 bad
+config/playbook/templates, 4 bad saved model, 5 rendering failed, 6 e-mail not delivered to every audience, 7 the
+month is locked by another run, 8 history database error, 130 interrupted, 70 internal error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -180,8 +178,9 @@ def _engine(p: argparse.ArgumentParser) -> None:
 def _engine_args(args) -> dict:
     if args.spark_master and args.engine != "spark":
         raise InputError("--spark-master needs --engine spark")
+    if args.engine == "spark":  # the JVM boots while this process imports the analysis libraries
+        __import__("reportgen.segmentation.engines.spark_session", fromlist=["_"]).start_early(args.spark_master)
     return {"engine": args.engine, "spark_master": args.spark_master}
-
 
 
 
@@ -286,9 +285,10 @@ def _run_build(args) -> int:
     from reportgen.monthly.outputs import check_out_folder
     from reportgen.render.pool import RenderPool, gc_paused
 
-    # Mistakes in the config or --out fail at once, before any worker starts.
+    # Mistakes in the config or --out fail at once, before any worker starts (or the JVM).
     load_settings(args.config, k=args.k)
     check_out_folder(args.out)
+    engine = _engine_args(args)
 
     with RenderPool(start=False) as pool:
         # The PDF lane starts first and imports what it needs on the second core while this
@@ -311,7 +311,7 @@ def _run_build(args) -> int:
             refit=args.refit,
             pool=pool,
             **_data_args(args),
-            **_engine_args(args),
+            **engine,
         )
     model = outcome.model
     from reportgen.report import formatting as fmt  # after the build: --help stays instant

@@ -49,10 +49,6 @@ Differences from the default engine, documented rather than accidental:
 
 from __future__ import annotations
 
-import os
-import tempfile
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -69,26 +65,17 @@ from reportgen.data.validation import (
     MIN_CUSTOMERS_PER_SEGMENT,
     CleanData,
 )
-from reportgen.errors import ConfigError, InputError
+from reportgen.errors import InputError
 from reportgen.segmentation.engines.local import keep_previous_k, refit_from
 from reportgen.segmentation.engines.spark_checks import _validate
 from reportgen.segmentation.engines.spark_kmeans import _fit_kmeans
 from reportgen.segmentation.engines.spark_read import _ROW, _read
-
-LOCAL_MASTER = "local[2]"
-_LOG4J = """\
-rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = stderr
-appender.stderr.type = Console
-appender.stderr.name = stderr
-appender.stderr.target = SYSTEM_ERR
-appender.stderr.layout.type = PatternLayout
-appender.stderr.layout.pattern = %d{yyyy-MM-dd'T'HH:mm:ss} spark %p %c{1}: %m%n%ex
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
-logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
-logger.gateway.level = error
-"""
+from reportgen.segmentation.engines.spark_session import (  # noqa: F401 (start_session: the engine's API)
+    LOCAL_MASTER,
+    _session,
+    quiet_pyspark,
+    start_session,
+)
 
 
 def run_segmentation_spark(
@@ -154,92 +141,6 @@ def run_segmentation_spark(
         extract, clean, scaler, scaler.transform(clean.features), selection, playbook, settings, log,
         fitted=None if centroids is None else (labels, centroids), previous=previous, month=month,
     )
-
-
-# --- session --------------------------------------------------------------------------------------
-
-
-def _session(spark, master: str | None):
-    """(session, started here): the given one, else the active one (a notebook's, Databricks'),
-    else a new one. Only a session started here is stopped at the end."""
-    if spark is not None:
-        return spark, False
-    try:
-        from pyspark.sql import SparkSession
-
-        active = SparkSession.getActiveSession()
-    except ImportError:
-        active = None
-    if active is not None and master is None:
-        return active, False
-    return start_session(master), True
-
-
-def start_session(master: str | None = None):
-    """A SparkSession for reportgen: quiet (errors only, no progress bars), Arrow transfers.
-
-    In local mode (the default, ``local[2]``) the UI is off and shuffles use few partitions."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise ConfigError(
-            "the Spark engine needs PySpark: pip install 'reportgen[spark]' (and Java 17 or later)"
-        ) from None
-
-    master = master or os.environ.get("SPARK_MASTER") or (None if _master_configured() else LOCAL_MASTER)
-    builder = SparkSession.builder.appName("reportgen")
-    if master:
-        builder = builder.master(master)
-    builder = (
-        builder.config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_log4j_file()}")
-    )
-    if master and master.startswith("local"):
-        builder = (
-            builder.config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.driver.memory", os.environ.get("REPORTGEN_SPARK_DRIVER_MEMORY", "4g"))
-        )
-    try:
-        session = builder.getOrCreate()
-    except Exception as exc:  # no JVM, an unreachable master, a bad configuration: PySpark raises many types
-        where = master or "the master in the Spark configuration"
-        raise ConfigError(
-            f"Spark could not start on {where} ({exc.__class__.__name__}); it needs Java 17 or later "
-            "(java on PATH or JAVA_HOME) and a reachable master"
-        ) from None
-    session.sparkContext.setLogLevel("ERROR")
-    return session
-
-
-def _master_configured() -> bool:
-    """True when spark-submit or spark-defaults.conf already says which cluster to use."""
-    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # started by spark-submit, which knows its --master
-        return True
-    home = os.environ.get("SPARK_HOME")
-    for folder in (os.environ.get("SPARK_CONF_DIR"), home and Path(home) / "conf"):
-        defaults = Path(folder) / "spark-defaults.conf" if folder else None
-        if defaults is not None and defaults.is_file():
-            for line in defaults.read_text(errors="replace").splitlines():
-                if line.split(None, 1)[:1] == ["spark.master"]:
-                    return True
-    return False
-
-
-def _log4j_file() -> Path:
-    path = Path(tempfile.gettempdir()) / "reportgen-spark-log4j2.properties"
-    if not path.exists() or path.read_text() != _LOG4J:
-        path.write_text(_LOG4J)
-    return path
-
-
-@contextmanager
-def quiet_pyspark():
-    """PySpark warns that it does not fully support pandas 3; what we use of it works."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-        yield
 
 
 # --- reading ----------------------------------------------------------------------------------------
