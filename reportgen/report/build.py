@@ -90,8 +90,7 @@ def build_report_model(
     changes = describe_changes(monitoring, history)
     model = ReportModel(
         version=MODEL_VERSION,
-        facts=replace(_facts(result, month, generated_at, title), min_eligible=result.settings.actions.min_eligible,
-                      withheld=withheld_actions(groups, segments)),
+        facts=_facts(result, month, generated_at, title, withheld_actions(groups, segments)),
         kpis=kpis,
         quality=_quality(result),
         k_choice=k_choice_of(result.selection, len(result.labels), _scored_from(result)),
@@ -191,7 +190,7 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
     )
 
 
-def _facts(result, month: str, generated_at: str, title: str | None) -> RunFacts:
+def _facts(result, month: str, generated_at: str, title: str | None, withheld: tuple[str, ...]) -> RunFacts:
     packages = ("reportgen", "pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib", "python-pptx")
     versions = tuple((p, _version(p)) for p in packages) + (("python", platform.python_version()),)
     return RunFacts(
@@ -210,6 +209,8 @@ def _facts(result, month: str, generated_at: str, title: str | None) -> RunFacts
         versions=versions,
         period_months=result.settings.input.period_months,
         k_how=k_choice_of(result.selection, len(result.labels), _scored_from(result)).how,
+        min_eligible=result.settings.actions.min_eligible,
+        withheld=withheld,
     )
 
 

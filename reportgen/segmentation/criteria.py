@@ -94,7 +94,7 @@ def check_criteria(
     for key, items in criteria.items():
         per_segment: list[list[Check]] = [[] for _ in range(k)]
         for c in items:
-            if profiles is not None and profiles.covers(c.feature, c.stat):
+            if profiles is not None and profiles.covers(c.feature):
                 stat = lambda segment, c=c: profiles.stat(c.stat, c.feature, segment)  # noqa: E731
             else:
                 if c.feature not in columns:

@@ -40,28 +40,25 @@ class Profiles:
     portfolio_means: np.ndarray
     portfolio_medians: np.ndarray
     portfolio_sums: np.ndarray
-    positives: np.ndarray | None = None  # customers with a value above 0, per segment and feature
-    portfolio_positives: np.ndarray | None = None
+    positives: np.ndarray  # customers with a value above 0
 
-    def covers(self, feature: str, stat: str) -> bool:
-        """Whether :meth:`stat` can give ``stat`` of ``feature`` (a profiled feature)."""
-        return feature in PROFILE_FEATURES and (stat != "share" or self.positives is not None)
+    @staticmethod
+    def covers(feature: str) -> bool:
+        """Whether ``feature`` is profiled (so :meth:`stat` gives its figures)."""
+        return feature in PROFILE_FEATURES
 
     def stat(self, stat: str, feature: str, segment: int | None = None) -> float:
         """A criterion's statistic (``mean``, ``median`` or ``share``: the share of customers with
         a value above 0) of ``feature`` in ``segment``, or in the whole portfolio when ``None``:
         the same figures the profile table shows, so a name's numbers match the profile's."""
         j = PROFILE_FEATURES.index(feature)
-        if segment is None:
-            n = self.sizes.sum()
-            figures = {"mean": self.portfolio_means, "median": self.portfolio_medians}
-            if stat == "share":
-                return float(self.portfolio_positives[j] / n) if n else float("nan")
-            return float(figures[stat][j])
-        n = self.sizes[segment]
         if stat == "share":
-            return float(self.positives[segment, j] / n) if n else float("nan")
-        return float({"mean": self.means, "median": self.medians}[stat][segment, j])
+            count = self.positives[:, j].sum() if segment is None else self.positives[segment, j]
+            n = self.sizes.sum() if segment is None else self.sizes[segment]
+            return float(count / n) if n else float("nan")
+        per_segment, portfolio = {"mean": (self.means, self.portfolio_means),
+                                  "median": (self.medians, self.portfolio_medians)}[stat]
+        return float(portfolio[j] if segment is None else per_segment[segment, j])
 
 
 def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +117,6 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         portfolio_medians=portfolio_medians,
         portfolio_sums=portfolio_sums,
         positives=positives,
-        portfolio_positives=positives.sum(axis=0),
     )
 
 
@@ -131,7 +127,7 @@ def reorder_profiles(profiles: Profiles, order) -> Profiles:
     return replace(
         profiles, sizes=profiles.sizes[order], means=profiles.means[order], medians=profiles.medians[order],
         sums=profiles.sums[order], z=profiles.z[order],
-        positives=None if profiles.positives is None else profiles.positives[order],
+        positives=profiles.positives[order],
     )
 
 
