@@ -231,8 +231,8 @@ def build(
                 # each format as it is ready. Nothing reaches a final name unless all are ready.
                 targets_folder = folder / TARGETS_FOLDER
                 grouped = GroupedColumns.of(result, len(model.segments))  # gathered once for both kinds of list
-                write_segment_lists(result, model, staged, targets_folder, grouped)
-                write_action_files(result, model, staged, targets_folder, grouped)
+                rows = write_segment_lists(result, model, staged, targets_folder, grouped)
+                write_action_files(result, model, staged, targets_folder, grouped, rows)
                 staged.add(targets_folder, {RECOMMENDATIONS_FILE: recommendations_csv(model)})
                 del grouped
                 model_bytes = save_model(result.model)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from reportgen.monthly.listrows import SegmentRows, appended_cells, write_rows
 from reportgen.monthly.outputs import fill
 from reportgen.monthly.targets import (
     TARGET_COLUMNS,
@@ -53,21 +54,37 @@ def encode_action_files(result, model, grouped: GroupedColumns | None = None) ->
         yield name, data
 
 
-def write_action_files(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> None:
-    """Write every action's target list into temporary files of the ``staged`` set in ``folder``.
-    Columnar, like the segment lists: the eligible customers' rows are gathered from the
-    ``grouped`` columns (gathered here unless the caller has them), two lists at a time on
-    threads, each written by polars straight to its file."""
+def write_action_files(result, model, staged, folder: Path, grouped: GroupedColumns | None = None,
+                       segment_rows: dict | None = None) -> None:
+    """Write every action's target list into temporary files of the ``staged`` set in ``folder``,
+    two lists at a time on threads.
+
+    With the segment lists' rows (``segment_rows``, from
+    :func:`~reportgen.monthly.targets.write_segment_lists`), each list is cut from its segment's
+    CSV rows (:mod:`reportgen.monthly.listrows`: the numbers are formatted once per customer, not
+    once per action); otherwise, or when a segment's rows are not one line each, the eligible
+    customers' rows are gathered from the ``grouped`` columns (gathered here unless the caller has
+    them) and written by polars. Both give the same bytes."""
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
     jobs = [(staged.reserve(folder, name), group) for name, group in _listed_groups(result, model)]
 
     def write(job) -> None:
         path, group = job
-        table = _action_table(grouped, model, group)
-        fill(path, lambda target: write_target_csv(table, target))
+        fill(path, lambda target: _write_action_csv(grouped, model, group, target, (segment_rows or {}).get(group.segment)))
 
     for _ in encoded_in_order(write, jobs):
         pass
+
+
+def _write_action_csv(grouped: GroupedColumns, model, group, target: str, rows: SegmentRows | None) -> None:
+    if rows is not None:
+        cells = appended_cells({"action": [group.spec.key] * 2, "group": ["target", "control"]}, write_target_csv)
+        if cells is not None:
+            local = grouped.rank[group.eligible] - grouped.bounds[group.segment]
+            header = ",".join(ACTION_COLUMNS).encode("utf-8")
+            if write_rows(rows, local, group.control.astype(np.int8), cells, header, target):
+                return
+    write_target_csv(_action_table(grouped, model, group), target)
 
 
 def _listed_groups(result, model) -> list:

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from reportgen.data.contract import ID_COLUMN
 from reportgen.data.features import ratio_column
 from reportgen.monthly.exports import export_array
+from reportgen.monthly.listrows import SegmentRows
 from reportgen.monthly.outputs import csv_bytes, fill, neutralised_text, write_set
 from reportgen.render.formats import action_file_name, target_stems  # the build, the mailer and the dashboard agree
 
@@ -101,9 +102,11 @@ def encode_target_files(result, model, grouped: GroupedColumns | None = None) ->
     yield RECOMMENDATIONS_FILE, recommendations_csv(model)
 
 
-def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> None:
+def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> dict:
     """Write every segment's target list (CSV and Parquet, the files of :func:`encode_target_files`
-    but ``recommendations.csv``) into temporary files of the ``staged`` set in ``folder``.
+    but ``recommendations.csv``) into temporary files of the ``staged`` set in ``folder``; return
+    each segment's CSV rows (:class:`~reportgen.monthly.listrows.SegmentRows`, by segment index),
+    from which the actions' lists are cut.
 
     Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`,
     gathered here unless the caller has them); each segment's list is a zero-copy slice of them,
@@ -122,6 +125,8 @@ def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedCol
 
     for _ in encoded_in_order(write, jobs):
         pass
+    return {index: SegmentRows(csv_path, int(grouped.bounds[index + 1] - grouped.bounds[index]))
+            for index, _segment, csv_path, _parquet_path in jobs}
 
 
 def recommendations_csv(model) -> bytes:
