@@ -73,6 +73,8 @@ _SCHEMA = pa.schema(
     ]
 )
 
+_FEW_VALUES = ["segment", "persona", "persona_key", "TENURE"]
+
 
 def build_target_files(result, model) -> dict[str, bytes]:
     """The bytes of every target file and ``recommendations.csv``, keyed by file name.
@@ -301,4 +303,6 @@ def _write_parquet(table: pa.Table, persona_key: str | None, target) -> None:
     head = table.slice(0, 1).to_pandas()
     head["persona_key"] = [persona_key] * len(head)  # typed as pandas infers it (no persona: object)
     first = pa.Table.from_pandas(head, schema=_SCHEMA, preserve_index=False)
-    pq.write_table(table.cast(_SCHEMA.with_metadata(first.schema.metadata)), target)
+    # dictionary pages for the columns of few values only: trying them on the amounts (almost all
+    # distinct) took half the writer's time for 18% smaller files
+    pq.write_table(table.cast(_SCHEMA.with_metadata(first.schema.metadata)), target, use_dictionary=_FEW_VALUES)
