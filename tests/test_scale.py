@@ -156,17 +156,23 @@ def test_fit_and_transform_is_fit_scaler_then_transform(clean):
     assert matrix.dtype == np.float32 and np.array_equal(matrix, scaler.transform(features))
 
 
-def test_every_segments_fields_in_one_gather_equal_each_segments_by_mask(clean):
+def test_every_segments_fields_from_the_profiles_equal_each_segments_by_mask(clean):
+    """The report's segment fields (sentence conditions, action sizing) come from the profiles,
+    not a second pass: the same figures as each segment's own customers give, empty segment too."""
     from reportgen.data.features import derive_ratios
-    from reportgen.segmentation.actions import customer_values, every_segment_values, segment_values
+    from reportgen.report.actions import fields_of_all
+    from reportgen.segmentation.actions import customer_values, segment_values
+    from reportgen.segmentation.profiles import describe_segments
 
     features = clean.features.head(30_000)
     values = customer_values(features, derive_ratios(features))
     labels = np.random.default_rng(3).integers(0, 5, len(features)).astype(np.int32)
     labels[labels == 3] = 4  # segment 3 is empty
-    together = every_segment_values(values, labels, 5)
+    together = fields_of_all(describe_segments(features, labels, 5), 5)
     for s in range(5):
-        assert together[s] == segment_values(values, labels == s), s  # the same numbers, bit for bit
+        alone = segment_values(values, labels == s)
+        assert together[s].keys() == alone.keys(), s
+        assert together[s] == pytest.approx(alone, rel=1e-12, abs=1e-12), s  # sums in another order
 
 
 def test_the_per_action_lists_are_gathered_from_the_segment_ordered_columns(clean):

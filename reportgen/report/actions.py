@@ -29,10 +29,10 @@ from reportgen.segmentation.actions import (
     PERIOD_STAKES,
     STAKES,
     customer_values,
-    every_segment_values,
     select_action_groups,
     true_sentences,
 )
+from reportgen.segmentation.personas import PROFILE_FEATURES
 
 
 def values_of(result) -> dict[str, np.ndarray]:
@@ -127,10 +127,26 @@ def segment_sentences(naming, fields: dict[str, float], traits: tuple[str, ...])
     return description, true_sentences(naming.risks, fields)
 
 
-def fields_of_all(values, labels, k: int) -> list[dict[str, float]]:
+def fields_of_all(profiles, k: int) -> list[dict[str, float]]:
     """The segment fields of every segment ``0..k-1`` (see
-    :func:`~reportgen.segmentation.actions.segment_values`), in one gather per field."""
-    return every_segment_values(values, labels, k)
+    :func:`~reportgen.segmentation.actions.segment_values`), read from the segment ``profiles``:
+    the same means, shares and indexes the profile table shows, so a sentence's condition and
+    the number printed beside it are one figure (no second pass over the customers)."""
+    total = max(int(profiles.sizes.sum()), 1)
+    out: list[dict[str, float]] = []
+    for s in range(k):
+        size = int(profiles.sizes[s])
+        fields: dict[str, float] = {}
+        for j, name in enumerate(PROFILE_FEATURES):
+            mean, portfolio = float(profiles.means[s, j]) if size else 0.0, float(profiles.portfolio_means[j])
+            fields[name] = mean
+            fields[f"{name}_INDEX"] = 100 * mean / portfolio if portfolio else 100.0
+        positives = {name: int(profiles.positives[s, PROFILE_FEATURES.index(name)]) for name in ("CASH_ADVANCE", "PURCHASES")}
+        fields["CASH_ADVANCE_USERS"] = positives["CASH_ADVANCE"] / max(size, 1)
+        fields["PURCHASERS"] = positives["PURCHASES"] / max(size, 1)
+        fields["CUSTOMER_SHARE"] = size / total
+        out.append(fields)
+    return out
 
 
 def _chance(p: float) -> str:

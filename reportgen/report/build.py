@@ -75,7 +75,7 @@ def build_report_model(
         values = values_of(result)
         cube, risks = cube_ready.result(), risks_ready.result()
     period = result.settings.input.period_months
-    fields = fields_of_all(values, labels, len(result.namings))
+    fields = fields_of_all(result.profiles, len(result.namings))
     segments = tuple(_segment(result, i, columns, risks[i], fields[i]) for i in range(len(result.namings)))
     groups = action_groups(result, month, values)
     actions = build_actions(groups, segments, values, period)

@@ -145,31 +145,6 @@ def segment_values(values: dict[str, np.ndarray], mask: np.ndarray) -> dict[str,
     return out
 
 
-def every_segment_values(values: dict[str, np.ndarray], labels, k: int) -> list[dict[str, float]]:
-    """:func:`segment_values` of segments ``0..k-1`` of ``labels``, the same numbers, in one
-    gather per field: each field is put in segment order once (a stable sort, so a segment's run
-    holds its customers in extract order, and its mean sums them as ``column[mask]`` would)."""
-    labels = np.asarray(labels)
-    order = np.argsort(labels.astype(np.uint8 if k <= 256 else np.int64), kind="stable")
-    sizes = np.bincount(labels, minlength=k)
-    bounds = np.concatenate(([0], np.cumsum(sizes)))
-    out: list[dict[str, float]] = [{} for _ in range(k)]
-    users = {"CASH_ADVANCE": "CASH_ADVANCE_USERS", "PURCHASES": "PURCHASERS"}
-    for name in CUSTOMER_FIELDS:
-        column = values[name]
-        grouped, portfolio = column.take(order), float(column.mean())
-        for s in range(k):
-            run = grouped[bounds[s] : bounds[s + 1]]
-            mean = float(run.mean()) if len(run) else 0.0
-            out[s][name] = mean
-            out[s][f"{name}_INDEX"] = 100 * mean / portfolio if portfolio else 100.0
-            if name in users:
-                out[s][users[name]] = float((run > 0).sum()) / max(len(run), 1)
-    for s in range(k):
-        out[s]["CUSTOMER_SHARE"] = float(sizes[s]) / max(len(labels), 1)
-    return out
-
-
 def true_sentences(sentences, fields: dict[str, float]) -> tuple[str, ...]:
     """The texts of the sentences whose condition holds for a segment with these ``fields``."""
     return tuple(s.text for s in sentences if bool(s.when.holds(fields)))
