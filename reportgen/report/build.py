@@ -67,17 +67,17 @@ def build_report_model(
     features = result.clean.features
     labels = result.labels
     # the cube and the risk measures read the customers on the second core (NumPy releases the
-    # GIL in its passes) while this thread widens the customer fields and sizes the actions
+    # GIL in its passes) while this thread applies the playbook's rules to every customer
     with ThreadPoolExecutor(max_workers=1) as second:
         cube_ready = second.submit(build_cube, features, labels)
         risks_ready = second.submit(flag_risks, result.clean.features, result.labels, len(result.namings))
         columns = kpi_columns(features)
         values = values_of(result)
+        groups = action_groups(result, month, values)
         cube, risks = cube_ready.result(), risks_ready.result()
     period = result.settings.input.period_months
     fields = fields_of_all(result.profiles, len(result.namings))
     segments = tuple(_segment(result, i, columns, risks[i], fields[i]) for i in range(len(result.namings)))
-    groups = action_groups(result, month, values)
     actions = build_actions(groups, segments, values, period)
     segments = tuple(replace(s, actions=segment_action_texts(actions, s.id)) for s in segments)
     effects = ()

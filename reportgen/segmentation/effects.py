@@ -80,7 +80,7 @@ def measure_effects(members: pd.DataFrame, ids, values: dict[str, np.ndarray]) -
         here = group[group["cust_id"].astype(str).isin(position.index)]
         rows = position.loc[here["cust_id"].astype(str)].to_numpy()
         rule = parse_rule(KPIS[kpi][1], fields=CUSTOMER_FIELDS, where="KPI")
-        success = np.asarray(rule.holds({f: v[rows] for f, v in values.items()}), dtype=bool)
+        success = np.asarray(rule.holds({c.field: values[c.field][rows] for c in rule.clauses}), dtype=bool)
         control = here["control"].to_numpy(dtype=bool)
         out.append(Measured(
             str(segment), str(key), str(group["text"].iloc[0]), kpi,
