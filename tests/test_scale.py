@@ -194,3 +194,15 @@ def test_the_per_action_lists_are_gathered_from_the_segment_ordered_columns(clea
     picked = grouped.customers(eligible, segment).to_pandas()
     expected = whole[whole["CUST_ID"].isin(set(ids[eligible]))].reset_index(drop=True)
     pd.testing.assert_frame_equal(picked, expected)
+
+
+def test_segment_kpis_from_segment_ordered_columns_equal_each_segments_by_mask(clean):
+    from reportgen.report.build import _by_segment, _kpis, kpi_columns
+
+    features = clean.features.head(40_000)
+    columns = kpi_columns(features)
+    labels = np.random.default_rng(5).integers(0, 4, len(features)).astype(np.int32)
+    labels[labels == 2] = 3  # segment 2 is empty
+    by_segment = _by_segment(columns, labels, 4)
+    for s in range(4):
+        assert _kpis(by_segment[s], slice(None)) == _kpis(columns, labels == s), s  # the same figures, bit for bit
