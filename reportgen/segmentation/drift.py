@@ -41,8 +41,15 @@ def reference_distribution(features: pd.DataFrame) -> dict:
     def describe(name: str) -> dict:
         values = _key_column(features, name)
         positive = values[values > 0]
-        edges = np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9))) if len(positive) else np.array([])
-        return {"zero_bin": True, "edges": edges.tolist(), "shares": _shares(values, edges, True).tolist()}
+        at_most_zero = np.count_nonzero(values <= 0)
+        # the deciles partition ``positive`` in place (no copy), and the bins count it in any order;
+        # a NaN is neither positive nor at most zero and lands in the top bin, as _shares puts it
+        edges = (np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9), overwrite_input=True))
+                 if len(positive) else np.array([]))
+        counts = np.bincount(np.searchsorted(edges, positive, side="right"), minlength=len(edges) + 1)
+        counts[-1] += len(values) - len(positive) - at_most_zero
+        shares = np.concatenate([[at_most_zero], counts]) / max(len(values), 1)
+        return {"zero_bin": True, "edges": edges.tolist(), "shares": shares.tolist()}
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # independent columns, GIL released: both cores
         return dict(zip(KEY_FEATURES, pool.map(describe, KEY_FEATURES)))
