@@ -319,7 +319,11 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
     by_contract = {v: k for k, v in renamed.items()}
     def read(name: str):
         try:  # a reader of its own per column: pyarrow's ParquetFile is not shared across threads
-            column = pq.ParquetFile(path).read(columns=[by_contract[name]], use_pandas_metadata=False).column(0)
+            source, header = pq.ParquetFile(path), by_contract[name]
+            if name != ID_COLUMN and pa.types.is_floating(schema.field(header).type):  # row group by row group into float32
+                return np.concatenate([parquet_feature(source.read_row_group(i, columns=[header]).column(0))
+                                       for i in range(source.num_row_groups)])  # (no whole float64 column)
+            column = source.read(columns=[header], use_pandas_metadata=False).column(0)
         except Exception as exc:
             raise InputError(f"{path}: cannot be read as Parquet ({exc.__class__.__name__})") from None
         return parquet_id(column) if name == ID_COLUMN else parquet_feature(column)
