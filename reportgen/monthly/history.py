@@ -289,7 +289,12 @@ def load_migration(path: Path, month_from: str, current) -> pd.DataFrame:
 
 def load_campaigns(path: Path, month: str) -> pd.DataFrame:
     """The per-action target-list members recorded for ``month`` (:data:`MEMBER_COLUMNS`; empty
-    when none), one row per customer and action, in no particular order."""
+    when none), one row per customer and action, in no particular order.
+
+    Read through Arrow: for ten million customers' 20M members, DuckDB's own DataFrame took about
+    30 CPU-seconds, Arrow and ``to_pandas`` 6-9 (the same frame; most of it is writing 2.8 GB of
+    repeated texts and ids). Putting the frame together in Arrow instead of joining in DuckDB
+    took as long."""
     query = ("SELECT a.month, a.segment, a.action, a.text, a.kpi, s.cust_id, r.control "
              "FROM campaign_actions a JOIN campaign_rows r ON r.action_id = a.action_id "
              "JOIN assignments s ON s.extract_row = r.extract_row AND s.month = a.month "
@@ -297,7 +302,6 @@ def load_campaigns(path: Path, month: str) -> pd.DataFrame:
     with connect(path) as con:
         for table in _legacy_tables(con):
             query += f" UNION ALL SELECT {', '.join(MEMBER_COLUMNS)} FROM {table} WHERE month = $month"
-        # through Arrow: pandas gets the 20M texts of ten million customers' lists in a second, not a minute
         return con.sql(query, params={"month": month}).to_arrow_table().to_pandas()
 
 

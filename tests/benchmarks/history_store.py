@@ -95,6 +95,7 @@ def history_module(revision: str | None):
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
