@@ -183,3 +183,20 @@ def test_an_old_database_keeps_its_months_and_records_new_ones(tmp_path):
     assert sorted(map(tuple, load_campaigns(db, "2026-01").itertuples(index=False))) == sorted(rebuilt_members)
     with connect(db) as con:
         assert con.execute("SELECT count(*) FROM campaign_members").fetchone()[0] == 0
+
+
+def test_ids_are_stored_with_zstd_where_duckdb_writes_its_2_0_format(tmp_path):
+    from reportgen.monthly.history import _id_storage
+
+    assert _id_storage("2.0.1") == " USING COMPRESSION zstd" and _id_storage("1.4.2") == ""
+    db = tmp_path / "history.duckdb"
+    table, campaigns, _ = month_data("2026-03", 3000, seed=11)
+    record(db, "2026-03", table, campaigns)
+    with connect(db) as con:
+        con.execute("CHECKPOINT")
+        methods = {r[0] for r in con.execute("SELECT DISTINCT compression FROM pragma_storage_info('assignments') "
+                                             "WHERE column_name = 'cust_id' AND segment_type = 'VARCHAR'").fetchall()}
+    if int(duckdb.__version__.split(".")[0]) >= 2:
+        assert methods == {"ZSTD"}
+    else:  # DuckDB's own choice
+        assert "ZSTD" not in methods

@@ -12,7 +12,10 @@ transaction):
   purchases and cash advance that month (FLOAT, 4 bytes: next month values the customers who
   moved with what they had, e.g. the spend of Frequent Spenders who went dormant; NULL in
   months recorded before these columns existed) and ``extract_row``, the customer's 0-based row
-  in the month's extract (NULL in months recorded before it existed);
+  in the month's extract (NULL in months recorded before it existed). In databases created by
+  DuckDB 2 or later the ids are compressed with zstd: DuckDB writes ten million of them in a
+  third of the CPU time of its default for unique texts (0.9 against 2.7 CPU-seconds here),
+  and they take 64 MB instead of 43;
 - ``segment_kpis``: month, segment id, name, persona key, colour, and the segment's KPIs;
 - ``campaign_actions``: one row per action of the month's per-action target lists: an
   ``action_id`` unique in the database, month, segment name, action key and text, KPI;
@@ -49,7 +52,9 @@ CREATE TABLE IF NOT EXISTS runs (
     stability DOUBLE, customers BIGINT, versions VARCHAR, model_json VARCHAR, reference_json VARCHAR,
     cube_json VARCHAR
 );
-CREATE TABLE IF NOT EXISTS assignments (month VARCHAR, cust_id VARCHAR, segment INTEGER, name VARCHAR);
+CREATE TABLE IF NOT EXISTS assignments (
+    month VARCHAR, cust_id VARCHAR{id_storage}, segment INTEGER, name VARCHAR
+);
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS balance FLOAT;
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS purchases FLOAT;
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS cash_advance FLOAT;
@@ -106,12 +111,19 @@ def connect(path: Path, *, read_only: bool = False):
         raise HistoryError(f"{path}: cannot open the history database ({exc})") from None
     try:
         if not read_only:
-            con.execute(SCHEMA)
+            con.execute(SCHEMA.replace("{id_storage}", _id_storage(duckdb.__version__)))
         yield con
     except duckdb.Error as exc:
         raise HistoryError(f"{path}: history database error ({exc})") from None
     finally:
         con.close()
+
+
+def _id_storage(version: str) -> str:
+    """How a new database stores the customer ids: zstd where DuckDB writes new files in its 2.0
+    format (DuckDB 2 and later), else DuckDB's default (older formats store zstd's column
+    uncompressed, three times the size of their default)."""
+    return " USING COMPRESSION zstd" if int(version.split(".")[0]) >= 2 else ""
 
 
 def record_run(path: Path, *, run: dict, assignments, segments: pd.DataFrame,

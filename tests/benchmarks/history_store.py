@@ -14,7 +14,7 @@ fresh database file:
 - *migration*: :func:`~reportgen.monthly.history.load_migration` from the first month to the
   month's customers.
 
-``--baseline REV`` also times the history module of git revision ``REV`` (e.g. ``main``), fed
+``--baseline REV`` (repeatable) also times the history module of git revision ``REV`` (e.g. ``main``), fed
 the campaign members in the shape that revision's ``campaign_members`` returned if it predates
 :class:`~reportgen.monthly.history.CampaignRecord`, in alternation with the working tree's.
 
@@ -160,15 +160,15 @@ def main(argv=None) -> int:
     parser.add_argument("--members", default="19.75M")
     parser.add_argument("--actions", type=int, default=14)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--baseline", help="git revision to compare with, e.g. main")
+    parser.add_argument("--baseline", action="append", default=[], help="git revision to compare with, e.g. main (repeatable)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     data = inputs(count(args.customers), count(args.members), args.actions)
     print(f"inputs: {args.customers} customers, {sum(map(len, data[4])):,} members of {args.actions} actions "
           f"({time.perf_counter() - started:.1f}s); load average {os.getloadavg()[0]:.1f}", flush=True)
     stores = {"working tree": history_module(None)}
-    if args.baseline:
-        stores[args.baseline] = history_module(args.baseline)
+    for revision in args.baseline:
+        stores[revision] = history_module(revision)
     results = {name: {} for name in stores}
     for run in range(args.runs):
         for name, history in stores.items():
