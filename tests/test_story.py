@@ -15,6 +15,7 @@ import pytest
 from reportgen.api import build
 from reportgen.config import load_settings
 from reportgen.errors import ConfigError
+from reportgen.monthly.history import load_campaigns
 from reportgen.monthly.message import render_summary
 from reportgen.report.formatting import format_money
 from reportgen.segmentation.actions import hold_out
@@ -140,7 +141,7 @@ def test_an_action_with_too_few_eligible_customers_is_not_recommended(tmp_path):
     assert "limit-review" not in set(recommendations["Action key"])
     assert not list((month / "targets").glob("*--limit-review.csv"))
     with duckdb.connect(str(tmp_path / "out" / "history.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM campaign_members WHERE action = 'limit-review'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM campaign_actions WHERE action = 'limit-review'").fetchone()[0] == 0
 
     config = tmp_path / "c.toml"
     config.write_text("[actions]\nmin_eligible = 1\n", encoding="utf-8")
@@ -316,8 +317,10 @@ def test_six_months_keep_actions_and_record_members(six_months):
     import duckdb
 
     con = duckdb.connect(str(out / "history.duckdb"), read_only=True)
-    counts = dict(con.execute("SELECT month, count(*) FROM campaign_members GROUP BY 1").fetchall())
+    counts = dict(con.execute("SELECT a.month, count(*) FROM campaign_rows r JOIN campaign_actions a USING (action_id) "
+                              "GROUP BY 1").fetchall())
     con.close()
+    assert counts["2026-06"] == len(load_campaigns(out / "history.duckdb", "2026-06"))
     assert sorted(counts) == [f"2026-{m:02d}" for m in range(1, 7)]
     model = outcomes["2026-06"].model
     recorded = sum(a.eligible for a in model.actions if a.kpi)

@@ -7,7 +7,8 @@ and two more: ``action`` (the action's key) and ``group`` — ``target`` for cus
 next month's report can measure the action. Campaign tools must not contact the ``control`` rows.
 
 The same membership is recorded in the history database (:func:`campaign_members`), and next
-month's report compares treated and control customers on the action's KPI.
+month's report compares treated and control customers on the action's KPI (read back with
+:func:`reportgen.monthly.history.load_campaigns`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from reportgen.monthly.history import CampaignRecord
 from reportgen.monthly.listrows import SegmentRows, appended_cells, write_rows
 from reportgen.monthly.outputs import fill
 from reportgen.monthly.targets import (
@@ -33,7 +35,6 @@ from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
 
 ACTION_COLUMNS: tuple[str, ...] = (*TARGET_COLUMNS, "action", "group")
-MEMBER_COLUMNS = ("month", "segment", "action", "text", "kpi", "cust_id", "control")
 
 
 def build_action_files(result, model, grouped: GroupedColumns | None = None) -> dict[str, bytes]:
@@ -103,24 +104,12 @@ def _action_table(grouped: GroupedColumns, model, group) -> pa.Table:
     return table.append_column("group", flags.cast(pa.string())).select(list(ACTION_COLUMNS))
 
 
-def campaign_members(result, model) -> pa.Table:
-    """Every customer of every action with a KPI, with its control flag: the history's record
-    (:data:`MEMBER_COLUMNS`), as an Arrow table built without a Python object per customer: the
-    ids are gathered from the Arrow array, the action's texts are dictionary columns."""
-    ids = pa.array(result.clean.ids.astype(str))
-    parts = []
-    for group in action_groups(result, model.facts.month):
-        if not group.listed or not group.spec.kpi:
-            continue
-        n = len(group.eligible)
-        texts = {"month": model.facts.month, "segment": model.segments[group.segment].name, "action": group.spec.key,
-                 "text": group.spec.text, "kpi": group.spec.kpi}
-        parts.append(pa.table({
-            **{name: pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)), pa.array([text]))
-               for name, text in texts.items()},
-            "cust_id": ids.take(pa.array(group.eligible)).cast(pa.string()),
-            "control": pa.array(group.control, type=pa.bool_()),
-        }))
-    if not parts:
-        return pa.table({c: pa.array([], pa.bool_() if c == "control" else pa.string()) for c in MEMBER_COLUMNS})
-    return pa.concat_tables(parts).select(list(MEMBER_COLUMNS))
+def campaign_members(result, model) -> CampaignRecord:
+    """Every customer of every recommended action with a KPI, with its control flag: the history's
+    record of the month's lists (see :class:`~reportgen.monthly.history.CampaignRecord`), the
+    customers as their rows in the extract (no Python object per customer)."""
+    groups = [g for g in action_groups(result, model.facts.month) if g.listed and g.spec.kpi]
+    return CampaignRecord.of(
+        [(model.segments[g.segment].name, g.spec.key, g.spec.text, g.spec.kpi) for g in groups],
+        [g.eligible for g in groups], [g.control for g in groups],
+    )

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reportgen.segmentation.actions import KPIS
 from reportgen.segmentation.rules import CUSTOMER_FIELDS, parse_rule
@@ -67,24 +69,33 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
 def measure_effects(members: pd.DataFrame, ids, values: dict[str, np.ndarray]) -> list[Measured]:
     """Compare treated and control customers of every action in ``members`` (columns
     ``cust_id, segment, action, text, kpi, control``) on this month's ``values`` (customer fields
-    in the order of ``ids``). Actions without a KPI or a control group are skipped."""
+    in the order of ``ids``). Actions without a KPI or a control group are skipped; members no
+    longer in this month's extract are left out (an id listed twice counts at its first row)."""
     if members is None or members.empty:
         return []
-    position = pd.Series(np.arange(len(ids)), index=pd.Index(np.asarray(ids).astype(str)))
-    position = position[~position.index.duplicated()]
+    # every member's row this month, found at once by Arrow's hash lookup (-1: gone); looking the
+    # ids up action by action in pandas took 96 s for a million customers' 2M members
+    rows_all = pc.index_in(_texts(members["cust_id"]), value_set=_texts(ids)).fill_null(-1).to_numpy()
+    control_all = members["control"].to_numpy(dtype=bool)
     out = []
-    for (segment, key), group in members.groupby(["segment", "action"], sort=False):
-        kpi = group["kpi"].iloc[0]
-        if not kpi or kpi not in KPIS or not group["control"].any():
+    for (segment, key), positions in members.groupby(["segment", "action"], sort=False).indices.items():
+        first = positions[0]
+        kpi = members["kpi"].iloc[first]
+        if not kpi or kpi not in KPIS or not control_all[positions].any():
             continue
-        here = group[group["cust_id"].astype(str).isin(position.index)]
-        rows = position.loc[here["cust_id"].astype(str)].to_numpy()
+        here = rows_all[positions] >= 0
+        rows = rows_all[positions][here]
         rule = parse_rule(KPIS[kpi][1], fields=CUSTOMER_FIELDS, where="KPI")
         success = np.asarray(rule.holds({c.field: values[c.field][rows] for c in rule.clauses}), dtype=bool)
-        control = here["control"].to_numpy(dtype=bool)
+        control = control_all[positions][here]
         out.append(Measured(
-            str(segment), str(key), str(group["text"].iloc[0]), kpi,
+            str(segment), str(key), str(members["text"].iloc[first]), kpi,
             treated=int((~control).sum()), control=int(control.sum()),
             treated_success=int(success[~control].sum()), control_success=int(success[control].sum()),
         ))
     return out
+
+
+def _texts(values) -> pa.Array:
+    """``values`` (ids: a Series, an array or a list) as an Arrow string array, like ``astype(str)``."""
+    return pa.array(pd.Series(values, copy=False).astype(str), type=pa.large_string())
