@@ -63,3 +63,11 @@ def cli(capsys):
     # A build freezes the garbage collector (reportgen.cli: for its own short-lived process); undone here so
     # the test session is not left frozen (Hypothesis 6.100-6.112 then warns in register_random: an error here)
     gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def lo_profile(tmp_path_factory) -> str:
+    """One LibreOffice user profile (as a URI) for the session's soffice runs: the first run creates it
+    (about a second), later runs reuse it. The runs are sequential within a process, and the folder is
+    private to this test process, so they do not collide."""
+    return (tmp_path_factory.mktemp("lo-profile") / "profile").as_uri()
