@@ -9,6 +9,7 @@ text is sized to its boxes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
 import re
@@ -46,7 +47,10 @@ LONG_NAME = "Occasional big-ticket travellers who revolve their balances"  # 60 
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+@functools.cache
 def _analyse(data=None, k=None):
+    """The report model of ``data`` (default: the bundled sample) at STAMP; made once per arguments for the
+    session (this module, test_deck_masters and test_colours share the sample's)."""
     from reportgen.api import analyse
     from reportgen.config import load_settings
 
