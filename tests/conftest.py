@@ -53,6 +53,9 @@ def small_csv(tmp_path, sample_frame):
 def cli(capsys):
     """Run the CLI in-process: returns (exit code, stdout, stderr)."""
     from reportgen.cli import main
+    from reportgen.report import formatting
+
+    style = dict(formatting._style)
 
     def run(*args: str):
         code = main([str(a) for a in args])
@@ -60,6 +63,17 @@ def cli(capsys):
         return code, out, err
 
     yield run
+    # A build prints its summary in the report's locale, set for the rest of its process (reportgen.cli); the
+    # test session goes on in the default style
+    formatting._style.update(style)
     # A build freezes the garbage collector (reportgen.cli: for its own short-lived process); undone here so
     # the test session is not left frozen (Hypothesis 6.100-6.112 then warns in register_random: an error here)
     gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def lo_profile(tmp_path_factory) -> str:
+    """One LibreOffice user profile (as a URI) for the session's soffice runs: the first run creates it
+    (about a second), later runs reuse it. The runs are sequential within a process, and the folder is
+    private to this test process, so they do not collide."""
+    return (tmp_path_factory.mktemp("lo-profile") / "profile").as_uri()

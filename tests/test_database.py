@@ -13,7 +13,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -114,10 +113,20 @@ def sample_table(postgres):
     return "customers"
 
 
-def _cli(*args, env_extra=None, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, env=env, cwd=cwd)
+@pytest.fixture
+def cli_run(cli, monkeypatch):
+    """Run the CLI in-process (these tests are about messages and files, not the process) with
+    PGPASSWORD unset unless ``env_extra`` sets it; returns a CompletedProcess."""
+
+    def run(*args, env_extra=None):
+        with monkeypatch.context() as env:
+            env.delenv("PGPASSWORD", raising=False)
+            for name, value in (env_extra or {}).items():
+                env.setenv(name, value)
+            code, out, err = cli(*args)
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
 
 
 # --- what fails before any connection ----------------------------------------------------------
@@ -146,8 +155,8 @@ def test_object_store_urls_name_the_spark_engine(url):
     assert message.startswith(url + ":") and "--engine spark" in message and "\n" not in message
 
 
-def test_object_store_url_on_the_command_line(tmp_path):
-    out = _cli("segment", "--data", "s3://bank/x.parquet", "--out", str(tmp_path))
+def test_object_store_url_on_the_command_line(tmp_path, cli_run):
+    out = cli_run("segment", "--data", "s3://bank/x.parquet", "--out", str(tmp_path))
     assert out.returncode == 2
     assert out.stderr.strip() == (
         "reportgen: error: s3://bank/x.parquet: s3:// URLs are read by the Spark engine: add --engine spark "
@@ -155,16 +164,16 @@ def test_object_store_url_on_the_command_line(tmp_path):
     )
 
 
-def test_a_password_in_the_config_is_refused(tmp_path):
+def test_a_password_in_the_config_is_refused(tmp_path, cli_run):
     config = tmp_path / "c.toml"
     config.write_text('[input]\ntable = "customers"\npassword = "hunter2"\n')
-    out = _cli("segment", "--data", "postgresql://ana@127.0.0.1:1/bank", "--config", str(config), "--out", str(tmp_path))
+    out = cli_run("segment", "--data", "postgresql://ana@127.0.0.1:1/bank", "--config", str(config), "--out", str(tmp_path))
     assert out.returncode == 3
     assert "password_env" in out.stderr and "hunter2" not in out.stderr and "Traceback" not in out.stderr
 
 
-def test_table_without_a_database_url_is_an_error(tmp_path):
-    out = _cli("segment", "--data", str(SAMPLE), "--table", "customers", "--out", str(tmp_path))
+def test_table_without_a_database_url_is_an_error(tmp_path, cli_run):
+    out = cli_run("segment", "--data", str(SAMPLE), "--table", "customers", "--out", str(tmp_path))
     assert out.returncode == 2 and "--table and --query need --data with a database URL" in out.stderr
 
 
@@ -186,10 +195,10 @@ def test_table_reads_the_same_customers_as_the_file(postgres, sample_table, pass
     assert again.sha256 == extract.sha256  # the fingerprint of the rows, not of how they were asked for
 
 
-def test_segment_from_a_table_matches_the_file(postgres, sample_table, password, tmp_path):
-    from_file = _cli("segment", "--data", str(SAMPLE), "--out", str(tmp_path / "file"), "-q")
+def test_segment_from_a_table_matches_the_file(postgres, sample_table, password, tmp_path, cli_run):
+    from_file = cli_run("segment", "--data", str(SAMPLE), "--out", str(tmp_path / "file"), "-q")
     assert from_file.returncode == 0, from_file.stderr
-    from_db = _cli("segment", "--data", postgres, "--table", sample_table, "--out", str(tmp_path / "db"), "-q",
+    from_db = cli_run("segment", "--data", postgres, "--table", sample_table, "--out", str(tmp_path / "db"), "-q",
                    env_extra={"PGPASSWORD": PASSWORD})
     assert from_db.returncode == 0, from_db.stderr
     for name in ("assignments.csv", "profiles.csv", "k_selection.csv"):
@@ -197,10 +206,10 @@ def test_segment_from_a_table_matches_the_file(postgres, sample_table, password,
 
 
 @pytest.mark.slow
-def test_build_from_a_table(postgres, sample_table, tmp_path):
+def test_build_from_a_table(postgres, sample_table, tmp_path, cli_run):
     config = tmp_path / "warehouse.toml"
     config.write_text(f'[input]\ntable = "{sample_table}"\npassword_env = "WAREHOUSE_PASSWORD"\n')
-    out = _cli("build", "--data", postgres, "--config", str(config), "--out", str(tmp_path / "out"),
+    out = cli_run("build", "--data", postgres, "--config", str(config), "--out", str(tmp_path / "out"),
                "--month", "2026-11", env_extra={"WAREHOUSE_PASSWORD": PASSWORD})
     assert out.returncode == 0, out.stderr
     pdf = tmp_path / "out" / "2026-11" / "segment-report-2026-11.pdf"
@@ -213,7 +222,7 @@ def test_build_from_a_table(postgres, sample_table, tmp_path):
     assert len(list((tmp_path / "out" / "2026-11" / "targets").glob("targets-*.csv"))) >= 3
 
 
-def test_query_with_mapping_numeric_types_and_row_numbers(postgres, password, tmp_path):
+def test_query_with_mapping_numeric_types_and_row_numbers(postgres, password, tmp_path, cli_run):
     table = pacsv.read_csv(SAMPLE)
     _ingest(postgres, "cards", _lower(table).append_column("position", pa.array(range(table.num_rows))))
     _sql(postgres, "ALTER TABLE cards ALTER COLUMN balance TYPE numeric(14, 2)")  # arrives as text: parsed
@@ -228,7 +237,7 @@ def test_query_with_mapping_numeric_types_and_row_numbers(postgres, password, tm
     _sql(postgres, "UPDATE cards SET purchases = -5 WHERE position IN (2, 6)")
     config = tmp_path / "q.toml"
     config.write_text(f'[input]\nquery = """{query}"""\n\n[input.columns]\nCUST_ID = "customer_number"\n')
-    out = _cli("segment", "--data", postgres, "--config", str(config), "--out", str(tmp_path / "o"),
+    out = cli_run("segment", "--data", postgres, "--config", str(config), "--out", str(tmp_path / "o"),
                env_extra={"PGPASSWORD": PASSWORD})
     assert out.returncode == 2
     assert out.stderr.strip() == (
@@ -237,14 +246,14 @@ def test_query_with_mapping_numeric_types_and_row_numbers(postgres, password, tm
     )
 
 
-def test_server_errors_are_one_line_without_secrets(postgres, sample_table, tmp_path):
-    missing = _cli("segment", "--data", postgres, "--table", "no_such_table", "--out", str(tmp_path),
+def test_server_errors_are_one_line_without_secrets(postgres, sample_table, tmp_path, cli_run):
+    missing = cli_run("segment", "--data", postgres, "--table", "no_such_table", "--out", str(tmp_path),
                    env_extra={"PGPASSWORD": PASSWORD})
     assert missing.returncode == 2
     assert missing.stderr.strip() == (
         f'reportgen: error: {postgres}, table no_such_table: relation "no_such_table" does not exist'
     )
-    wrong = _cli("segment", "--data", postgres, "--table", sample_table, "--out", str(tmp_path),
+    wrong = cli_run("segment", "--data", postgres, "--table", sample_table, "--out", str(tmp_path),
                  env_extra={"PGPASSWORD": "wrong-password"})
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == (
@@ -253,7 +262,7 @@ def test_server_errors_are_one_line_without_secrets(postgres, sample_table, tmp_
     assert "wrong-password" not in wrong.stderr
     unset = tmp_path / "u.toml"
     unset.write_text(f'[input]\ntable = "{sample_table}"\npassword_env = "REPORTGEN_TEST_UNSET_VARIABLE"\n')
-    out = _cli("segment", "--data", postgres, "--config", str(unset), "--out", str(tmp_path))
+    out = cli_run("segment", "--data", postgres, "--config", str(unset), "--out", str(tmp_path))
     assert out.returncode == 3 and "REPORTGEN_TEST_UNSET_VARIABLE, which is not set" in out.stderr
 
 

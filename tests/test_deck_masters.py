@@ -130,8 +130,8 @@ def test_check_template_reports_problems_and_exit_status(masters, tmp_path):
 @pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftoppm") is None,
                     reason="LibreOffice (soffice) or poppler (pdftoppm) is not on PATH; cannot look at the slides")
 @pytest.mark.parametrize("name", list(MASTERS))
-def test_libreoffice_renders_the_first_slides_of_each_master(decks, name, tmp_path):
-    pages = _convert(decks[name], tmp_path, tmp_path / "lo-profile")
+def test_libreoffice_renders_the_first_slides_of_each_master(decks, name, tmp_path, lo_profile):
+    pages = _convert(decks[name], tmp_path, lo_profile)
     assert len(pages) == 3
     for number, page in enumerate(pages, start=1):
         assert _ink(page) > 0.01, f"{name}: slide {number} renders blank"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 from datetime import datetime, timezone
@@ -62,12 +63,28 @@ def hostile_model(model):
     return dataclasses.replace(model, segments=(hostile, *model.segments[1:]))
 
 
-@pytest.fixture(scope="module")
-def sample():
+@functools.cache
+def sample_report():
+    """The bundled sample's report model (at STAMP) and its charts, made once for this module and test_pdf."""
     from reportgen.api import analyse
 
     _result, model = analyse(month="2026-11", generated_at=STAMP)
     return model, make_charts(model)
+
+
+@functools.cache
+def real_report():
+    """The real file's report model (k = 5, at STAMP) and its charts, made once for this module and test_pdf."""
+    from reportgen.api import analyse
+    from reportgen.config import load_settings
+
+    _result, model = analyse(real_data_path(), settings=load_settings(k=5), month="2026-11", generated_at=STAMP)
+    return model, make_charts(model)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return sample_report()
 
 
 @pytest.fixture(scope="module")
@@ -318,11 +335,8 @@ def test_real_file_html_names_every_segment_and_no_customer_id():
     path = real_data_path()
     if path is None:
         pytest.skip("real file not found: set REPORTGEN_REAL_DATA or place ../shared/data/CC GENERAL.csv")
-    from reportgen.api import analyse
-    from reportgen.config import load_settings
-
-    _result, model = analyse(path, settings=load_settings(k=5), month="2026-11", generated_at=STAMP)
-    html = render_html(model, make_charts(model), RenderSettings()).decode("utf-8")
+    model, charts = real_report()
+    html = render_html(model, charts, RenderSettings()).decode("utf-8")
     assert len(model.segments) == 5
     for segment in model.segments:  # descriptive names carry "&", escaped in HTML
         assert html_escape(segment.name, quote=False) in html

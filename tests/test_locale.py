@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -69,13 +66,12 @@ def test_other_locales_follow_cldr():
         assert re.fullmatch(r"1.234\.50", f.format_number(1234.5)) and f.format_number(1234.5)[1] in "'’"
 
 
-def test_unknown_locale_or_currency_is_a_config_error(tmp_path):
+def test_unknown_locale_or_currency_is_a_config_error(tmp_path, cli):
     config = tmp_path / "c.toml"
     for table, expected in (('locale = "xx_YY"', "unknown locale 'xx_YY'"), ('currency = "EURO"', "unknown currency 'EURO'")):
         config.write_text(f"[report]\n{table}\n")
-        out = subprocess.run([sys.executable, "-m", "reportgen", "segment", "--config", str(config), "--out", str(tmp_path)],
-                             capture_output=True, text=True)
-        assert out.returncode == 3 and expected in out.stderr and "Traceback" not in out.stderr
+        code, _out, err = cli("segment", "--config", config, "--out", tmp_path)
+        assert code == 3 and expected in err and "Traceback" not in err
 
 
 GERMAN_CONFIG = """
@@ -102,7 +98,7 @@ def _english_decimals(text: str, versions) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_german_build_writes_euros_everywhere(tmp_path):
+def test_a_german_build_writes_euros_everywhere(tmp_path, cli, monkeypatch):
     """One de_DE/EUR build in every format: no dollar and no en-US number in anything a person reads
     (PDF, deck, HTML, dashboard, workbook, e-mail, the command's summary); the CSV target lists stay
     machine-readable (plain decimals, no currency)."""
@@ -116,19 +112,14 @@ def test_a_german_build_writes_euros_everywhere(tmp_path):
 
     config = tmp_path / "de.toml"
     config.write_text(GERMAN_CONFIG)
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1764547200"}
-    out = subprocess.run(
-        [sys.executable, "-m", "reportgen", "build", "--config", str(config), "--out", str(tmp_path / "out"),
-         "--month", "2026-11", "--format", "all,xlsx"],
-        capture_output=True, text=True, env=env,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("4.000 customers in "), out.stdout  # the command's summary too
-    sent = subprocess.run(
-        [sys.executable, "-m", "reportgen", "send", "--config", str(config), "--out", str(tmp_path / "out"),
-         "--month", "2026-11", "--dry-run"], capture_output=True, text=True, env=env,
-    )
-    assert sent.returncode == 0, sent.stderr
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    # in-process: the test is about what the files and the command's summary say, not about the process
+    code, summary, err = cli("build", "--config", config, "--out", tmp_path / "out", "--month", "2026-11",
+                             "--format", "all,xlsx")
+    assert code == 0, err
+    assert summary.startswith("4.000 customers in "), summary  # the command's summary too
+    code, _out, err = cli("send", "--config", config, "--out", tmp_path / "out", "--month", "2026-11", "--dry-run")
+    assert code == 0, err
     folder = tmp_path / "out" / "2026-11"
     versions = json.loads((folder / "report-model.json").read_text(encoding="utf-8"))["facts"]["versions"]
 
@@ -152,7 +143,7 @@ def test_a_german_build_writes_euros_everywhere(tmp_path):
     workbook = "\n".join(str(v) for v, _fmt in cells if isinstance(v, str))
 
     readable = {"pdf": pdf, "pptx": slides, "html": html, "dashboard": dashboard, "e-mail": mail,
-                "xlsx": workbook, "summary": out.stdout}
+                "xlsx": workbook, "summary": summary}
     for name, text in readable.items():
         assert "$" not in text, (name, text[max(0, text.find("$") - 60):text.find("$") + 20])
         assert not _english_decimals(text, versions), (name, _english_decimals(text, versions)[:5])

@@ -13,7 +13,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import real_data_path
 from pypdf import PdfReader
-from test_html import LONG_WORD, STAMP, hostile_model, make_charts, write  # one chart fixture for both formats
+from test_html import (  # one model and one set of charts for both formats
+    LONG_WORD,
+    hostile_model,
+    real_report,
+    sample_report,
+    write,
+)
 
 from reportgen.errors import ConfigError, RenderError
 from reportgen.render.pdf import render_pdf
@@ -43,10 +49,7 @@ def outline_titles(outline) -> list[str]:
 
 @pytest.fixture(scope="module")
 def sample():
-    from reportgen.api import analyse
-
-    _result, model = analyse(month="2026-11", generated_at=STAMP)
-    return model, make_charts(model)
+    return sample_report()
 
 
 @pytest.fixture(scope="module")
@@ -319,11 +322,8 @@ def real_pdf():
     path = real_data_path()
     if path is None:
         pytest.skip("real file not found: set REPORTGEN_REAL_DATA or place ../shared/data/CC GENERAL.csv")
-    from reportgen.api import analyse
-    from reportgen.config import load_settings
-
-    _result, model = analyse(path, settings=load_settings(k=5), month="2026-11", generated_at=STAMP)
-    return model, render_pdf(model, make_charts(model), RenderSettings())
+    model, charts = real_report()
+    return model, render_pdf(model, charts, RenderSettings())
 
 
 @pytest.mark.slow

@@ -271,11 +271,10 @@ def test_slide_per_role_survives_save_and_reopen(masters, master, tmp_path):
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not on PATH; cannot check the deck converts")
 @pytest.mark.parametrize("master", ["default", "test43"])
-def test_slide_per_role_converts_with_libreoffice(masters, master, tmp_path):
+def test_slide_per_role_converts_with_libreoffice(masters, master, tmp_path, lo_profile):
     deck = _deck(masters[master], tmp_path / "deck.pptx")
-    profile = (tmp_path / "lo-profile").as_uri()  # private profile: parallel runs do not collide
     subprocess.run(
-        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+        ["soffice", f"-env:UserInstallation={lo_profile}", "--headless", "--convert-to", "pdf",
          "--outdir", str(tmp_path), str(deck)],
         check=True, capture_output=True, timeout=180,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 
 from reportgen.api import build
 from reportgen.config import load_settings
+from reportgen.data.synth_files import write_synth
 from reportgen.errors import ConfigError
 from reportgen.monthly.history import load_campaigns
 from reportgen.monthly.message import render_summary
@@ -90,17 +90,16 @@ def test_playbook_rules_are_checked_at_load(tmp_path):
         load_playbook(bad)
 
 
-def test_bad_playbook_exits_3_with_one_line(tmp_path):
+def test_bad_playbook_exits_3_with_one_line(tmp_path, cli):
     bad = tmp_path / "personas.toml"
     bad.write_text(PLAYBOOK.read_text(encoding="utf-8").replace('priority = "high"', 'priority = "urgent"', 1),
                    encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(f'[personas]\nplaybook = "{bad.name}"\n', encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "reportgen", "segment", "--config", str(config), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
-    assert done.returncode == 3
-    assert "High Balance Holders" in done.stderr and "balance-transfer" in done.stderr and "urgent" in done.stderr
-    assert "Traceback" not in done.stderr
+    code, _out, err = cli("segment", "--config", config, "--out", tmp_path / "o")
+    assert code == 3
+    assert "High Balance Holders" in err and "balance-transfer" in err and "urgent" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_control_groups_are_seeded_and_sized():
@@ -243,8 +242,7 @@ def test_real_target_lists_hold_eligible_customers_and_controls(real_build):
 @pytest.fixture(scope="module")
 def six_months(tmp_path_factory):
     root = tmp_path_factory.mktemp("six")
-    subprocess.run([sys.executable, "-m", "reportgen", "synth", "--customers", "3000", "--months", "6", "--seed", "11",
-                    "--out", str(root / "data"), "-q"], check=True)
+    write_synth(3000, root / "data", seed=11, months=6)  # as `reportgen synth --customers 3000 --months 6 --seed 11`
     out = root / "out"
     outcomes = {}
     for m in range(1, 7):

@@ -318,7 +318,7 @@ def test_trend_and_migration_pages_render_to_non_blank_pictures(pdf, pages, tmp_
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("soffice") is None or not LOOK,
                     reason="LibreOffice (soffice) or poppler (pdftoppm) is not on PATH; cannot look at the slides")
-def test_trend_and_migration_slides_render_in_libreoffice(deck_bytes, tmp_path):
+def test_trend_and_migration_slides_render_in_libreoffice(deck_bytes, tmp_path, lo_profile):
     prs = Presentation(io.BytesIO(deck_bytes))
     keep = [n for n, s in enumerate(prs.slides) if s.shapes.title is not None
             and s.shapes.title.text.startswith(("Trends", "Migration", "Appendix: migration"))]
@@ -330,7 +330,7 @@ def test_trend_and_migration_slides_render_in_libreoffice(deck_bytes, tmp_path):
             ids.remove(slide_id)
     source = tmp_path / "trends.pptx"
     prs.save(source)
-    subprocess.run(["soffice", f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
+    subprocess.run(["soffice", f"-env:UserInstallation={lo_profile}", "--headless",
                     "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=300)
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(tmp_path / "trends.pdf"), str(tmp_path / "slide")],

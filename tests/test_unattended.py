@@ -13,33 +13,39 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _build(out, *extra, env=None, wait=True):
-    args = [sys.executable, "-m", "reportgen", "build", "--format", "html", "--format", "pptx",
-            "--month", "2026-11", "--out", str(out), "-q", *extra]
-    if not wait:
-        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done
+def _args(out, *extra) -> list[str]:
+    return ["build", "--format", "html", "--format", "pptx", "--month", "2026-11", "--out", str(out), "-q", *extra]
+
+
+def _start(out, *extra) -> subprocess.Popen:
+    """A build in its own process group, to be killed."""
+    return subprocess.Popen([sys.executable, "-m", "reportgen", *_args(out, *extra)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _complete(cli, out, *extra) -> None:
+    """A build that runs to the end: in-process (the process is not what these runs test)."""
+    code, _out, err = cli(*_args(out, *extra))
+    assert code == 0, err
 
 
 def _final_files(folder):
     return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
-def test_killed_build_leaves_previous_month_intact(tmp_path):
-    env = dict(os.environ, SOURCE_DATE_EPOCH="1795000000")
+def test_killed_build_leaves_previous_month_intact(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")  # for the killed builds' processes too
     out, reference = tmp_path / "out", tmp_path / "reference"
-    _build(out, env=env)                      # last good run: k chosen by the rule
+    _complete(cli, out)                       # last good run: k chosen by the rule
     before = _final_files(out / "2026-11")
-    _build(reference, "--k", "4", env=env)    # what a complete rerun with --k 4 writes
+    _complete(cli, reference, "--k", "4")     # what a complete rerun with --k 4 writes
     after = _final_files(reference / "2026-11")
     assert before != after and set(after) <= set(before)  # --k 4 has fewer segments, so fewer target lists
 
     killed_mid_write = False
     for delay in (None, 0.5, 1.5, 3.0):
         started = time.monotonic()
-        proc = _build(out, "--k", "4", env=env, wait=False)
+        proc = _start(out, "--k", "4")
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
             temps = list((out / "2026-11").rglob(".*.tmp"))
@@ -56,6 +62,6 @@ def test_killed_build_leaves_previous_month_intact(tmp_path):
     assert killed_mid_write, "the kill never landed while files were being written"
 
     # the next run cleans what the killed ones left and completes
-    _build(out, "--k", "4", env=env)
+    _complete(cli, out, "--k", "4")
     assert not list((out / "2026-11").rglob(".*.tmp"))
     assert _final_files(out / "2026-11") == after  # stale target lists of vanished segments removed too
