@@ -199,3 +199,20 @@ def test_gaps_are_imputed_and_counted(small_csv):
     _extract, clean = _load(path)
     assert clean.imputed["MINIMUM_PAYMENTS"] == base
     assert not clean.features.isna().any().any()
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 16])
+def test_repeated_ids_are_found_across_fingerprint_blocks(block):
+    """The duplicate-id pre-check fingerprints the ids a block at a time and sorts two halves
+    apart: a repeat is found wherever its two copies fall, and distinct ids never need the
+    exact check (ids sharing long prefixes, lengths around the 8-byte words, non-ASCII)."""
+    import pyarrow as pa
+
+    from reportgen.data.validation import _may_repeat
+
+    distinct = [f"C{i:07d}" for i in range(500)] + ["x" * n for n in range(1, 40)] + ["Müller-ß", "Müller-s", ""]
+    assert not _may_repeat(pa.chunked_array([distinct]), block)
+    for first, second in [(0, 1), (3, 450), (10, len(distinct) - 1), (len(distinct) - 2, len(distinct) - 1)]:
+        ids = list(distinct)
+        ids[second] = ids[first]
+        assert _may_repeat(pa.chunked_array([ids[:200], ids[200:]]), block), (first, second)
