@@ -8,12 +8,15 @@ portfolio average. Z-scores drive persona naming and the profile heat table.
 Everything is computed on all customers, one feature column at a time, in float64: sums per
 segment with ``np.bincount`` (linear, deterministic order), the z-score from the segment means of
 the log-transformed column (the mean of standardised values is the standardised mean), medians
-by partitioning each segment's values (linear, no sort). Memory is a few float64 columns, never
-a customers x features float64 matrix.
+by partitioning each segment's values (linear, no sort). Memory is a few float64 columns per
+thread, never a customers x features float64 matrix; each thread writes its columns into the
+same buffers column after column (fresh memory must be zeroed by the kernel first, which on
+this project's machine cost more than the arithmetic).
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportgen.data.contract import RATIOS, SKEWED
-from reportgen.data.features import derive_ratios, ratio_column
+from reportgen.data.features import derive_ratios, mean_and_std, ratio_column, widen_into
 from reportgen.segmentation.personas import PROFILE_FEATURES
 
 if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
@@ -85,15 +88,19 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
     positives = np.zeros(shape, dtype=np.int64)
     portfolio_sums, portfolio_medians = np.zeros(shape[1]), np.zeros(shape[1])
 
+    local = threading.local()
+
     def profile(j: int, name: str) -> None:
-        values = _profile_column(features, name)
+        work = local.__dict__.setdefault("work", _Buffers(len(labels)))
+        values = work.column(features, name)
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
-        positives[:, j] = np.bincount(labels[values > 0], minlength=k)
-        z[:, j] = _segment_z(values, labels, sizes, name)
-        grouped = (values if name in RATIOS else features[name].to_numpy()).take(order)
+        grouped = work.grouped(values if name in RATIOS else features[name].to_numpy(), order)
+        z[:, j] = _segment_z(values, labels, sizes, name, scratch=work.scratch)
         for s in np.flatnonzero(sizes):
-            medians[s, j] = _median_in_place(grouped[bounds[s] : bounds[s + 1]])
+            run = grouped[bounds[s] : bounds[s + 1]]
+            positives[s, j] = np.count_nonzero(run > 0)
+            medians[s, j] = _median_in_place(run)
         portfolio_medians[j] = _median_in_place(grouped)
 
     # Columns are independent and NumPy releases the GIL in these loops: two at a time use
@@ -165,13 +172,45 @@ def _profile_column(features: pd.DataFrame, name: str) -> np.ndarray:
     return features[name].to_numpy(dtype="float64")
 
 
-def _segment_z(values: np.ndarray, labels: np.ndarray, sizes: np.ndarray, name: str) -> np.ndarray:
-    """Each segment's mean of the standardised (log1p first for skewed columns) values."""
+def _segment_z(
+    values: np.ndarray, labels: np.ndarray, sizes: np.ndarray, name: str, scratch: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each segment's mean of the standardised (log1p first for skewed columns) values.
+
+    The log and the deviations are computed in ``scratch`` (float64, as long as ``values``; a new
+    array when not given), which is overwritten; ``values`` are left as they are. The figures are
+    those of ``values.mean()`` and ``values.std()``, bit for bit (the same two passes with the
+    same pairwise sums)."""
+    if scratch is None:
+        scratch = np.empty(len(values))
     if name in SKEWED or name in RATIOS:
-        values = np.log1p(np.maximum(values, 0))
-    mean = values.mean()
-    std = values.std()
-    std = std if std != 0 else 1.0
+        values = np.log1p(np.maximum(values, 0, out=scratch), out=scratch)
+        scratch = None  # the log is in it; the deviations overwrite the log below
     with np.errstate(invalid="ignore", divide="ignore"):
         segment_means = np.bincount(labels, weights=values, minlength=len(sizes)) / sizes
+    mean, std = mean_and_std(values, values if scratch is None else scratch)
+    std = std if std != 0 else 1.0
     return np.where(sizes > 0, (segment_means - mean) / std, 0.0)
+
+
+class _Buffers:
+    """One profiling thread's float64 and float32 columns, reused column after column."""
+
+    def __init__(self, n: int):
+        self.values = np.empty(n)
+        self.scratch = np.empty(n)
+        self._grouped64 = None
+        self._grouped32 = None
+
+    def column(self, features: pd.DataFrame, name: str) -> np.ndarray:
+        """The profile column ``name`` as float64 in :attr:`values` (what :func:`_profile_column` gives)."""
+        return widen_into(features, name, self.values, self.scratch)
+
+    def grouped(self, column: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """``column.take(order)`` in this thread's buffer of the column's type."""
+        attribute = "_grouped64" if column.dtype == np.float64 else "_grouped32"
+        buffer = getattr(self, attribute)
+        if buffer is None or buffer.dtype != column.dtype:
+            buffer = np.empty(len(column), dtype=column.dtype)
+            setattr(self, attribute, buffer)
+        return np.take(column, order, out=buffer, mode="clip")  # "clip": no buffered copy (order is in range)
