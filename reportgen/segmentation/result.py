@@ -314,6 +314,11 @@ def _pca_view(matrix: np.ndarray, labels: np.ndarray, seed: int) -> PcaView:
 
 
 def correlation_matrix(features: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Spearman rank correlation (robust to the skew) on a bounded sample."""
-    sample = features if len(features) <= CORRELATION_SAMPLE else features.sample(CORRELATION_SAMPLE, random_state=seed)
-    return sample[list(FEATURES)].corr(method="spearman").fillna(0.0)
+    """Spearman rank correlation (robust to the skew) on a bounded sample: at most
+    :data:`CORRELATION_SAMPLE` customers drawn without replacement (seeded). The draw costs the
+    sample's size, not the extract's (``DataFrame.sample`` shuffled all 10M positions: 0.6 s)."""
+    sample = features[list(FEATURES)]
+    if len(sample) > CORRELATION_SAMPLE:
+        rows = np.random.default_rng(seed).choice(len(sample), CORRELATION_SAMPLE, replace=False)
+        sample = sample.take(np.sort(rows))
+    return sample.corr(method="spearman").fillna(0.0)
