@@ -109,9 +109,8 @@ def fit_scaler(features: pd.DataFrame, columns: tuple[str, ...]) -> Scaler:
 def fit_and_transform(features: pd.DataFrame, columns: tuple[str, ...]) -> tuple[Scaler, np.ndarray]:
     """:func:`fit_scaler` and its :meth:`Scaler.transform` in one pass over the columns (each
     column is widened and log-transformed once, not twice); the same scaler and matrix."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     log_columns = tuple(c for c in columns if c in SKEWED)
     out = np.empty((len(features), len(columns)), dtype=matrix_dtype(features, list(columns)))
