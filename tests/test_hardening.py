@@ -561,7 +561,7 @@ def test_a_full_disk_while_a_list_is_written_in_place_leaves_nothing(tmp_path, w
     import pyarrow as pa
 
     from reportgen.errors import OutputError
-    from reportgen.monthly.outputs import StagedFiles, fill
+    from reportgen.monthly.outputs import StagedFiles
     from reportgen.monthly.targets import write_target_csv
 
     folder = tmp_path / "targets"
@@ -574,11 +574,42 @@ def test_a_full_disk_while_a_list_is_written_in_place_leaves_nothing(tmp_path, w
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))  # writes past 1 KiB fail with EFBIG, as on a full disk
         try:
             with pytest.raises(OutputError, match="cannot write output"):
-                fill(path, write[writer])
+                staged.fill(path, write[writer])
         finally:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
             signal.signal(signal.SIGXFSZ, previous)
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_failed_flush_stops_the_commit_and_leaves_nothing(tmp_path, monkeypatch):
+    """Files are flushed to the disk on a background thread; a flush that fails (an I/O error)
+    is the one-line OutputError at the commit, before any file takes its final name, and no
+    temporary file stays behind; the previous deliverables are untouched."""
+    import errno
+
+    from reportgen.errors import OutputError
+    from reportgen.monthly import outputs
+
+    outputs.write_set(tmp_path, {"report.pdf": b"old"})
+    real_fsync = os.fsync
+    flushed = []
+
+    def failing_fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp") and ".list.csv." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.EIO, "Input/output error")
+        flushed.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(outputs.os, "fsync", failing_fsync)
+    with pytest.raises(OutputError, match=r"cannot write output \(Input/output error\)"):
+        with outputs.StagedFiles() as staged:
+            staged.add(tmp_path, {"report.pdf": b"new"})
+            path = staged.reserve(tmp_path / "targets", "list.csv")
+            staged.fill(path, lambda target: Path(target).write_bytes(b"id\n1\n"))
+            staged.commit()
+    assert flushed, "the other files were flushed"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["report.pdf"]
+    assert (tmp_path / "report.pdf").read_bytes() == b"old"
 
 
 def _write_parquet_plain(table, path):

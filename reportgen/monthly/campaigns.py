@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from reportgen.monthly.history import CampaignRecord
 from reportgen.monthly.listrows import SegmentRows, appended_cells, write_rows
-from reportgen.monthly.outputs import fill
 from reportgen.monthly.targets import (
     TARGET_COLUMNS,
     GroupedColumns,
@@ -71,7 +70,7 @@ def write_action_files(result, model, staged, folder: Path, grouped: GroupedColu
 
     def write(job) -> None:
         path, group = job
-        fill(path, lambda target: _write_action_csv(grouped, model, group, target, (segment_rows or {}).get(group.segment)))
+        staged.fill(path, lambda target: _write_action_csv(grouped, model, group, target, (segment_rows or {}).get(group.segment)))
 
     for _ in encoded_in_order(write, jobs):
         pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,12 +45,19 @@ class StagedFiles:
     """Files written under temporary names as soon as their bytes exist (:meth:`add`, possibly
     into several folders) and moved to their final names together by :meth:`commit`, in the
     order added. Leaving the ``with`` block without committing (an error in work still running)
-    deletes the temporary files, so nothing reaches a final name."""
+    deletes the temporary files, so nothing reaches a final name.
+
+    Each file is flushed to the disk (``fsync``) on a background thread as soon as it is
+    written, and :meth:`commit` waits for every flush before the first rename: the writers go on
+    encoding the next file instead of waiting for the disk (a 10M-customer build writes 3.6 GB
+    of target lists; the disk here takes about 5 s to flush them)."""
 
     def __init__(self):
         self._staged: list[tuple[Path, Path]] = []  # (final path, temporary path)
         self._created: list[Path] = []  # folders this set made, parents first
         self._backups: list[tuple[Path, Path | None]] = []  # (final path, its previous file) once committed
+        self._flusher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync")
+        self._flushes: list[tuple[Path, Future]] = []
 
     def add(self, folder: Path, files: Mapping[str, bytes]) -> None:
         """Write ``files`` (name -> bytes) into ``folder`` under temporary names."""
@@ -60,9 +68,33 @@ class StagedFiles:
             raise OutputError(f"{folder}: cannot create output folder ({exc.strerror})") from None
         try:
             for name, data in files.items():
-                self._staged.append((folder / name, _stage(folder, name, data)))
+                tmp = _stage(folder, name, data)
+                self._staged.append((folder / name, tmp))
+                self._flush_later(tmp)
         except OSError as exc:
             raise OutputError(f"{folder}: cannot write output ({exc.strerror})") from None
+
+    def fill(self, path: Path, write) -> None:
+        """Fill the temporary file ``path`` (from :meth:`reserve`) with ``write(path)`` (on the
+        calling thread); it is flushed to the disk in the background before :meth:`commit`. A
+        failed write (a full disk) raises :class:`~reportgen.errors.OutputError`; the set
+        deletes the temporary file."""
+        try:
+            write(str(path))
+        except OSError as exc:
+            raise OutputError(f"{Path(path).parent}: cannot write output ({exc.strerror or exc})") from None
+        self._flush_later(Path(path))
+
+    def _flush_later(self, path: Path) -> None:
+        self._flushes.append((path, self._flusher.submit(_flush, path)))
+
+    def _wait_for_flushes(self) -> None:
+        flushes, self._flushes = self._flushes, []
+        for path, flushed in flushes:
+            try:
+                flushed.result()
+            except OSError as exc:
+                raise OutputError(f"{path.parent}: cannot write output ({exc.strerror or exc})") from None
 
     def reserve(self, folder: Path, name: str) -> Path:
         """An empty temporary file for ``name`` in ``folder``, staged now (so committed in the order
@@ -86,6 +118,7 @@ class StagedFiles:
         """Move every staged file to its final name; return the final paths. The files they
         replace are kept (hard links) until :meth:`keep`, so :meth:`undo` can put them back; a
         failure half-way puts them back at once."""
+        self._wait_for_flushes()  # every file is on the disk before any takes its final name
         finals = []
         try:
             for final, tmp in self._staged:
@@ -125,6 +158,8 @@ class StagedFiles:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._flusher.shutdown(wait=True)
+        self._flushes = []
         for _final, tmp in self._staged:
             tmp.unlink(missing_ok=True)
         self._staged = []
@@ -168,27 +203,18 @@ def _stage(folder: Path, name: str, data: bytes) -> Path:
         os.fchmod(fd, _file_mode())  # mkstemp makes 0600; deliverables are meant to be shared
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
     except BaseException:  # a full disk: no partial temporary file stays behind
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
 
 
-def fill(path: Path, write) -> None:
-    """Fill the temporary file ``path`` (from :meth:`StagedFiles.reserve`) with ``write(path)`` and
-    flush it to the disk, as :meth:`StagedFiles.add` does with bytes. A failed write (a full disk)
-    raises :class:`~reportgen.errors.OutputError`; the set deletes the temporary file."""
+def _flush(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        write(str(path))
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"{Path(path).parent}: cannot write output ({exc.strerror or exc})") from None
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def neutralise_formula(text: str) -> str:

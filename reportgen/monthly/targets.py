@@ -45,7 +45,7 @@ from reportgen.data.contract import ID_COLUMN
 from reportgen.data.features import ratio_column
 from reportgen.monthly.exports import export_array
 from reportgen.monthly.listrows import SegmentRows
-from reportgen.monthly.outputs import csv_bytes, fill, neutralised_text, write_set
+from reportgen.monthly.outputs import csv_bytes, neutralised_text, write_set
 from reportgen.render.formats import action_file_name, target_stems  # the build, the mailer and the dashboard agree
 
 TARGETS_FOLDER = "targets"
@@ -122,8 +122,8 @@ def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedCol
     def write(job) -> None:
         index, segment, csv_path, parquet_path = job
         table = grouped.segment(index, segment)
-        fill(csv_path, lambda path: write_target_csv(table, path))
-        fill(parquet_path, lambda path: _write_parquet(table, segment.persona_key, path))
+        staged.fill(csv_path, lambda path: write_target_csv(table, path))
+        staged.fill(parquet_path, lambda path: _write_parquet(table, segment.persona_key, path))
 
     for _ in encoded_in_order(write, jobs):
         pass
