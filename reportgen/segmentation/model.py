@@ -101,13 +101,22 @@ class SegmentModel:
 
 def assign_nearest(matrix: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid per row, computed in chunks (in float64)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = np.empty(len(matrix), dtype=np.int32)
     centroids = np.asarray(centroids, dtype=np.float64)
     c_norm = (centroids**2).sum(axis=1)
-    for start in range(0, len(matrix), _CHUNK):
+
+    def assign(start: int) -> None:
         block = matrix[start : start + _CHUNK]
         dist = c_norm[None, :] - 2.0 * block @ centroids.T
         out[start : start + _CHUNK] = dist.argmin(axis=1)
+
+    if len(matrix) <= _CHUNK:
+        assign(0)
+        return out
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=2) as pool:  # chunks on both cores
+        list(pool.map(assign, range(0, len(matrix), _CHUNK)))
     return out
 
 
@@ -139,31 +148,48 @@ def lloyd(
     row changes segment or the centroids move (sum of squares) less than ``tol`` x the mean
     column variance. Returns (labels, centroids); labels are the nearest final centroid per row,
     as :func:`assign_nearest` computes them."""
+    from concurrent.futures import ThreadPoolExecutor
+
     centroids = np.array(centroids, dtype=np.float64)
     k, d = centroids.shape
     threshold = tol * float(np.mean([np.var(matrix[:, j], dtype=np.float64) for j in range(d)]))
     labels = np.full(len(matrix), -1, dtype=np.int32)
-    for _ in range(max_passes):
+    # the rows in two halves (at a chunk boundary), one per core; each half's sums are added in
+    # row order and the two halves' sums are added together, the same way every run
+    middle = min(len(matrix), -(-len(matrix) // 2 // _CHUNK) * _CHUNK)
+    halves = [(0, middle), (middle, len(matrix))]
+
+    def assign(rows: tuple[int, int], current: np.ndarray, half_norm: np.ndarray):
         sums, counts, changed = np.zeros((k, d)), np.zeros(k, dtype=np.int64), 0
-        current = centroids.astype(matrix.dtype)
-        half_norm = (0.5 * (centroids**2).sum(axis=1)).astype(matrix.dtype)
-        for start in range(0, len(matrix), _CHUNK):
-            block = matrix[start : start + _CHUNK]
+        for start in range(rows[0], rows[1], _CHUNK):
+            stop = min(start + _CHUNK, rows[1])
+            block = matrix[start:stop]
             scores = block @ current.T
             scores -= half_norm  # nearest centroid = largest x.c - |c|^2 / 2
             nearest = scores.argmax(axis=1).astype(np.int32)
-            changed += int(np.count_nonzero(nearest != labels[start : start + _CHUNK]))
-            labels[start : start + _CHUNK] = nearest
+            changed += int(np.count_nonzero(nearest != labels[start:stop]))
+            labels[start:stop] = nearest
             counts += np.bincount(nearest, minlength=k)
-            for j in range(d):
-                sums[:, j] += np.bincount(nearest, weights=block[:, j], minlength=k)
-        moved = centroids.copy()
-        filled = counts > 0
-        moved[filled] = sums[filled] / counts[filled, None]
-        shift = float(((moved - centroids) ** 2).sum())
-        centroids = moved
-        if changed == 0 or shift <= threshold:
-            break
+            members = np.zeros((k, len(block)))  # each row's segment, one-hot: the sums are one product
+            members[nearest, np.arange(len(block))] = 1.0
+            sums += members @ block.astype(np.float64)
+        return sums, counts, changed
+
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=2) as pool:  # one BLAS thread per half
+        for _ in range(max_passes):
+            current = centroids.astype(matrix.dtype)
+            half_norm = (0.5 * (centroids**2).sum(axis=1)).astype(matrix.dtype)
+            parts = list(pool.map(lambda rows: assign(rows, current, half_norm), halves))
+            sums = parts[0][0] + parts[1][0]
+            counts = parts[0][1] + parts[1][1]
+            changed = parts[0][2] + parts[1][2]
+            moved = centroids.copy()
+            filled = counts > 0
+            moved[filled] = sums[filled] / counts[filled, None]
+            shift = float(((moved - centroids) ** 2).sum())
+            centroids = moved
+            if changed == 0 or shift <= threshold:
+                break
     return assign_nearest(matrix, centroids), centroids
 
 
