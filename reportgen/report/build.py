@@ -67,17 +67,18 @@ def build_report_model(
     features = result.clean.features
     labels = result.labels
     # the cube and the risk measures read the customers on the second core (NumPy releases the
-    # GIL in its passes) while this thread applies the playbook's rules to every customer
+    # GIL in its passes) while this thread applies the playbook's rules to every customer and
+    # gathers the KPI columns into segment order
     with ThreadPoolExecutor(max_workers=1) as second:
         cube_ready = second.submit(build_cube, features, labels)
         risks_ready = second.submit(flag_risks, result.clean.features, result.labels, len(result.namings))
         columns = kpi_columns(features)
         values = values_of(result)
         groups = action_groups(result, month, values)
+        by_segment = _by_segment(columns, labels, len(result.namings))
         cube, risks = cube_ready.result(), risks_ready.result()
     period = result.settings.input.period_months
     fields = fields_of_all(result.profiles, len(result.namings))
-    by_segment = _by_segment(columns, labels, len(result.namings))
     segments = tuple(_segment(result, i, by_segment[i], risks[i], fields[i]) for i in range(len(result.namings)))
     del by_segment
     actions = build_actions(groups, segments, values, period)
