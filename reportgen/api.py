@@ -19,7 +19,7 @@ from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
 from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, submit_renders
-from reportgen.monthly.campaigns import campaign_members, write_action_files
+from reportgen.monthly.campaigns import campaign_members, write_target_lists
 from reportgen.monthly.history import (
     assignments_table,
     load_campaigns,
@@ -38,7 +38,6 @@ from reportgen.monthly.targets import (
     GroupedColumns,
     recommendations_csv,
     remove_stale_targets,
-    write_segment_lists,
 )
 from reportgen.monthly.workbook import build_workbook
 from reportgen.progress import Progress
@@ -231,8 +230,7 @@ def build(
                 # each format as it is ready. Nothing reaches a final name unless all are ready.
                 targets_folder = folder / TARGETS_FOLDER
                 grouped = GroupedColumns.of(result, len(model.segments))  # gathered once for both kinds of list
-                rows = write_segment_lists(result, model, staged, targets_folder, grouped)
-                write_action_files(result, model, staged, targets_folder, grouped, rows)
+                write_target_lists(result, model, staged, targets_folder, grouped)
                 staged.add(targets_folder, {RECOMMENDATIONS_FILE: recommendations_csv(model)})
                 del grouped
                 model_bytes = save_model(result.model)

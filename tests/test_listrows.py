@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from reportgen.monthly import listrows
-from reportgen.monthly.campaigns import build_action_files, write_action_files
+from reportgen.monthly.campaigns import build_action_files, write_action_files, write_target_lists
 from reportgen.monthly.outputs import StagedFiles
-from reportgen.monthly.targets import GroupedColumns, write_segment_lists
+from reportgen.monthly.targets import GroupedColumns, encode_target_files, write_segment_lists
 from reportgen.report.actions import action_groups
 
 AWKWARD_IDS = {
@@ -68,6 +68,19 @@ def test_rows_cut_from_the_segment_lists_equal_the_formatted_lists(run, tmp_path
 
     monkeypatch.setattr(listrows, "BLOCK", 16 << 20)  # the whole segment in one block
     assert written_action_lists(result, model, tmp_path / "one-block") == expected
+
+    # as a build writes them: segment and action lists as jobs for the same two threads, each
+    # action's list cut from its segment's CSV as soon as that is written
+    cut.clear()
+    with StagedFiles() as staged:
+        write_target_lists(result, model, staged, tmp_path / "pipelined")
+        written = {p.name: p.read_bytes() for p in staged.commit()}
+    assert cut and all(cut)
+    assert {name: data for name, data in written.items() if "--" in name} == expected
+    segment_files = dict(encode_target_files(result, model))
+    assert {name: written[name] for name in segment_files if name in written} == {
+        name: data for name, data in segment_files.items() if name in written}
+    assert {name for name in segment_files if name not in written} == {"recommendations.csv"}
 
 
 def test_an_id_with_a_line_break_falls_back_to_formatting(run, tmp_path):

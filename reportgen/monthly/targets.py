@@ -112,23 +112,34 @@ def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedCol
 
     Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`,
     gathered here unless the caller has them); each segment's list is a zero-copy slice of them,
-    written by polars and pyarrow straight to its file, two segments at a time on threads (they
-    release the GIL; the disk writes and flushes happen there too, not on the calling thread)."""
+    written by polars and pyarrow straight to its file, two files at a time on threads (they
+    release the GIL; the disk writes happen there too, not on the calling thread)."""
+    jobs, rows = segment_list_jobs(result, model, staged, folder, grouped)
+    for _ in encoded_in_order(lambda job: job(), [job for pair in jobs for job in pair]):
+        pass
+    return rows
+
+
+def segment_list_jobs(result, model, staged, folder: Path, grouped: GroupedColumns | None = None):
+    """The files of :func:`write_segment_lists`, reserved in ``staged`` now (in segment order) and
+    written when their jobs are called: ``([(write CSV, write Parquet) by segment index],
+    {segment index: SegmentRows of its CSV})``."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
-    jobs = [(index, segment, staged.reserve(folder, f"{stems[segment.id]}.csv"),
-             staged.reserve(folder, f"{stems[segment.id]}.parquet")) for index, segment in enumerate(model.segments)]
+    jobs, rows = [], {}
+    for index, segment in enumerate(model.segments):
+        csv_path = staged.reserve(folder, f"{stems[segment.id]}.csv")
+        parquet_path = staged.reserve(folder, f"{stems[segment.id]}.parquet")
 
-    def write(job) -> None:
-        index, segment, csv_path, parquet_path = job
-        table = grouped.segment(index, segment)
-        staged.fill(csv_path, lambda path: write_target_csv(table, path))
-        staged.fill(parquet_path, lambda path: _write_parquet(table, segment.persona_key, path))
+        def write_csv(index=index, segment=segment, path=csv_path) -> None:
+            staged.fill(path, lambda target: write_target_csv(grouped.segment(index, segment), target))
 
-    for _ in encoded_in_order(write, jobs):
-        pass
-    return {index: SegmentRows(csv_path, int(grouped.bounds[index + 1] - grouped.bounds[index]))
-            for index, _segment, csv_path, _parquet_path in jobs}
+        def write_parquet(index=index, segment=segment, path=parquet_path) -> None:
+            staged.fill(path, lambda target: _write_parquet(grouped.segment(index, segment), segment.persona_key, target))
+
+        jobs.append((write_csv, write_parquet))
+        rows[index] = SegmentRows(csv_path, int(grouped.bounds[index + 1] - grouped.bounds[index]))
+    return jobs, rows
 
 
 def recommendations_csv(model) -> bytes:
