@@ -45,7 +45,7 @@ def build_action_files(result, model, grouped: GroupedColumns | None = None) -> 
 
 def encode_action_files(result, model, grouped: GroupedColumns | None = None) -> Iterator[tuple[str, bytes]]:
     """:func:`build_action_files` one file at a time (a build writes them straight to disk with
-    :func:`write_action_files`)."""
+    :func:`write_target_lists`)."""
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
     listed = _listed_groups(result, model)
 

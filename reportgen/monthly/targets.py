@@ -88,7 +88,7 @@ def encode_target_files(result, model, grouped: GroupedColumns | None = None) ->
     """:func:`build_target_files` one file at a time, in the same order, so a caller that writes
     each file as it comes holds at most two segments' bytes (a million customers' lists are
     hundreds of megabytes). A build writes the same files straight to disk
-    (:func:`write_segment_lists`)."""
+    (:func:`~reportgen.monthly.campaigns.write_target_lists`, with the actions' lists)."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
 
