@@ -91,7 +91,9 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
     local = threading.local()
 
     def profile(j: int, name: str) -> None:
-        work = local.__dict__.setdefault("work", _Buffers(len(labels)))
+        if not hasattr(local, "work"):  # this thread's first column
+            local.work = _Buffers(len(labels))
+        work = local.work
         values = work.column(features, name)
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
