@@ -206,3 +206,23 @@ def test_segment_kpis_from_segment_ordered_columns_equal_each_segments_by_mask(c
     by_segment = _by_segment(columns, labels, 4)
     for s in range(4):
         assert _kpis(by_segment[s], slice(None)) == _kpis(columns, labels == s), s  # the same figures, bit for bit
+
+
+def test_columns_widened_into_buffers_equal_numpys_figures():
+    """Profiles and the scaler widen columns into reused buffers and take mean and std without
+    temporaries: the same numbers, bit for bit, as a fresh float64 column, the ratio function and
+    NumPy's mean and std (zeros, a zero denominator, float32 and float64 inputs)."""
+    from reportgen.data.contract import RATIOS
+    from reportgen.data.features import mean_and_std, ratio_column, widen_into
+
+    rng = np.random.default_rng(5)
+    n = 10_001
+    for dtype in (np.float32, np.float64):
+        features = pd.DataFrame({c: (rng.gamma(0.5, 300.0, n) * (rng.random(n) > 0.4)).astype(dtype) for c in FEATURES})
+        out, scratch = np.full(n, np.nan), np.full(n, np.nan)
+        for name in (*FEATURES, *RATIOS):
+            expected = ratio_column(features, name) if name in RATIOS else features[name].to_numpy(dtype="float64")
+            widened = widen_into(features, name, out, scratch)
+            assert widened is out and np.array_equal(widened, expected), name
+            assert mean_and_std(widened, scratch) == (float(expected.mean()), float(expected.std())), name
+            assert np.array_equal(widened, expected), name  # the deviations went into scratch
