@@ -98,7 +98,7 @@ class StagedFiles:
 
     def reserve(self, folder: Path, name: str) -> Path:
         """An empty temporary file for ``name`` in ``folder``, staged now (so committed in the order
-        reserved) and filled by the caller with :func:`fill`, possibly on another thread, before
+        reserved) and filled by the caller with :meth:`fill`, possibly on another thread, before
         :meth:`commit`. Writers that take a path (pyarrow, polars) write there directly, with no
         copy of the file's bytes in memory and the disk writes off the calling thread."""
         folder = Path(folder)
