@@ -156,12 +156,37 @@ def test_fit_and_transform_is_fit_scaler_then_transform(clean):
     assert matrix.dtype == np.float32 and np.array_equal(matrix, scaler.transform(features))
 
 
+def customer_values(features, ratios) -> dict[str, np.ndarray]:
+    """Every customer field as a float64 array (contract columns and derived ratios): the reference."""
+    from reportgen.segmentation.rules import CUSTOMER_FIELDS
+
+    values = {name: features[name].to_numpy(dtype="float64") for name in features.columns if name in CUSTOMER_FIELDS}
+    values.update({name: ratios[name].to_numpy(dtype="float64") for name in ratios.columns})
+    return values
+
+
+def segment_values(values: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, float]:
+    """The segment fields of the customers in ``mask``, one boolean selection each: the reference."""
+    from reportgen.segmentation.rules import CUSTOMER_FIELDS
+
+    out: dict[str, float] = {}
+    for name in CUSTOMER_FIELDS:
+        column = values[name]
+        mean, portfolio = float(column[mask].mean()) if mask.any() else 0.0, float(column.mean())
+        out[name] = mean
+        out[f"{name}_INDEX"] = 100 * mean / portfolio if portfolio else 100.0
+    n = max(int(mask.sum()), 1)
+    out["CUSTOMER_SHARE"] = float(mask.sum()) / max(len(mask), 1)
+    out["CASH_ADVANCE_USERS"] = float((values["CASH_ADVANCE"][mask] > 0).sum()) / n
+    out["PURCHASERS"] = float((values["PURCHASES"][mask] > 0).sum()) / n
+    return out
+
+
 def test_every_segments_fields_from_the_profiles_equal_each_segments_by_mask(clean):
     """The report's segment fields (sentence conditions, action sizing) come from the profiles,
     not a second pass: the same figures as each segment's own customers give, empty segment too."""
     from reportgen.data.features import derive_ratios
     from reportgen.report.actions import fields_of_all
-    from reportgen.segmentation.actions import customer_values, segment_values
     from reportgen.segmentation.profiles import describe_segments
 
     features = clean.features.head(30_000)
@@ -213,7 +238,7 @@ def test_columns_widened_into_buffers_equal_numpys_figures():
     temporaries: the same numbers, bit for bit, as a fresh float64 column, the ratio function and
     NumPy's mean and std (zeros, a zero denominator, float32 and float64 inputs)."""
     from reportgen.data.contract import RATIOS
-    from reportgen.data.features import mean_and_std, ratio_column, widen_into
+    from reportgen.data.features import mean_and_std, widen_into
 
     rng = np.random.default_rng(5)
     n = 10_001
@@ -221,8 +246,18 @@ def test_columns_widened_into_buffers_equal_numpys_figures():
         features = pd.DataFrame({c: (rng.gamma(0.5, 300.0, n) * (rng.random(n) > 0.4)).astype(dtype) for c in FEATURES})
         out, scratch = np.full(n, np.nan), np.full(n, np.nan)
         for name in (*FEATURES, *RATIOS):
-            expected = ratio_column(features, name) if name in RATIOS else features[name].to_numpy(dtype="float64")
+            expected = _ratio(features, name) if name in RATIOS else features[name].to_numpy(dtype="float64")
             widened = widen_into(features, name, out, scratch)
             assert widened is out and np.array_equal(widened, expected), name
             assert mean_and_std(widened, scratch) == (float(expected.mean()), float(expected.std())), name
             assert np.array_equal(widened, expected), name  # the deviations went into scratch
+
+
+def _ratio(features, name: str) -> np.ndarray:
+    """A derived ratio computed plainly (a zero denominator gives 0): the reference."""
+    from reportgen.data.contract import RATIOS
+
+    numerator, denominator, _label = RATIOS[name]
+    below = sum(features[part].to_numpy(dtype="float64") for part in denominator.split("+"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(below > 0, features[numerator].to_numpy(dtype="float64") / np.where(below > 0, below, 1.0), 0.0)

@@ -123,7 +123,7 @@ def fit_and_transform(features: pd.DataFrame, columns: tuple[str, ...]) -> tuple
         if not hasattr(local, "buffers"):  # this thread's first column
             local.buffers = (np.empty(len(features)), np.empty(len(features)))
         values, scratch = local.buffers
-        np.copyto(values, features[name].to_numpy(), casting="unsafe")
+        widen_into(features, name, values, scratch)
         if name in log_columns:
             np.log1p(values, out=values)
         mean[i], std = mean_and_std(values, scratch)
@@ -152,8 +152,8 @@ def mean_and_std(values: np.ndarray, scratch: np.ndarray) -> tuple[float, float]
 
 def widen_into(features: pd.DataFrame, name: str, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     """Column or derived ratio ``name`` as float64 in ``out`` (the numbers of
-    ``features[name].to_numpy(dtype="float64")`` or :func:`ratio_column`, bit for bit), using
-    ``scratch`` (float64, same length) for a ratio's denominator: buffers a thread reuses
+    ``features[name].to_numpy(dtype="float64")``; a ratio with a zero denominator is 0), using
+    ``scratch`` (float64, same length) for a ratio's denominator: buffers a thread can reuse
     column after column instead of fresh arrays. Returns ``out``."""
     if name not in RATIOS:
         np.copyto(out, features[name].to_numpy(), casting="unsafe")
@@ -178,17 +178,8 @@ def derive_ratios(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def ratio_column(features: pd.DataFrame, name: str) -> np.ndarray:
-    """One derived ratio as a float64 array; a zero denominator gives 0."""
-    num, den, _label = RATIOS[name]
-    numerator = features[num].to_numpy(dtype="float64")
-    denominator = features[den.split("+")[0]].to_numpy(dtype="float64", copy=True)
-    for extra in den.split("+")[1:]:
-        denominator += features[extra].to_numpy(dtype="float64")
-    positive = denominator > 0
-    denominator[~positive] = 1.0
-    ratio = numerator / denominator
-    ratio[~positive] = 0.0
-    return ratio
+    """One derived ratio as a new float64 array; a zero denominator gives 0."""
+    return widen_into(features, name, np.empty(len(features)), np.empty(len(features)))
 
 
 def median(values: np.ndarray) -> float:

@@ -125,8 +125,9 @@ def segment_sentences(naming, fields: dict[str, float], traits: tuple[str, ...])
 
 
 def fields_of_all(profiles, k: int) -> list[dict[str, float]]:
-    """The segment fields of every segment ``0..k-1`` (see
-    :func:`~reportgen.segmentation.actions.segment_values`), read from the segment ``profiles``:
+    """The segment fields of every segment ``0..k-1`` (:data:`~reportgen.segmentation.rules.SEGMENT_FIELDS`:
+    each customer field's mean and index, the customers' share, the shares of cash-advance users
+    and purchasers), read from the segment ``profiles``:
     the same means, shares and indexes the profile table shows, so a sentence's condition and
     the number printed beside it are one figure (no second pass over the customers)."""
     total = max(int(profiles.sizes.sum()), 1)

@@ -151,28 +151,6 @@ class CustomerFields(Mapping):
         return len(self._names)
 
 
-def customer_values(features, ratios) -> dict[str, np.ndarray]:
-    """Every customer field as a float64 array (contract columns and derived ratios)."""
-    values = {name: features[name].to_numpy(dtype="float64") for name in features.columns if name in CUSTOMER_FIELDS}
-    values.update({name: ratios[name].to_numpy(dtype="float64") for name in ratios.columns})
-    return values
-
-
-def segment_values(values: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, float]:
-    """The segment fields of the customers in ``mask`` (see :mod:`reportgen.segmentation.rules`)."""
-    out: dict[str, float] = {}
-    for name in CUSTOMER_FIELDS:
-        column = values[name]
-        mean, portfolio = float(column[mask].mean()) if mask.any() else 0.0, float(column.mean())
-        out[name] = mean
-        out[f"{name}_INDEX"] = 100 * mean / portfolio if portfolio else 100.0
-    n = max(int(mask.sum()), 1)
-    out["CUSTOMER_SHARE"] = float(mask.sum()) / max(len(mask), 1)
-    out["CASH_ADVANCE_USERS"] = float((values["CASH_ADVANCE"][mask] > 0).sum()) / n
-    out["PURCHASERS"] = float((values["PURCHASES"][mask] > 0).sum()) / n
-    return out
-
-
 def true_sentences(sentences, fields: dict[str, float]) -> tuple[str, ...]:
     """The texts of the sentences whose condition holds for a segment with these ``fields``."""
     return tuple(s.text for s in sentences if bool(s.when.holds(fields)))

@@ -201,8 +201,7 @@ class _Buffers:
     def __init__(self, n: int):
         self.values = np.empty(n)
         self.scratch = np.empty(n)
-        self._grouped64 = None
-        self._grouped32 = None
+        self._grouped: dict[np.dtype, np.ndarray] = {}  # by the type of the columns gathered
 
     def column(self, features: pd.DataFrame, name: str) -> np.ndarray:
         """The profile column ``name`` as float64 in :attr:`values` (what :func:`_profile_column` gives)."""
@@ -210,9 +209,6 @@ class _Buffers:
 
     def grouped(self, column: np.ndarray, order: np.ndarray) -> np.ndarray:
         """``column.take(order)`` in this thread's buffer of the column's type."""
-        attribute = "_grouped64" if column.dtype == np.float64 else "_grouped32"
-        buffer = getattr(self, attribute)
-        if buffer is None or buffer.dtype != column.dtype:
-            buffer = np.empty(len(column), dtype=column.dtype)
-            setattr(self, attribute, buffer)
-        return np.take(column, order, out=buffer, mode="clip")  # "clip": no buffered copy (order is in range)
+        if column.dtype not in self._grouped:
+            self._grouped[column.dtype] = np.empty(len(column), dtype=column.dtype)
+        return np.take(column, order, out=self._grouped[column.dtype], mode="clip")  # "clip": no buffered copy (order is in range)
