@@ -44,7 +44,6 @@ import pyarrow.parquet as pq
 from reportgen.data.contract import ID_COLUMN
 from reportgen.data.features import ratio_column
 from reportgen.monthly.exports import export_array
-from reportgen.monthly.listrows import SegmentRows
 from reportgen.monthly.outputs import csv_bytes, neutralised_text, write_set
 from reportgen.render.formats import action_file_name, target_stems  # the build, the mailer and the dashboard agree
 
@@ -104,29 +103,17 @@ def encode_target_files(result, model, grouped: GroupedColumns | None = None) ->
     yield RECOMMENDATIONS_FILE, recommendations_csv(model)
 
 
-def write_segment_lists(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> dict:
-    """Write every segment's target list (CSV and Parquet, the files of :func:`encode_target_files`
-    but ``recommendations.csv``) into temporary files of the ``staged`` set in ``folder``; return
-    each segment's CSV rows (:class:`~reportgen.monthly.listrows.SegmentRows`, by segment index),
-    from which the actions' lists are cut.
+def segment_list_jobs(result, model, staged, folder: Path, grouped: GroupedColumns | None = None) -> list:
+    """The segment lists (CSV and Parquet, the files of :func:`encode_target_files` but
+    ``recommendations.csv``), reserved in ``staged`` now (in segment order) and written when their
+    jobs are called: ``[(write CSV, write Parquet) by segment index]``.
 
     Columnar: the customer columns are gathered once into segment order (:class:`GroupedColumns`,
     gathered here unless the caller has them); each segment's list is a zero-copy slice of them,
-    written by polars and pyarrow straight to its file, two files at a time on threads (they
-    release the GIL; the disk writes happen there too, not on the calling thread)."""
-    jobs, rows = segment_list_jobs(result, model, staged, folder, grouped)
-    for _ in encoded_in_order(lambda job: job(), [job for pair in jobs for job in pair]):
-        pass
-    return rows
-
-
-def segment_list_jobs(result, model, staged, folder: Path, grouped: GroupedColumns | None = None):
-    """The files of :func:`write_segment_lists`, reserved in ``staged`` now (in segment order) and
-    written when their jobs are called: ``([(write CSV, write Parquet) by segment index],
-    {segment index: SegmentRows of its CSV})``."""
+    written by polars and pyarrow straight to its file."""
     stems = target_stems((s.id, s.name, s.persona_key) for s in model.segments)
     grouped = grouped or GroupedColumns.of(result, len(model.segments))
-    jobs, rows = [], {}
+    jobs = []
     for index, segment in enumerate(model.segments):
         csv_path = staged.reserve(folder, f"{stems[segment.id]}.csv")
         parquet_path = staged.reserve(folder, f"{stems[segment.id]}.parquet")
@@ -138,8 +125,7 @@ def segment_list_jobs(result, model, staged, folder: Path, grouped: GroupedColum
             staged.fill(path, lambda target: _write_parquet(grouped.segment(index, segment), segment.persona_key, target))
 
         jobs.append((write_csv, write_parquet))
-        rows[index] = SegmentRows(csv_path, int(grouped.bounds[index + 1] - grouped.bounds[index]))
-    return jobs, rows
+    return jobs
 
 
 def recommendations_csv(model) -> bytes:
@@ -201,10 +187,9 @@ class GroupedColumns:
         start, stop = int(self.bounds[index]), int(self.bounds[index + 1])
         return self._table({name: array.slice(start, stop - start) for name, array in self.columns.items()}, segment)
 
-    def customers(self, positions: np.ndarray, segment) -> pa.Table:
-        """The target list of the customers at ``positions`` (extract positions, all in ``segment``)."""
-        rows = pa.array(self.rank[np.asarray(positions)])
-        return self._table({name: array.take(rows) for name, array in self.columns.items()}, segment)
+    def ids(self, positions: np.ndarray) -> pa.Array:
+        """The ids of the customers at ``positions`` (extract positions)."""
+        return self.columns[ID_COLUMN].take(pa.array(self.rank[np.asarray(positions)]))
 
     @staticmethod
     def _table(part: dict[str, pa.Array], segment) -> pa.Table:
