@@ -29,7 +29,6 @@ import pyarrow as pa
 from reportgen.data.contract import ID_COLUMN
 from reportgen.monthly.history import CampaignRecord
 from reportgen.monthly.targets import (
-    TARGET_COLUMNS,
     GroupedColumns,
     encoded_in_order,
     repeat_text,

@@ -38,13 +38,14 @@ def export_values(features: pd.DataFrame, column: str) -> np.ndarray:
     return export_array(features[column].to_numpy(dtype="float64"), column)
 
 
-def export_array(values: np.ndarray, column: str) -> np.ndarray:
-    """:func:`export_values` of a float64 array holding ``column``'s values."""
+def export_array(values: np.ndarray, column: str, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`export_values` of a float64 array holding ``column``'s values (amounts and
+    frequencies rounded into ``out`` when given: ``values`` itself for in place)."""
     kind = BY_NAME[column].kind
     if kind == "amount":
-        return values.round(2)
+        return np.round(values, 2, out=out)
     if kind == "frequency":
-        return values.round(6)
+        return np.round(values, 6, out=out)
     return values.round().astype("int64")
 
 

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reportgen.data.contract import ID_COLUMN
-from reportgen.data.features import ratio_column
+from reportgen.data.features import widen_into
 from reportgen.monthly.exports import export_array
 from reportgen.monthly.outputs import csv_bytes, neutralised_text, write_set
 from reportgen.render.formats import action_file_name, target_stems  # the build, the mailer and the dashboard agree
@@ -173,10 +173,24 @@ class GroupedColumns:
         features = result.clean.features
         ids = pa.array(result.clean.ids.astype(str))
         columns = {ID_COLUMN: ids.take(pa.array(order))}
+        # Each kept column is the only new array: the gather and the widening go through two
+        # buffers reused column after column, and the rounding happens in place (fresh memory is
+        # what costs most here, and each temporary of a 10M-row column would be fresh).
+        n = len(order)
+        raw, wide = np.empty(n, dtype=np.float32), np.empty(n)
         for name in (*_MONEY, *_SHARES, "TENURE"):
-            values = export_array(features[name].to_numpy().take(order).astype(np.float64), name)
-            columns[name] = pa.array(values.astype(np.int32) if name == "TENURE" else values)
-        columns["UTILISATION"] = pa.array(ratio_column(features, "UTILISATION").take(order).round(4))
+            column = features[name].to_numpy()
+            gathered = np.take(column, order, out=raw if column.dtype == np.float32 else np.empty(n, column.dtype))
+            if name == "TENURE":  # whole months, as export_array rounds them
+                np.copyto(wide, gathered, casting="unsafe")
+                columns[name] = pa.array(np.rint(wide, out=wide).astype(np.int32))
+                continue
+            kept = np.empty(n)
+            np.copyto(kept, gathered, casting="unsafe")
+            columns[name] = pa.array(export_array(kept, name, out=kept))
+        kept = np.empty(n)  # the ratio's denominator, then the kept column
+        utilisation = widen_into(features, "UTILISATION", wide, kept)
+        columns["UTILISATION"] = pa.array(np.round(np.take(utilisation, order, out=kept), 4, out=kept))
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         bounds = np.concatenate(([0], np.cumsum(np.bincount(labels, minlength=k))))
