@@ -111,6 +111,38 @@ def test_chunked_profiles_equal_a_direct_groupby(clean):
     assert np.allclose(profiles.portfolio_medians, frame.median().to_numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["skewed", "ties", "below-float32", "tiny", "extremes", "normal"])
+def test_segment_medians_are_exact_on_awkward_values(kind, dtype):
+    """The histogram selection gives exactly the partition's medians (and the counts above 0),
+    per segment and overall: heavy ties, negatives, -0.0, zeros, float64 values equal in float32,
+    positives that underflow float32, the float range's ends, empty and one-customer segments."""
+    from reportgen.data.features import median
+    from reportgen.segmentation.profiles import _BIN_BITS, segment_medians
+
+    rng = np.random.default_rng(abs(hash(kind)) % 1000)
+    for n in (0, 1, 2, 7, 1000, 5001):
+        values = {
+            "skewed": lambda: rng.lognormal(5, 3, n) * (rng.random(n) < 0.7),
+            "ties": lambda: rng.integers(-3, 4, n) / 4,
+            "below-float32": lambda: 1 + rng.integers(0, 5, n) * 1e-12,
+            "tiny": lambda: np.where(rng.random(n) < 0.6, 0.0, rng.random(n) * 1e-44) * rng.choice([-1, 1], n),
+            "extremes": lambda: rng.choice([-0.0, 0.0, 3e38, -3e38, 1e-45, 12.0], n),
+            "normal": lambda: rng.normal(0, 1, n),
+        }[kind]().astype(dtype)
+        labels = rng.integers(0, 4, n)
+        labels[labels == 2] = 3  # segment 2 is empty
+        if n > 1:
+            labels[0] = 4  # segment 4 has one customer
+        sizes = np.bincount(labels, minlength=5)
+        medians, portfolio, positives = segment_medians(values, labels << _BIN_BITS, sizes)
+        for s in range(5):
+            expected = median(values[labels == s])
+            assert medians[s] == expected or (np.isnan(expected) and np.isnan(medians[s])), (n, s)
+            assert positives[s] == np.count_nonzero(values[labels == s] > 0), (n, s)
+        assert portfolio == median(values) or (n == 0 and np.isnan(portfolio))
+
+
 def test_the_pipeline_completes_on_200k(big_parquet):
     result = run_segmentation(big_parquet, load_settings(k=5))
     assert len(result.labels) == N and result.labels.dtype == np.int32

@@ -7,8 +7,8 @@ portfolio average. Z-scores drive persona naming and the profile heat table.
 
 Everything is computed on all customers, one feature column at a time, in float64: sums per
 segment with ``np.bincount`` (linear, deterministic order), the z-score from the segment means of
-the log-transformed column (the mean of standardised values is the standardised mean), medians
-by partitioning each segment's values (linear, no sort). Memory is a few float64 columns per
+the log-transformed column (the mean of standardised values is the standardised mean), exact
+medians from one histogram per segment (:func:`segment_medians`: linear, no sort). Memory is a few float64 columns per
 thread, never a customers x features float64 matrix; each thread writes its columns into the
 same buffers column after column (fresh memory must be zeroed by the kernel first, which on
 this project's machine cost more than the arithmetic).
@@ -74,15 +74,12 @@ def profile_frame(features: pd.DataFrame) -> pd.DataFrame:
 def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Profiles:
     """Compute every segment's profile for segment ids ``0..k-1`` in ``labels``.
 
-    One pass per column: the column is widened to float64 once for the sums and z-scores, and
-    gathered once into segment order (a stable counting sort of the labels, linear) for the
-    medians, which are found by partitioning each segment's run in place, then the whole array
-    for the portfolio's median. Columns the data hold as float32 are partitioned as float32
-    (half the memory traffic; widening is exact and keeps the order, so the medians are the same)."""
+    One pass per column: the column is widened to float64 once for the sums and z-scores; the
+    exact medians, per segment and of the portfolio, come from one histogram of the column per
+    segment (:func:`segment_medians`)."""
     labels = np.asarray(labels, dtype=np.intp)
     sizes = np.bincount(labels, minlength=k)
-    order = _segment_order(labels, k)
-    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    binned = labels << _BIN_BITS  # each segment's histogram bins come after the one before's
     shape = (k, len(PROFILE_FEATURES))
     sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
     positives = np.zeros(shape, dtype=np.int64)
@@ -97,13 +94,12 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
         values = work.column(features, name)
         sums[:, j] = np.bincount(labels, weights=values, minlength=k)
         portfolio_sums[j] = values.sum()
-        grouped = work.grouped(values if name in RATIOS else features[name].to_numpy(), order)
         z[:, j] = _segment_z(values, labels, sizes, name, scratch=work.scratch)
-        for s in np.flatnonzero(sizes):
-            run = grouped[bounds[s] : bounds[s + 1]]
-            positives[s, j] = np.count_nonzero(run > 0)
-            medians[s, j] = _median_in_place(run)
-        portfolio_medians[j] = _median_in_place(grouped)
+        # the medians in the column's own type (float32 columns: half the memory traffic; the
+        # median of the widened values is the same number), the scratch buffer holding the bins
+        own = values if name in RATIOS else features[name].to_numpy()
+        medians[:, j], portfolio_medians[j], positives[:, j] = segment_medians(
+            own, binned, sizes, work.scratch.view(np.int64), work.narrow)
 
     # Columns are independent and NumPy releases the GIL in these loops: two at a time use
     # both cores (the render lanes are idle while the segments are profiled). Each figure is
@@ -138,23 +134,6 @@ def reorder_profiles(profiles: Profiles, order) -> Profiles:
         sums=profiles.sums[order], z=profiles.z[order],
         positives=profiles.positives[order],
     )
-
-
-def _segment_order(labels: np.ndarray, k: int) -> np.ndarray:
-    """Customer positions grouped by segment, in extract order within each: a stable sort of
-    small integers, which NumPy does as a radix sort (linear)."""
-    small = labels.astype(np.uint8 if k <= 256 else np.uint16)
-    return np.argsort(small, kind="stable")
-
-
-def _median_in_place(values: np.ndarray) -> float:
-    """:func:`~reportgen.data.features.median` of ``values``, partitioning them in place."""
-    n = len(values)
-    if n == 0:
-        return float("nan")
-    low, high = (n - 1) // 2, n // 2
-    values.partition((low, high))
-    return (float(values[low]) + float(values[high])) / 2
 
 
 def segment_z(features: pd.DataFrame, labels: np.ndarray, k: int) -> np.ndarray:
@@ -196,19 +175,101 @@ def _segment_z(
 
 
 class _Buffers:
-    """One profiling thread's float64 and float32 columns, reused column after column."""
+    """One profiling thread's float64 columns and its float32 column, reused column after column."""
 
     def __init__(self, n: int):
         self.values = np.empty(n)
         self.scratch = np.empty(n)
-        self._grouped: dict[np.dtype, np.ndarray] = {}  # by the type of the columns gathered
+        self.narrow = np.empty(n, dtype=np.float32)
 
     def column(self, features: pd.DataFrame, name: str) -> np.ndarray:
         """The profile column ``name`` as float64 in :attr:`values` (what :func:`_profile_column` gives)."""
         return widen_into(features, name, self.values, self.scratch)
 
-    def grouped(self, column: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """``column.take(order)`` in this thread's buffer of the column's type."""
-        if column.dtype not in self._grouped:
-            self._grouped[column.dtype] = np.empty(len(column), dtype=column.dtype)
-        return np.take(column, order, out=self._grouped[column.dtype], mode="clip")  # "clip": no buffered copy (order is in range)
+
+_BIN_BITS = 18  # bins per segment: 2**18, negatives below 0x10000 (+0.0's bin), positives above
+
+
+def segment_medians(values: np.ndarray, binned: np.ndarray, sizes: np.ndarray, bins: np.ndarray | None = None,
+                    narrow: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray]:
+    """Exact medians of ``values`` per segment and over all, and each segment's count of values
+    above 0: ``(medians, portfolio median, positives)``. ``binned`` is each value's segment id
+    shifted left by :data:`_BIN_BITS`; ``sizes`` the segments' sizes. A median is the two middle
+    values averaged in float64, as :func:`~reportgen.data.features.median` gives (NaN for an
+    empty segment); NaN values are not expected (clean features have none).
+
+    Radix selection in linear time, without sorting or gathering the segments: each value falls
+    into one of 2**18 bins per segment, in the order of the values, so one ``bincount`` gives
+    every segment's histogram and the portfolio's is their sum. A float32 value's bin is its
+    sign, exponent and first 7 mantissa bits, doubled, plus one unless the other 16 bits are 0:
+    the "round" values (0, 1, 12, 0.5, 2500...) each have a bin of their own. float64 values are
+    binned by their float32 rounding, which keeps their order. The bin holding each middle rank
+    is then known and only the values in those few bins are gathered and partitioned; a median
+    in a bin of one value (a median of 0, or 12 months of tenure) needs no gathering at all.
+    ``bins`` (int64) and ``narrow`` (float32), as long as ``values``, are buffers to reuse (new
+    arrays when not given)."""
+    n, k = len(values), len(sizes)
+    bins = np.empty(n, dtype=np.int64) if bins is None else bins
+    narrow = np.empty(n, dtype=np.float32) if narrow is None else narrow
+    single = values.dtype == np.float32  # a bin of one float32 pattern holds one value
+    if single:
+        raw = values.view(np.uint32)
+    else:  # float64: binned by the float32 rounding, a tiny positive kept above +0.0's bin
+        with np.errstate(over="ignore"):
+            np.copyto(narrow, values, casting="same_kind")
+        narrow[(narrow == 0) & (values > 0)] = np.float32(1e-45)
+        raw = narrow.view(np.uint32)
+    np.right_shift(raw, 16, out=bins)
+    bins <<= 1
+    if single:  # the low bits' test in the spare buffer (the float64 path holds its pattern there)
+        low = np.bitwise_and(raw, 0xFFFF, out=narrow.view(np.uint32))
+    else:
+        low = raw & 0xFFFF
+    bins += low != 0
+    bins += 0x10000  # +0.0's bin; positives above it
+    negative = raw >= 0x80000000
+    if negative.any():  # the sign bit put them at 0x20000 and above: mirrored below 0x10000, so
+        bins[negative] = 0x2FFFF - bins[negative]  # the larger the magnitude, the lower the bin
+    bins += binned
+    width = 1 << _BIN_BITS
+    histogram = np.bincount(bins, minlength=k * width).reshape(k, width)
+    positives = histogram[:, 0x10001:0x1FF01].sum(axis=1)  # above +0.0, at most +inf (NaN is above)
+
+    picks = []  # (segment, or None for the portfolio; rank within the bin; bin)
+    for s in [*np.flatnonzero(sizes), None]:
+        counts = histogram[s] if s is not None else histogram.sum(axis=0)
+        total = int(sizes[s]) if s is not None else n
+        if total:
+            cumulative = np.cumsum(counts)
+            for rank in ((total - 1) // 2, total // 2):
+                b = int(np.searchsorted(cumulative, rank, side="right"))
+                picks.append((s, rank - (int(cumulative[b - 1]) if b else 0), b))
+
+    def one_value(b: int) -> bool:  # +0.0's bin, or a float32 bin of one bit pattern (mirrored: odd)
+        return b == 0x10000 or (single and b % 2 == (0 if b >= 0x10000 else 1))
+
+    wanted = np.zeros(k * width, dtype=bool)
+    for s, _rank, b in picks:
+        if not one_value(b):
+            wanted[(s * width + b) if s is not None else (np.arange(k) * width + b)] = True
+    at = np.flatnonzero(wanted[bins]) if wanted.any() else np.zeros(0, dtype=np.intp)
+    found, found_bins = values[at], bins[at]
+
+    chosen: dict = {}
+    middle: dict = {}
+    for s, rank, b in picks:
+        if one_value(b):
+            pattern = (b - 0x10000) >> 1 if b >= 0x10000 else (0x1FFFF - b) >> 1  # the top 16 bits
+            middle.setdefault(s, []).append(float(np.uint32(pattern << 16).view(np.float32)))
+            continue
+        if (s, b) not in chosen:
+            chosen[(s, b)] = found[found_bins == s * width + b] if s is not None else found[(found_bins & (width - 1)) == b]
+        part = chosen[(s, b)]
+        part.partition(rank)
+        middle.setdefault(s, []).append(float(part[rank]))
+    medians = np.full(k, np.nan)
+    for s, (low_value, high_value) in middle.items():
+        if s is not None:
+            medians[s] = (low_value + high_value) / 2
+    portfolio = (middle[None][0] + middle[None][1]) / 2 if None in middle else float("nan")
+    return medians, portfolio, positives
