@@ -226,12 +226,13 @@ def test_real_target_lists_hold_eligible_customers_and_controls(real_build):
         files = list((folder / "targets").glob(f"targets-*--{action.key}.csv"))
         assert len(files) == 1, action.key
         frame = pd.read_csv(files[0], dtype={"CUST_ID": str})
-        assert tuple(frame.columns) == ("CUST_ID", "segment", "persona", "persona_key", "action", "group")
+        assert tuple(frame.columns) == ("CUST_ID", "segment", "action", "group")
+        assert (frame["action"] == action.key).all()
         assert len(frame) == action.eligible and frame["CUST_ID"].is_unique
         assert (frame["group"] == "control").sum() == action.control
         # the figures are one join away, in the segment's list (every listed customer is in it)
         segment_list = pd.read_csv(files[0].with_name(files[0].name.split("--")[0] + ".csv"), dtype={"CUST_ID": str})
-        frame = frame.merge(segment_list, on=["CUST_ID", "segment", "persona"], how="left", validate="one_to_one")
+        frame = frame.merge(segment_list, on=["CUST_ID", "segment"], how="left", validate="one_to_one")
         assert frame["BALANCE"].notna().all() and (frame["segment"] == action.segment_id).all()
         if action.kpi:
             assert action.control == round(0.1 * action.eligible)

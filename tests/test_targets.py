@@ -202,3 +202,31 @@ def test_a_build_writes_the_same_bytes_as_the_encoders(tmp_path):
     expected = {**build_target_files(outcome.result, outcome.model), **build_action_files(outcome.result, outcome.model)}
     assert set(written) == set(expected) and len(written) > 20
     assert [name for name in sorted(written) if written[name] != expected[name]] == []
+
+
+def test_an_action_list_neutralises_its_ids_and_a_formula_like_action_key():
+    """An action's list: CUST_ID, segment, action and group, every text cell a spreadsheet would
+    run as a formula prefixed with an apostrophe (the ids, and an action key from a user's
+    playbook), the control customers flagged."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from reportgen.monthly.campaigns import ACTION_COLUMNS, _action_table
+    from reportgen.monthly.targets import GroupedColumns, target_csv
+
+    features = pd.DataFrame({name: np.ones(5, dtype=np.float32) for name in (
+        "BALANCE", "PURCHASES", "PAYMENTS", "MINIMUM_PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
+        "PURCHASES_FREQUENCY", "PRC_FULL_PAYMENT", "TENURE")})
+    ids = pd.Series([HOSTILE_IDS[i] for i in range(5)])
+    result = SimpleNamespace(labels=np.array([1, 0, 1, 1, 0]), clean=SimpleNamespace(features=features, ids=ids))
+    model = SimpleNamespace(segments=[SimpleNamespace(id=1), SimpleNamespace(id=2)])
+    group = SimpleNamespace(segment=1, eligible=np.array([0, 3]), control=np.array([False, True]),
+                            spec=SimpleNamespace(key="=cmd|' /C calc'!A0"))
+    text = target_csv(_action_table(GroupedColumns.of(result, 2), model, group)).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert tuple(rows[0]) == ACTION_COLUMNS == ("CUST_ID", "segment", "action", "group")
+    assert rows[1:] == [
+        ["'" + HOSTILE_IDS[0], "2", "'=cmd|' /C calc'!A0", "target"],
+        ["'" + HOSTILE_IDS[3], "2", "'=cmd|' /C calc'!A0", "control"],
+    ]

@@ -1,9 +1,9 @@
 """Per-action target lists with their control groups, and their record for next month's report.
 
 ``targets/targets-<persona>--<action>.csv``: one row per customer eligible for the action (the
-playbook's rule), in extract order, with :data:`ACTION_COLUMNS`: who (``CUST_ID`` and the
-segment's ``segment``, ``persona`` and ``persona_key``, as in its segment list), ``action`` (the
-action's key) and ``group`` — ``target`` for customers to contact, ``control`` for the seeded
+playbook's rule), in extract order, with :data:`ACTION_COLUMNS`: who (``CUST_ID`` and
+``segment``, 1..k as in the report and the segment's list), ``action`` (the action's key) and
+``group`` — ``target`` for customers to contact, ``control`` for the seeded
 random share held out (``[actions] control_share``, default 10%) so next month's report can
 measure the action. Campaign tools must not contact the ``control`` rows.
 
@@ -28,10 +28,10 @@ import pyarrow as pa
 
 from reportgen.data.contract import ID_COLUMN
 from reportgen.monthly.history import CampaignRecord
+from reportgen.monthly.outputs import neutralise_formula
 from reportgen.monthly.targets import (
     GroupedColumns,
     encoded_in_order,
-    repeat_text,
     segment_list_jobs,
     target_csv,
     target_stems,
@@ -40,7 +40,7 @@ from reportgen.monthly.targets import (
 from reportgen.render.formats import action_file_name
 from reportgen.report.actions import action_groups
 
-ACTION_COLUMNS: tuple[str, ...] = (ID_COLUMN, "segment", "persona", "persona_key", "action", "group")
+ACTION_COLUMNS: tuple[str, ...] = (ID_COLUMN, "segment", "action", "group")
 
 
 def build_action_files(result, model, grouped: GroupedColumns | None = None) -> dict[str, bytes]:
@@ -102,17 +102,16 @@ def _listed_groups(result, model) -> list:
 
 def _action_table(grouped: GroupedColumns, model, group) -> pa.Table:
     """An action's target list (:data:`ACTION_COLUMNS`): its eligible customers' ids and segment,
-    the action and the group."""
-    segment = model.segments[group.segment]
+    the action and the group. The action and the group are dictionary columns (a byte per
+    customer; the CSV writer spells out their texts), neutralised here since only plain text
+    columns are neutralised on writing."""
     n = len(group.eligible)
-    flags = pa.DictionaryArray.from_arrays(pa.array(group.control.astype(np.int8)), pa.array(["target", "control"]))
     return pa.table({
         ID_COLUMN: grouped.ids(group.eligible),
-        "segment": pa.array(np.full(n, segment.id, dtype=np.int32)),
-        "persona": repeat_text(segment.name, n),
-        "persona_key": repeat_text(segment.persona_key, n),
-        "action": repeat_text(group.spec.key, n),
-        "group": flags.cast(pa.string()),
+        "segment": pa.array(np.full(n, model.segments[group.segment].id, dtype=np.int32)),
+        "action": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)),
+                                                 pa.array([neutralise_formula(group.spec.key)])),
+        "group": pa.DictionaryArray.from_arrays(pa.array(group.control.astype(np.int8)), pa.array(["target", "control"])),
     })
 
 
