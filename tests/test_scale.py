@@ -293,3 +293,20 @@ def _ratio(features, name: str) -> np.ndarray:
     below = sum(features[part].to_numpy(dtype="float64") for part in denominator.split("+"))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(below > 0, features[numerator].to_numpy(dtype="float64") / np.where(below > 0, below, 1.0), 0.0)
+
+
+def test_risk_measures_read_from_the_profiles_equal_a_pass_over_the_customers(clean):
+    """The report reads the risk measures from the segment profiles: the same medians and
+    cash-advance shares as computing them on each segment's customers, the full-payment mean
+    the same up to the order of the sum; an empty segment is NaN either way."""
+    from reportgen.segmentation.risk import measure_risk
+
+    features = clean.features.head(30_000)
+    labels = np.random.default_rng(6).integers(0, 4, len(features)).astype(np.int32)
+    labels[labels == 1] = 2  # segment 1 is empty
+    direct = measure_risk(features, labels, 4)
+    read = measure_risk(features, labels, 4, describe_segments(features, labels, 4))
+    for name in ("utilisation", "payment_ratio", "cash_advance"):
+        assert np.array_equal(direct[name], read[name], equal_nan=True), name
+    assert np.allclose(direct["full_payment"], read["full_payment"], rtol=1e-12, equal_nan=True)
+    assert np.isnan(read["utilisation"][1]) and np.isnan(read["cash_advance"][1])

@@ -71,12 +71,12 @@ def build_report_model(
     # gathers the KPI columns into segment order
     with ThreadPoolExecutor(max_workers=1) as second:
         cube_ready = second.submit(build_cube, features, labels)
-        risks_ready = second.submit(flag_risks, result.clean.features, result.labels, len(result.namings))
-        columns = kpi_columns(features)
+        risks = flag_risks(features, labels, len(result.namings), result.profiles)
         values = values_of(result)
+        columns = kpi_columns(values)  # the customer fields the actions read too, widened once
         groups = action_groups(result, month, values)
         by_segment = _by_segment(columns, labels, len(result.namings))
-        cube, risks = cube_ready.result(), risks_ready.result()
+        cube = cube_ready.result()
     period = result.settings.input.period_months
     fields = fields_of_all(result.profiles, len(result.namings))
     segments = tuple(_segment(result, i, by_segment[i], risks[i], fields[i]) for i in range(len(result.namings)))
@@ -124,8 +124,11 @@ KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAY
 
 def kpi_columns(features) -> dict[str, np.ndarray]:
     """The columns KPIs are made of, widened to float64 once (features may be float32, whose
-    7-digit sums would show in the totals)."""
-    return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
+    7-digit sums would show in the totals). ``features``: a DataFrame, or the customer fields of
+    :func:`~reportgen.report.actions.values_of` (which keep what they widen)."""
+    if hasattr(features, "columns"):
+        return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
+    return {name: features[name] for name in KPI_COLUMNS}
 
 
 def _by_segment(columns: dict[str, np.ndarray], labels, k: int) -> list[dict[str, np.ndarray]]:

@@ -47,8 +47,24 @@ MEASURES: dict[str, Measure] = {
 }
 
 
-def measure_risk(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """Each measure's value per segment ``0..k-1`` (NaN for an empty segment)."""
+def measure_risk(features: pd.DataFrame, labels: np.ndarray, k: int, profiles=None) -> dict[str, np.ndarray]:
+    """Each measure's value per segment ``0..k-1`` (NaN for an empty segment). With the segments'
+    :class:`~reportgen.segmentation.profiles.Profiles` (of these labels) the values are read from
+    them (the same medians and shares; the full-payment mean as the profile's), with no pass over
+    the customers."""
+    if profiles is not None:
+        from reportgen.segmentation.personas import PROFILE_FEATURES
+
+        column = {name: j for j, name in enumerate(PROFILE_FEATURES)}
+        sizes = np.asarray(profiles.sizes, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cash = np.where(sizes > 0, profiles.positives[:, column["CASH_ADVANCE"]] / sizes, np.nan)
+        return {
+            "utilisation": profiles.medians[:, column["UTILISATION"]].copy(),
+            "payment_ratio": profiles.medians[:, column["PAYMENT_RATIO"]].copy(),
+            "full_payment": profiles.means[:, column["PRC_FULL_PAYMENT"]].copy(),
+            "cash_advance": cash,
+        }
     labels = np.asarray(labels, dtype=np.intp)
     members = [np.flatnonzero(labels == s) for s in range(k)]
     utilisation = ratio_column(features, "UTILISATION")
@@ -65,9 +81,10 @@ def measure_risk(features: pd.DataFrame, labels: np.ndarray, k: int) -> dict[str
     return out
 
 
-def flag_risks(features: pd.DataFrame, labels: np.ndarray, k: int) -> tuple[tuple[str, ...], ...]:
-    """Per segment, the reasons it is flagged as a credit risk (empty: not flagged)."""
-    values = measure_risk(features, labels, k)
+def flag_risks(features: pd.DataFrame, labels: np.ndarray, k: int, profiles=None) -> tuple[tuple[str, ...], ...]:
+    """Per segment, the reasons it is flagged as a credit risk (empty: not flagged); ``profiles``:
+    see :func:`measure_risk`."""
+    values = measure_risk(features, labels, k, profiles)
     flags: list[list[str]] = [[] for _ in range(k)]
     for name, measure in MEASURES.items():
         v = values[name]
