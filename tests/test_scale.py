@@ -166,6 +166,9 @@ def test_the_cube_equals_a_groupby_of_the_customers(clean):
     features = clean.features.head(20_000)
     labels = np.random.default_rng(2).integers(0, 5, len(features)).astype(np.int32)
     cube = build_cube(features, labels)
+    from reportgen.segmentation.actions import CustomerFields
+
+    assert build_cube(features, labels, CustomerFields(features)) == cube  # from the report's kept fields: the same cube
     limit = features["CREDIT_LIMIT"].to_numpy(dtype="float64")
     util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
     frame = pd.DataFrame({

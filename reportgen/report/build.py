@@ -66,13 +66,13 @@ def build_report_model(
     see :func:`reportgen.monthly.history.load_campaigns`) adds the measured effects."""
     features = result.clean.features
     labels = result.labels
-    # the cube and the risk measures read the customers on the second core (NumPy releases the
-    # GIL in its passes) while this thread applies the playbook's rules to every customer and
-    # gathers the KPI columns into segment order
+    # the cube reads the customers on the second core (NumPy releases the GIL in its passes)
+    # while this thread applies the playbook's rules to every customer and gathers the KPI
+    # columns into segment order
+    values = values_of(result)  # every customer field widened at most once, by whichever thread reads it first
     with ThreadPoolExecutor(max_workers=1) as second:
-        cube_ready = second.submit(build_cube, features, labels)
+        cube_ready = second.submit(build_cube, features, labels, values)
         risks = flag_risks(features, labels, len(result.namings), result.profiles)
-        values = values_of(result)
         columns = kpi_columns(values)  # the customer fields the actions read too, widened once
         groups = action_groups(result, month, values)
         by_segment = _by_segment(columns, labels, len(result.namings))

@@ -24,14 +24,20 @@ def _band(values: np.ndarray, bands) -> np.ndarray:
     return np.searchsorted(np.asarray(edges), values, side="right")
 
 
-def build_cube(features, labels) -> Cube:
+def build_cube(features, labels, fields=None) -> Cube:
     """Aggregate customers into (segment, tenure, limit band, utilisation band) cells.
 
     Each customer's cell is one integer (the four coordinates in mixed radix, so cells sort as
-    the dimensions do); a ``bincount`` per measure sums the cells in one pass each."""
-    limit = features["CREDIT_LIMIT"].to_numpy(dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
+    the dimensions do); a ``bincount`` per measure sums the cells in one pass each. ``fields``:
+    the customer fields of :func:`~reportgen.report.actions.values_of` for these customers, whose
+    float64 columns (kept for the rest of the report) are read instead of widening new ones."""
+    if fields is None:
+        fields = {name: features[name].to_numpy(dtype="float64") for name in ("CREDIT_LIMIT", *CUBE_MEASURES[1:-1])}
+        limit = fields["CREDIT_LIMIT"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
+    else:  # balance / limit, 0 without a limit: the same numbers
+        limit, util = fields["CREDIT_LIMIT"], fields["UTILISATION"]
     segment = np.asarray(labels, dtype=np.int64)
     tenure = features["TENURE"].to_numpy().astype(np.int64)
     low = int(tenure.min()) if len(tenure) else 0
@@ -42,8 +48,7 @@ def build_cube(features, labels) -> Cube:
     size = int(np.prod(radix))
     customers = np.bincount(cell, minlength=size)
     present = np.flatnonzero(customers)
-    sums = [np.bincount(cell, weights=features[m].to_numpy(dtype="float64"), minlength=size)[present]
-            for m in CUBE_MEASURES[1:-1]]
+    sums = [np.bincount(cell, weights=fields[m], minlength=size)[present] for m in CUBE_MEASURES[1:-1]]
     cash_users = np.bincount(cell[features["CASH_ADVANCE"].to_numpy() > 0], minlength=size)[present]
     coordinates = np.unravel_index(present, radix)
     rows = tuple(

@@ -15,6 +15,7 @@ contacted) so the next month can compare treated and control customers.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,14 +136,16 @@ class CustomerFields(Mapping):
         self._features = features
         self._names = tuple(n for n in CUSTOMER_FIELDS if n in RATIOS or n in features.columns)
         self._kept: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # two threads reading the same field widen it once
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._kept:
-            if name not in self._names:
-                raise KeyError(name)
-            self._kept[name] = (ratio_column(self._features, name) if name in RATIOS
-                                else self._features[name].to_numpy(dtype="float64"))
-        return self._kept[name]
+        with self._lock:
+            if name not in self._kept:
+                if name not in self._names:
+                    raise KeyError(name)
+                self._kept[name] = (ratio_column(self._features, name) if name in RATIOS
+                                    else self._features[name].to_numpy(dtype="float64"))
+            return self._kept[name]
 
     def __iter__(self):
         return iter(self._names)
