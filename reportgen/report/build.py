@@ -138,7 +138,8 @@ def _by_segment(columns: dict[str, np.ndarray], labels, k: int) -> list[dict[str
     labels = np.asarray(labels)
     order = np.argsort(labels.astype(np.uint8 if k <= 256 else np.int64), kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(labels, minlength=k))))
-    grouped = {name: values.take(order) for name, values in columns.items()}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the gathers release the GIL: both cores
+        grouped = dict(zip(columns, pool.map(lambda values: values.take(order), columns.values())))
     return [{name: values[bounds[i]:bounds[i + 1]] for name, values in grouped.items()} for i in range(k)]
 
 
