@@ -118,7 +118,8 @@ def test_segment_medians_are_exact_on_awkward_values(kind, dtype):
     per segment and overall: heavy ties, negatives, -0.0, zeros, float64 values equal in float32,
     positives that underflow float32, the float range's ends, empty and one-customer segments."""
     from reportgen.data.features import median
-    from reportgen.segmentation.profiles import _BIN_BITS, segment_medians
+    from reportgen.segmentation.profiles import segment_medians
+    from reportgen.segmentation.ranks import BIN_BITS
 
     rng = np.random.default_rng(abs(hash(kind)) % 1000)
     for n in (0, 1, 2, 7, 1000, 5001):
@@ -135,7 +136,7 @@ def test_segment_medians_are_exact_on_awkward_values(kind, dtype):
         if n > 1:
             labels[0] = 4  # segment 4 has one customer
         sizes = np.bincount(labels, minlength=5)
-        medians, portfolio, positives = segment_medians(values, labels << _BIN_BITS, sizes)
+        medians, portfolio, positives = segment_medians(values, labels << BIN_BITS, sizes)
         for s in range(5):
             expected = median(values[labels == s])
             assert medians[s] == expected or (np.isnan(expected) and np.isnan(medians[s])), (n, s)
@@ -313,3 +314,45 @@ def test_risk_measures_read_from_the_profiles_equal_a_pass_over_the_customers(cl
         assert np.array_equal(direct[name], read[name], equal_nan=True), name
     assert np.allclose(direct["full_payment"], read["full_payment"], rtol=1e-12, equal_nan=True)
     assert np.isnan(read["utilisation"][1]) and np.isnan(read["cash_advance"][1])
+
+
+def _reference_by_numpy(features: pd.DataFrame) -> dict:
+    """The drift reference as plain NumPy computes it: np.quantile of the positive values in
+    float64, the bins counted with searchsorted (what reference_distribution must equal)."""
+    from reportgen.data.features import ratio_column
+    from reportgen.segmentation.drift import KEY_FEATURES
+
+    out = {}
+    for name in KEY_FEATURES:
+        values = ratio_column(features, name) if name == "UTILISATION" else features[name].to_numpy(dtype="float64")
+        positive = values[values > 0]
+        at_most_zero = np.count_nonzero(values <= 0)
+        edges = np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9))) if len(positive) else np.array([])
+        counts = np.bincount(np.searchsorted(edges, positive, side="right"), minlength=len(edges) + 1)
+        shares = np.concatenate([[at_most_zero], counts]) / max(len(values), 1)
+        out[name] = {"zero_bin": True, "edges": edges.tolist(), "shares": shares.tolist()}
+    return out
+
+
+@pytest.mark.parametrize("kind", ["real-like", "ties", "few", "zeros", "float64"])
+def test_the_drift_reference_equals_numpys_quantiles_and_counts(clean, kind):
+    """Deciles by radix selection are np.quantile's, bit for bit, and the bin shares are those of
+    counting every value: on the sample's customers, heavy ties (few distinct values, so most
+    deciles fall on a value shared by many), tiny and all-zero columns, float64 columns."""
+    from reportgen.segmentation.drift import KEY_FEATURES, reference_distribution
+
+    rng = np.random.default_rng(len(kind))
+    columns = [c for c in KEY_FEATURES if c != "UTILISATION"]
+    if kind == "real-like":
+        features = clean.features.head(50_000)
+    else:
+        n = {"few": 7, "zeros": 300}.get(kind, 20_000)
+        make = {
+            "ties": lambda: rng.integers(0, 6, n) / 4,
+            "few": lambda: rng.integers(-1, 3, n) * 1.5,
+            "zeros": lambda: np.zeros(n),
+            "float64": lambda: rng.lognormal(3, 2, n) * (rng.random(n) < 0.6) + rng.integers(0, 3, n) * 1e-9,
+        }[kind]
+        dtype = np.float64 if kind == "float64" else np.float32
+        features = pd.DataFrame({c: make().astype(dtype) for c in columns})
+    assert reference_distribution(features) == _reference_by_numpy(features)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from reportgen.data.contract import RATIOS
 from reportgen.data.features import Scaler, ratio_column
+from reportgen.segmentation.ranks import TOP_BIN, WIDTH, ZERO_BIN, order_statistics, value_bins
 
 KEY_FEATURES = (
     "BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT", "CASH_ADVANCE",
@@ -36,23 +38,72 @@ _EPS = 1e-4
 
 def reference_distribution(features: pd.DataFrame) -> dict:
     """Zero share, decile edges of the positive values and bin shares of the key features
-    (plain JSON-ready dict)."""
+    (plain JSON-ready dict).
+
+    The deciles are NumPy's (``np.quantile``, linear interpolation, of the positive values in
+    float64), found by radix selection (:mod:`reportgen.segmentation.ranks`) on the column as
+    the data hold it: one histogram, then only the values in the bins holding the two ranks
+    around each decile are gathered and partitioned, and the bin shares follow from the ranks,
+    without a pass per edge."""
+    local = threading.local()
 
     def describe(name: str) -> dict:
-        values = _key_column(features, name)
-        positive = values[values > 0]
-        at_most_zero = np.count_nonzero(values <= 0)
-        # the deciles partition ``positive`` in place (no copy), and the bins count it in any order;
-        # a NaN is neither positive nor at most zero and lands in the top bin, as _shares puts it
-        edges = (np.unique(np.quantile(positive, np.linspace(0.1, 0.9, 9), overwrite_input=True))
-                 if len(positive) else np.array([]))
-        counts = np.bincount(np.searchsorted(edges, positive, side="right"), minlength=len(edges) + 1)
-        counts[-1] += len(values) - len(positive) - at_most_zero
+        values = features[name].to_numpy() if name not in RATIOS else ratio_column(features, name)
+        if values.dtype not in (np.float32, np.float64):
+            values = values.astype(np.float64)
+        if not hasattr(local, "bins") or len(local.bins) != len(values):  # this thread's buffers, reused
+            local.bins, local.narrow = np.empty(len(values), dtype=np.int64), np.empty(len(values), dtype=np.float32)
+        bins, single = value_bins(values, local.bins, local.narrow)
+        histogram = np.bincount(bins, minlength=WIDTH)
+        at_most_zero = int(histogram[: ZERO_BIN + 1].sum())
+        positives = int(histogram[ZERO_BIN + 1 : TOP_BIN + 1].sum())
+        edges, counts = np.array([]), np.array([positives])
+        if positives:
+            low, high, gamma = _quantile_indexes(positives, _DECILES)
+            ranks = sorted(set(low.tolist()) | set(high.tolist()))
+            below: dict = {}
+            found = order_statistics(values, bins, single, 1, [(0, 0, histogram, [at_most_zero + r for r in ranks])], below)
+            value = dict(zip(ranks, found[0]))
+            smaller = dict(zip(ranks, below[0]))  # values below each, the non-positive ones included
+            a = np.array([value[r] for r in low])
+            b = np.array([value[r] for r in high])
+            decile = _lerp(a, b, gamma)
+            # positives below each decile: all up to its lower neighbour when it is above it (no
+            # value lies between two neighbours), else those below that neighbour
+            under = {float(d): (r + 1 if d > x else smaller[r] - at_most_zero) for d, x, r in zip(decile, a, low)}
+            edges = np.unique(decile)
+            counts = np.diff([0, *(under[float(e)] for e in edges), positives])
+        counts = counts.copy()
+        counts[-1] += len(values) - positives - at_most_zero  # a NaN lands in the top bin
         shares = np.concatenate([[at_most_zero], counts]) / max(len(values), 1)
         return {"zero_bin": True, "edges": edges.tolist(), "shares": shares.tolist()}
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # independent columns, GIL released: both cores
         return dict(zip(KEY_FEATURES, pool.map(describe, KEY_FEATURES)))
+
+
+_DECILES = np.linspace(0.1, 0.9, 9)
+
+
+def _quantile_indexes(n: int, quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ranks below and above each quantile's virtual index among ``n`` sorted values, and the
+    interpolation weight, as ``np.quantile``'s linear method computes them (NumPy 2)."""
+    virtual = (n - 1) * quantiles
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above], following[above] = -1, -1
+    previous, following = previous.astype(np.intp), following.astype(np.intp)
+    gamma = np.asanyarray(virtual - previous, dtype=virtual.dtype)
+    return np.where(previous < 0, n - 1, previous), np.where(following < 0, n - 1, following), gamma
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``np.quantile``'s interpolation between neighbours ``a`` and ``b`` (NumPy 2)."""
+    diff = b - a
+    result = np.add(a, diff * t)
+    np.subtract(b, diff * (1 - t), out=result, where=t >= 0.5)
+    return result
 
 
 def _shares(values: np.ndarray, edges: np.ndarray, zero_bin: bool = False) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 from reportgen.data.contract import RATIOS, SKEWED
 from reportgen.data.features import derive_ratios, mean_and_std, ratio_column, widen_into
 from reportgen.segmentation.personas import PROFILE_FEATURES
+from reportgen.segmentation.ranks import BIN_BITS, TOP_BIN, WIDTH, ZERO_BIN, order_statistics, value_bins
 
 if TYPE_CHECKING:  # imported where used: the render lanes load this module without pandas
     import pandas as pd
@@ -79,7 +80,7 @@ def describe_segments(features: pd.DataFrame, labels: np.ndarray, k: int) -> Pro
     segment (:func:`segment_medians`)."""
     labels = np.asarray(labels, dtype=np.intp)
     sizes = np.bincount(labels, minlength=k)
-    binned = labels << _BIN_BITS  # each segment's histogram bins come after the one before's
+    binned = labels << BIN_BITS  # each segment's histogram bins come after the one before's
     shape = (k, len(PROFILE_FEATURES))
     sums, z, medians = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
     positives = np.zeros(shape, dtype=np.int64)
@@ -187,89 +188,32 @@ class _Buffers:
         return widen_into(features, name, self.values, self.scratch)
 
 
-_BIN_BITS = 18  # bins per segment: 2**18, negatives below 0x10000 (+0.0's bin), positives above
-
-
 def segment_medians(values: np.ndarray, binned: np.ndarray, sizes: np.ndarray, bins: np.ndarray | None = None,
                     narrow: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """Exact medians of ``values`` per segment and over all, and each segment's count of values
     above 0: ``(medians, portfolio median, positives)``. ``binned`` is each value's segment id
-    shifted left by :data:`_BIN_BITS`; ``sizes`` the segments' sizes. A median is the two middle
-    values averaged in float64, as :func:`~reportgen.data.features.median` gives (NaN for an
-    empty segment); NaN values are not expected (clean features have none).
+    shifted left by :data:`~reportgen.segmentation.ranks.BIN_BITS`; ``sizes`` the segments'
+    sizes. A median is the two middle values averaged in float64, as
+    :func:`~reportgen.data.features.median` gives (NaN for an empty segment); NaN values are not
+    expected (clean features have none).
 
-    Radix selection in linear time, without sorting or gathering the segments: each value falls
-    into one of 2**18 bins per segment, in the order of the values, so one ``bincount`` gives
-    every segment's histogram and the portfolio's is their sum. A float32 value's bin is its
-    sign, exponent and first 7 mantissa bits, doubled, plus one unless the other 16 bits are 0:
-    the "round" values (0, 1, 12, 0.5, 2500...) each have a bin of their own. float64 values are
-    binned by their float32 rounding, which keeps their order. The bin holding each middle rank
-    is then known and only the values in those few bins are gathered and partitioned; a median
-    in a bin of one value (a median of 0, or 12 months of tenure) needs no gathering at all.
-    ``bins`` (int64) and ``narrow`` (float32), as long as ``values``, are buffers to reuse (new
-    arrays when not given)."""
+    Radix selection (:mod:`reportgen.segmentation.ranks`): one ``bincount`` gives every segment's
+    histogram, the portfolio's is their sum, and only the values in the bins holding the middle
+    ranks are gathered and partitioned; no segment is sorted or gathered. ``bins`` (int64) and
+    ``narrow`` (float32), as long as ``values``, are buffers to reuse (new arrays when not given)."""
     n, k = len(values), len(sizes)
-    bins = np.empty(n, dtype=np.int64) if bins is None else bins
-    narrow = np.empty(n, dtype=np.float32) if narrow is None else narrow
-    single = values.dtype == np.float32  # a bin of one float32 pattern holds one value
-    if single:
-        raw = values.view(np.uint32)
-    else:  # float64: binned by the float32 rounding, a tiny positive kept above +0.0's bin
-        with np.errstate(over="ignore"):
-            np.copyto(narrow, values, casting="same_kind")
-        narrow[(narrow == 0) & (values > 0)] = np.float32(1e-45)
-        raw = narrow.view(np.uint32)
-    np.right_shift(raw, 16, out=bins)
-    bins <<= 1
-    if single:  # the low bits' test in the spare buffer (the float64 path holds its pattern there)
-        low = np.bitwise_and(raw, 0xFFFF, out=narrow.view(np.uint32))
-    else:
-        low = raw & 0xFFFF
-    bins += low != 0
-    bins += 0x10000  # +0.0's bin; positives above it
-    negative = raw >= 0x80000000
-    if negative.any():  # the sign bit put them at 0x20000 and above: mirrored below 0x10000, so
-        bins[negative] = 0x2FFFF - bins[negative]  # the larger the magnitude, the lower the bin
+    bins, single = value_bins(values, bins, narrow)
     bins += binned
-    width = 1 << _BIN_BITS
-    histogram = np.bincount(bins, minlength=k * width).reshape(k, width)
-    positives = histogram[:, 0x10001:0x1FF01].sum(axis=1)  # above +0.0, at most +inf (NaN is above)
-
-    picks = []  # (segment, or None for the portfolio; rank within the bin; bin)
-    for s in [*np.flatnonzero(sizes), None]:
-        counts = histogram[s] if s is not None else histogram.sum(axis=0)
-        total = int(sizes[s]) if s is not None else n
-        if total:
-            cumulative = np.cumsum(counts)
-            for rank in ((total - 1) // 2, total // 2):
-                b = int(np.searchsorted(cumulative, rank, side="right"))
-                picks.append((s, rank - (int(cumulative[b - 1]) if b else 0), b))
-
-    def one_value(b: int) -> bool:  # +0.0's bin, or a float32 bin of one bit pattern (mirrored: odd)
-        return b == 0x10000 or (single and b % 2 == (0 if b >= 0x10000 else 1))
-
-    wanted = np.zeros(k * width, dtype=bool)
-    for s, _rank, b in picks:
-        if not one_value(b):
-            wanted[(s * width + b) if s is not None else (np.arange(k) * width + b)] = True
-    at = np.flatnonzero(wanted[bins]) if wanted.any() else np.zeros(0, dtype=np.intp)
-    found, found_bins = values[at], bins[at]
-
-    chosen: dict = {}
-    middle: dict = {}
-    for s, rank, b in picks:
-        if one_value(b):
-            pattern = (b - 0x10000) >> 1 if b >= 0x10000 else (0x1FFFF - b) >> 1  # the top 16 bits
-            middle.setdefault(s, []).append(float(np.uint32(pattern << 16).view(np.float32)))
-            continue
-        if (s, b) not in chosen:
-            chosen[(s, b)] = found[found_bins == s * width + b] if s is not None else found[(found_bins & (width - 1)) == b]
-        part = chosen[(s, b)]
-        part.partition(rank)
-        middle.setdefault(s, []).append(float(part[rank]))
+    histogram = np.bincount(bins, minlength=k * WIDTH).reshape(k, WIDTH)
+    positives = histogram[:, ZERO_BIN + 1:TOP_BIN + 1].sum(axis=1)  # above +0.0, at most +inf
+    middle = lambda total: [(total - 1) // 2, total // 2]  # noqa: E731
+    requests = [(int(s), int(s), histogram[s], middle(int(sizes[s]))) for s in np.flatnonzero(sizes)]
+    if n:
+        requests.append((None, None, histogram.sum(axis=0), middle(n)))
+    found = order_statistics(values, bins, single, k, requests)
     medians = np.full(k, np.nan)
-    for s, (low_value, high_value) in middle.items():
+    for s, (low, high) in found.items():
         if s is not None:
-            medians[s] = (low_value + high_value) / 2
-    portfolio = (middle[None][0] + middle[None][1]) / 2 if None in middle else float("nan")
+            medians[s] = (low + high) / 2
+    portfolio = (found[None][0] + found[None][1]) / 2 if None in found else float("nan")
     return medians, portfolio, positives
