@@ -356,3 +356,17 @@ def test_the_drift_reference_equals_numpys_quantiles_and_counts(clean, kind):
         dtype = np.float64 if kind == "float64" else np.float32
         features = pd.DataFrame({c: make().astype(dtype) for c in columns})
     assert reference_distribution(features) == _reference_by_numpy(features)
+
+
+def test_mean_column_variance_is_numpys():
+    """Lloyd's tolerance is scaled by the mean column variance, computed over blocks of rows: the
+    figure np.var gives column by column (to rounding), for float32 and float64 matrices, blocks
+    that do not divide the rows, and a single row."""
+    from reportgen.segmentation.model import mean_column_variance
+
+    rng = np.random.default_rng(8)
+    for dtype in (np.float32, np.float64):
+        for n in (1, 5, 1000, 70_001):
+            matrix = (rng.standard_normal((n, 6)) * [1, 10, 0.1, 0, 1000, 3] + 50).astype(dtype)
+            expected = float(np.mean([np.var(matrix[:, j], dtype=np.float64) for j in range(6)]))
+            assert mean_column_variance(matrix, chunk=4096) == pytest.approx(expected, rel=1e-12, abs=1e-12)

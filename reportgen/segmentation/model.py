@@ -138,6 +138,31 @@ def fit_kmeans(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.nd
     return lloyd(matrix, start.cluster_centers_)
 
 
+def mean_column_variance(matrix: np.ndarray, chunk: int = 65_536) -> float:
+    """The mean of the columns' variances (float64), as scikit-learn scales its tolerance, in two
+    passes over blocks of rows widened into one reused buffer: reading one column at a time from
+    a row-major matrix reads all of it for every column, with two new float64 columns each time
+    (1.4 s at 10M customers against 0.6)."""
+    n, d = matrix.shape
+    if n == 0:
+        return float("nan")
+    buffer = np.empty((min(chunk, n), d))
+    sums = np.zeros(d)
+    for start in range(0, n, chunk):
+        block = buffer[: min(chunk, n - start)]
+        np.copyto(block, matrix[start:start + chunk])
+        sums += block.sum(axis=0)
+    mean = sums / n
+    squares = np.zeros(d)
+    for start in range(0, n, chunk):
+        block = buffer[: min(chunk, n - start)]
+        np.copyto(block, matrix[start:start + chunk])
+        block -= mean
+        np.multiply(block, block, out=block)
+        squares += block.sum(axis=0)
+    return float(np.mean(squares / n))
+
+
 def lloyd(
     matrix: np.ndarray, centroids: np.ndarray, *, max_passes: int = MAX_FULL_PASSES, tol: float = _TOL
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +177,7 @@ def lloyd(
 
     centroids = np.array(centroids, dtype=np.float64)
     k, d = centroids.shape
-    threshold = tol * float(np.mean([np.var(matrix[:, j], dtype=np.float64) for j in range(d)]))
+    threshold = tol * mean_column_variance(matrix)
     labels = np.full(len(matrix), -1, dtype=np.int32)
     # the rows in two halves (at a chunk boundary), one per core; each half's sums are added in
     # row order and the two halves' sums are added together, the same way every run
