@@ -70,9 +70,11 @@ def reference_distribution(features: pd.DataFrame) -> dict:
             decile = _lerp(a, b, gamma)
             # positives below each decile: all up to its lower neighbour when it is above it (no
             # value lies between two neighbours), else those below that neighbour
-            under = {float(d): (r + 1 if d > x else smaller[r] - at_most_zero) for d, x, r in zip(decile, a, low)}
+            under = [r + 1 if d > x else smaller[r] - at_most_zero for d, x, r in zip(decile, a, low)]
             edges = np.unique(decile)
-            counts = np.diff([0, *(under[float(e)] for e in edges), positives])
+            # a NaN edge (between two infinities) sorts above every value, as searchsorted puts it
+            counts = np.diff([0, *(under[int(np.flatnonzero(decile == e)[0])] if e == e else positives for e in edges),
+                              positives])
         counts = counts.copy()
         counts[-1] += len(values) - positives - at_most_zero  # a NaN lands in the top bin
         shares = np.concatenate([[at_most_zero], counts]) / max(len(values), 1)
