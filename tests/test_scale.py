@@ -259,9 +259,10 @@ def test_the_per_action_lists_are_gathered_from_the_segment_ordered_columns(clea
 
 def test_segment_kpis_from_segment_ordered_columns_equal_each_segments_by_mask(clean):
     from reportgen.report.build import _by_segment, _kpis, kpi_columns
+    from reportgen.segmentation.actions import CustomerFields
 
     features = clean.features.head(40_000)
-    columns = kpi_columns(features)
+    columns = kpi_columns(CustomerFields(features))
     labels = np.random.default_rng(5).integers(0, 4, len(features)).astype(np.int32)
     labels[labels == 2] = 3  # segment 2 is empty
     by_segment = _by_segment(columns, labels, 4)
@@ -300,15 +301,22 @@ def _ratio(features, name: str) -> np.ndarray:
 
 
 def test_risk_measures_read_from_the_profiles_equal_a_pass_over_the_customers(clean):
-    """The report reads the risk measures from the segment profiles: the same medians and
-    cash-advance shares as computing them on each segment's customers, the full-payment mean
-    the same up to the order of the sum; an empty segment is NaN either way."""
+    """The risk measures are read from the segment profiles: the same medians and cash-advance
+    shares as computing them on each segment's customers, the full-payment mean the same up to
+    the order of the sum; an empty segment is NaN."""
+    from reportgen.data.features import median, ratio_column
     from reportgen.segmentation.risk import measure_risk
 
     features = clean.features.head(30_000)
     labels = np.random.default_rng(6).integers(0, 4, len(features)).astype(np.int32)
     labels[labels == 1] = 2  # segment 1 is empty
-    direct = measure_risk(features, labels, 4)
+    direct = {name: np.full(4, np.nan) for name in ("utilisation", "payment_ratio", "full_payment", "cash_advance")}
+    for s in (0, 2, 3):
+        rows = labels == s
+        direct["utilisation"][s] = median(ratio_column(features, "UTILISATION")[rows])
+        direct["payment_ratio"][s] = median(ratio_column(features, "PAYMENT_RATIO")[rows])
+        direct["full_payment"][s] = float(features["PRC_FULL_PAYMENT"].to_numpy(dtype="float64")[rows].mean())
+        direct["cash_advance"][s] = float((features["CASH_ADVANCE"].to_numpy() > 0)[rows].mean())
     read = measure_risk(features, labels, 4, describe_segments(features, labels, 4))
     for name in ("utilisation", "payment_ratio", "cash_advance"):
         assert np.array_equal(direct[name], read[name], equal_nan=True), name

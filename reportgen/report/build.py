@@ -122,13 +122,11 @@ def build_report_model(
 KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")
 
 
-def kpi_columns(features) -> dict[str, np.ndarray]:
-    """The columns KPIs are made of, widened to float64 once (features may be float32, whose
-    7-digit sums would show in the totals). ``features``: a DataFrame, or the customer fields of
-    :func:`~reportgen.report.actions.values_of` (which keep what they widen)."""
-    if hasattr(features, "columns"):
-        return {name: features[name].to_numpy(dtype="float64") for name in KPI_COLUMNS}
-    return {name: features[name] for name in KPI_COLUMNS}
+def kpi_columns(fields) -> dict[str, np.ndarray]:
+    """The columns KPIs are made of, from the customer fields of
+    :func:`~reportgen.report.actions.values_of`: float64 (features may be float32, whose 7-digit
+    sums would show in the totals), widened once for the whole report."""
+    return {name: fields[name] for name in KPI_COLUMNS}
 
 
 def _by_segment(columns: dict[str, np.ndarray], labels, k: int) -> list[dict[str, np.ndarray]]:

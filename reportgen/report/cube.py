@@ -29,15 +29,13 @@ def build_cube(features, labels, fields=None) -> Cube:
 
     Each customer's cell is one integer (the four coordinates in mixed radix, so cells sort as
     the dimensions do); a ``bincount`` per measure sums the cells in one pass each. ``fields``:
-    the customer fields of :func:`~reportgen.report.actions.values_of` for these customers, whose
-    float64 columns (kept for the rest of the report) are read instead of widening new ones."""
+    the customer fields of :func:`~reportgen.report.actions.values_of` for these customers (the
+    report's, kept for the rest of it; new ones when not given)."""
     if fields is None:
-        fields = {name: features[name].to_numpy(dtype="float64") for name in ("CREDIT_LIMIT", *CUBE_MEASURES[1:-1])}
-        limit = fields["CREDIT_LIMIT"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(limit > 0, features["BALANCE"].to_numpy(dtype="float64") / np.where(limit > 0, limit, 1), 0.0)
-    else:  # balance / limit, 0 without a limit: the same numbers
-        limit, util = fields["CREDIT_LIMIT"], fields["UTILISATION"]
+        from reportgen.segmentation.actions import CustomerFields
+
+        fields = CustomerFields(features)
+    limit, util = fields["CREDIT_LIMIT"], fields["UTILISATION"]  # utilisation: 0 without a limit
     segment = np.asarray(labels, dtype=np.int64)
     tenure = features["TENURE"].to_numpy().astype(np.int64)
     low = int(tenure.min()) if len(tenure) else 0

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from reportgen.data.features import median, ratio_column
 from reportgen.report.formatting import format_number, format_share
 
 if TYPE_CHECKING:
@@ -48,37 +47,24 @@ MEASURES: dict[str, Measure] = {
 
 
 def measure_risk(features: pd.DataFrame, labels: np.ndarray, k: int, profiles=None) -> dict[str, np.ndarray]:
-    """Each measure's value per segment ``0..k-1`` (NaN for an empty segment). With the segments'
-    :class:`~reportgen.segmentation.profiles.Profiles` (of these labels) the values are read from
-    them (the same medians and shares; the full-payment mean as the profile's), with no pass over
-    the customers."""
-    if profiles is not None:
-        from reportgen.segmentation.personas import PROFILE_FEATURES
+    """Each measure's value per segment ``0..k-1`` (NaN for an empty segment), read from the
+    segments' :class:`~reportgen.segmentation.profiles.Profiles` of these labels (computed here
+    when not given): the medians of utilisation and payments / minimum, the mean full-payment
+    share and the share of customers with a cash advance."""
+    from reportgen.segmentation.personas import PROFILE_FEATURES
+    from reportgen.segmentation.profiles import describe_segments
 
-        column = {name: j for j, name in enumerate(PROFILE_FEATURES)}
-        sizes = np.asarray(profiles.sizes, dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cash = np.where(sizes > 0, profiles.positives[:, column["CASH_ADVANCE"]] / sizes, np.nan)
-        return {
-            "utilisation": profiles.medians[:, column["UTILISATION"]].copy(),
-            "payment_ratio": profiles.medians[:, column["PAYMENT_RATIO"]].copy(),
-            "full_payment": profiles.means[:, column["PRC_FULL_PAYMENT"]].copy(),
-            "cash_advance": cash,
-        }
-    labels = np.asarray(labels, dtype=np.intp)
-    members = [np.flatnonzero(labels == s) for s in range(k)]
-    utilisation = ratio_column(features, "UTILISATION")
-    payment_ratio = ratio_column(features, "PAYMENT_RATIO")
-    full = features["PRC_FULL_PAYMENT"].to_numpy(dtype="float64")
-    cash = features["CASH_ADVANCE"].to_numpy(dtype="float64") > 0
-    out = {name: np.full(k, np.nan) for name in MEASURES}
-    for s, rows in enumerate(members):
-        if len(rows):
-            out["utilisation"][s] = median(utilisation[rows])
-            out["payment_ratio"][s] = median(payment_ratio[rows])
-            out["full_payment"][s] = float(full[rows].mean())
-            out["cash_advance"][s] = float(cash[rows].mean())
-    return out
+    profiles = profiles if profiles is not None else describe_segments(features, labels, k)
+    column = {name: j for j, name in enumerate(PROFILE_FEATURES)}
+    sizes = np.asarray(profiles.sizes, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cash = np.where(sizes > 0, profiles.positives[:, column["CASH_ADVANCE"]] / sizes, np.nan)
+    return {
+        "utilisation": profiles.medians[:, column["UTILISATION"]].copy(),
+        "payment_ratio": profiles.medians[:, column["PAYMENT_RATIO"]].copy(),
+        "full_payment": profiles.means[:, column["PRC_FULL_PAYMENT"]].copy(),
+        "cash_advance": cash,
+    }
 
 
 def flag_risks(features: pd.DataFrame, labels: np.ndarray, k: int, profiles=None) -> tuple[tuple[str, ...], ...]:
