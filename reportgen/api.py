@@ -18,10 +18,11 @@ import pandas as pd
 from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
 from reportgen.errors import InputError
-from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, submit_renders
+from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, offload_to, submit_renders
 from reportgen.monthly.campaigns import campaign_members, write_target_lists
 from reportgen.monthly.history import (
     assignments_table,
+    discard_unused,
     load_campaigns,
     load_cubes,
     load_history_engine,
@@ -93,6 +94,7 @@ def analyse(
     engine: str = "local",
     spark_master: str | None = None,
     observe=None,
+    offload=None,
 ) -> tuple[SegmentationResult, ReportModel]:
     """Run the pipeline on ``data`` (default: the bundled sample) and build the report model.
 
@@ -102,8 +104,8 @@ def analyse(
 
     With a ``history`` database holding earlier months, the month is scored with the saved model
     (or refitted and matched when ``refit``) and the report gains trends and migration.
-    ``observe`` hears of the pipeline's early results (see
-    :func:`~reportgen.segmentation.pipeline.run_segmentation`)."""
+    ``observe`` hears of the pipeline's early results and ``offload`` runs some of its work in
+    another process (see :func:`~reportgen.segmentation.pipeline.run_segmentation`)."""
     settings = settings or load_settings()
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
@@ -112,7 +114,7 @@ def analyse(
     with number_style(settings.locale, settings.currency):  # the sentences about the segments (risk, naming, k)
         result = run_segmentation(
             source, settings, log=progress, previous=previous, refit=refit, month=month,
-            engine=engine, spark_master=spark_master, observe=observe,
+            engine=engine, spark_master=spark_master, observe=observe, offload=offload,
         )
     trend = migration = cubes = campaigns = None
     if previous is not None:
@@ -219,10 +221,12 @@ def build(
             result, model = analyse(
                 data, settings=settings, month=month, generated_at=stamp, progress=progress, history=database,
                 refit=refit, engine=engine, spark_master=spark_master, observe=early.observe,
+                offload=offload_to(pool),
             )
             progress("charts")
             charts = draw_charts(model, pool, early) if set(formats) & set(RENDERERS) else {}
-            progress("render " + ", ".join(formats))
+            rendering_step = "render " + ", ".join(formats)
+            progress(rendering_step)
             rendering = submit_renders(model, charts, render, [f for f in formats if f in RENDERERS], pool)  # xlsx: below
             with StagedFiles() as staged:
                 # While the lanes render, this process stages everything else: the target lists
@@ -238,18 +242,31 @@ def build(
                 staged.add(folder, {file_name(f, month): build_workbook(result, model) for f in formats if f == "xlsx"})
                 records = history_records(result, model, model_bytes)
                 load_history_engine()
-                for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
-                    staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
+                for fmt in (f for f in rendering if rendering[f].done()):
+                    rendering[fmt].result()  # a format that has failed already fails the build here
+                # Records, then files, then the commit (undone if it fails): both have the month or
+                # neither. The records go into their transaction while the lanes still render (a
+                # failed render leaves the block uncommitted, which rolls them back; a database
+                # this build created is removed again).
                 progress("record history")
-                # Records, then files, then the commit (undone if it fails): both have the month or neither.
-                with recording(database, **records) as commit_history:
-                    progress("write files")
-                    written = staged.commit()
-                    try:
-                        commit_history()
-                    except BaseException:
-                        staged.undo()
-                        raise
+                new_database = not database.exists()
+                try:
+                    with recording(database, **records) as commit_history:
+                        if any(not rendering[f].done() for f in rendering):
+                            progress(rendering_step)
+                        for fmt in sorted(rendering, key=lambda f: RENDER_LANES.get(f) is not None):
+                            staged.add(folder, {file_name(fmt, month): rendering[fmt].result()})
+                        progress("write files")
+                        written = staged.commit()
+                        try:
+                            commit_history()
+                        except BaseException:
+                            staged.undo()
+                            raise
+                except BaseException:
+                    if new_database:
+                        discard_unused(database)
+                    raise
             remove_stale_targets(targets_folder, written)
     finally:
         if own_pool:

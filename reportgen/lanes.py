@@ -57,6 +57,18 @@ RENDER_LANES = {"pdf": "pdf", "pptx": "deck", "dashboard": None, "html": None}
 BACKGROUND_FORMATS = {"pptx"}
 
 
+#: The lane that takes a share of the analysis (:func:`offload_to`): idle until the charts.
+ANALYSIS_LANE = "deck"
+
+
+def offload_to(pool: RenderPool):
+    """The pipeline's ``offload`` (half of the k evidence) on the pool's :data:`ANALYSIS_LANE`,
+    or ``None`` when the pool runs everything in this process."""
+    if not pool.parallel:
+        return None
+    return lambda module, function, *args: pool.submit(ANALYSIS_LANE, module, function, *args)
+
+
 def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None = None) -> dict:
     """All charts (keys in the charts module's order): those started early, and the rest shared
     out between the two lanes by drawing cost."""

@@ -427,6 +427,58 @@ def test_a_history_failure_leaves_the_previous_deliverables_and_no_month(tmp_pat
     assert not any(name.startswith(".") for name in os.listdir(out)), "a lock or temporary file was left"
 
 
+def failing_in_the_pdf_lane(folder: Path) -> Path:
+    """Templates that pass the checks made before the analysis and fail in WeasyPrint."""
+    (folder / "report" / "partials").mkdir(parents=True)
+    (folder / "report" / "partials" / "cover.html").write_text(
+        '<header id="cover"><img src="reportgen-chart:nope" alt="x"></header>', encoding="utf-8"
+    )
+    return folder
+
+
+def test_a_pdf_failing_in_its_lane_after_the_records_are_written_leaves_no_month(tmp_path, extract, built, capsys):
+    """The month's records go into their transaction while the lanes render: a PDF that fails in
+    its lane must roll them back (history and files both without the month, or both with it)."""
+    import duckdb
+
+    out = copy_of(built, tmp_path)
+    before = tree(out / "2026-01")
+    args = ["build", "--data", extract, "--out", out, "--month", "2026-02", "--k", "3", "-q",
+            "--format", "pdf", "--templates", failing_in_the_pdf_lane(tmp_path / "t")]
+    code, _o, err = run_cli(capsys, *args)
+    line = one_line_error(err)
+    assert code == 5 and "reportgen-chart:nope" in line
+    assert not (out / "2026-02").exists()
+    assert tree(out / "2026-01") == before
+    with duckdb.connect(str(out / "history.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT month FROM runs ORDER BY month").fetchall() == [("2026-01",)]
+        assert con.execute("SELECT DISTINCT month FROM assignments").fetchall() == [("2026-01",)]
+    assert not any(name.startswith(".") for name in os.listdir(out)), "a lock or temporary file was left"
+
+
+def test_a_first_build_whose_pdf_fails_in_its_lane_leaves_no_output_folder(tmp_path, extract, capsys):
+    """The history database the failed build created (its schema only) goes too."""
+    out = tmp_path / "out"
+    code, _o, err = run_cli(capsys, *build_args(extract, out, "--format", "pdf", "--format", "html",
+                                                 "--templates", failing_in_the_pdf_lane(tmp_path / "t")))
+    assert code == 5 and "reportgen-chart:nope" in one_line_error(err)
+    assert not out.exists()
+
+
+def test_an_unused_history_database_is_discarded_and_a_used_one_kept(tmp_path, built):
+    from reportgen.monthly.history import connect, discard_unused
+
+    empty = tmp_path / "empty.duckdb"
+    with connect(empty):
+        pass
+    discard_unused(empty)
+    assert list(tmp_path.iterdir()) == []
+    used = copy_of(built, tmp_path) / "history.duckdb"
+    before = used.read_bytes()
+    discard_unused(used)
+    assert used.read_bytes() == before
+
+
 # -- 6. messages and exit codes ---------------------------------------------------------------
 
 

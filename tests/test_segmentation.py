@@ -68,6 +68,34 @@ def test_select_k_finds_four_planted_groups():
     assert [e.k for e in selection.evidence] == [2, 3, 4, 5, 6]
 
 
+def test_k_evidence_shared_with_another_process_is_the_same_evidence():
+    """A build computes half of the k's in a render lane (``offload``): the evidence, the k chosen
+    and the reason must be exactly what one process computes, on skewed, zero-heavy, overlapping
+    groups of unequal sizes (a forced k outside the range too)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reportgen.render.pool import _call
+
+    rng = np.random.default_rng(11)
+    spend = np.concatenate([rng.lognormal(3, 1.5, 900), np.zeros(500), rng.lognormal(6, 0.5, 120)])
+    cash = np.concatenate([np.zeros(900), rng.lognormal(5, 1, 500), rng.lognormal(2, 2, 120)])
+    points = np.column_stack([np.log1p(spend), np.log1p(cash), rng.normal(0, 1, len(spend))])
+    settings = SegmentationSettings(k_min=2, k_max=7, k=9, bootstrap=3, selection_sample=1200, silhouette_sample=800)
+    alone = select_k(points, settings, prior=5)
+    asked = []
+    # spawn: a fresh interpreter, as safe after OpenMP as a lane forked before it
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as other:
+        def offload(module, function, *args):
+            asked.append(args[1])
+            return other.submit(_call, module, function, *args)
+
+        shared = select_k(points, settings, prior=5, offload=offload)
+    assert asked == [(2, 4, 6, 9)]  # every other k from the largest: the costly fits split evenly
+    assert shared == alone
+    assert [e.k for e in shared.evidence] == [2, 3, 4, 5, 6, 7, 9]
+
+
 def test_forced_k_keeps_the_evidence():
     points, _ = _blobs([(0, 0), (5, 5)], per=50)
     selection = select_k(points, SegmentationSettings(k_min=2, k_max=4, k=3, bootstrap=2))

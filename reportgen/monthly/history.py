@@ -126,6 +126,23 @@ def _id_storage(version: str) -> str:
     return " USING COMPRESSION zstd" if int(version.split(".")[0]) >= 2 else ""
 
 
+def discard_unused(path: Path) -> None:
+    """Remove the database at ``path`` (and its write-ahead log) if it holds no run: what a build
+    that created it and then failed leaves (the schema only), so a failed first build leaves the
+    output folder as it found it. A database that holds a run, or that another process has open,
+    is left alone."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                return
+    except (duckdb.Error, OSError):
+        return
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 def record_run(path: Path, *, run: dict, assignments, segments: pd.DataFrame,
                campaigns=None) -> None:
     """Replace ``run['month']``'s records with these, atomically."""

@@ -12,9 +12,10 @@ python-pptx) after the analysis. :class:`RenderPool` runs that work in two singl
   (so no OpenMP thread pool exists yet); it imports matplotlib and python-pptx while the main
   process analyses.
 
-The build (:func:`reportgen.api.build`) draws the charts that need only the data or the k
-evidence on the ``pdf`` lane as soon as those exist and shares the rest out between both
-lanes; then the PDF renders on one lane while the deck renders on the other at a lower
+The build (:func:`reportgen.api.build`) computes half of the k evidence on the ``deck`` lane
+(many small K-Means fits, which two threads of one process cannot run in parallel), draws the
+charts that need only the data or the k evidence on the ``pdf`` lane as soon as those exist and
+shares the rest out between both lanes; then the PDF renders on one lane while the deck renders on the other at a lower
 priority (it takes less time, so it fills the gaps instead of slowing the PDF) and the main
 process writes the HTML, the dashboard and every other file. The garbage collector is paused
 while a lane imports and while it renders (:func:`gc_paused`). Results are identical to a
@@ -37,7 +38,7 @@ from contextlib import contextmanager
 #: that pay a renderer's first-use costs (font caches, template compilation) ahead of time.
 LANES: dict[str, tuple[str, ...]] = {
     "pdf": ("reportgen.report.model", "reportgen.render.charts:warm_up", "reportgen.render.pdf:warm_up"),
-    "deck": ("reportgen.render.charts:warm_up", "reportgen.render.deck.presentation"),
+    "deck": ("reportgen.render.charts:warm_up", "reportgen.render.deck.presentation", "reportgen.segmentation.selection"),
 }
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -20,7 +20,7 @@ ENGINES = ("local", "spark")
 def run_segmentation(
     data: Path | str, settings: Settings, log=None, *, previous: PreviousModel | None = None,
     refit: bool = False, month: str = "", engine: str = "local", spark_master: str | None = None,
-    observe=None,
+    observe=None, offload=None,
 ) -> SegmentationResult:
     """Segment the customers in ``data`` as ``settings`` say; ``log(step)`` reports progress.
 
@@ -36,7 +36,11 @@ def run_segmentation(
     can start work on them while the pipeline goes on: ``"data"`` (``correlation``, the result's
     correlation matrix, and ``customers``) once the data are validated, and ``"selection"``
     (``selection``, the result's k evidence, and ``customers``) once k is chosen. The default
-    engine only."""
+    engine only.
+
+    ``offload(module, function, *args)``, when given, runs a call in another process (one that
+    has the analysis libraries imported) and returns its future; the default engine computes
+    half of the k evidence there (:func:`~reportgen.segmentation.selection.select_k`)."""
     if engine == "spark":
         if is_database_url(data):
             raise InputError(f"{data}: database URLs are read by the default engine; drop --engine spark")
@@ -49,4 +53,4 @@ def run_segmentation(
         raise ConfigError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
     from reportgen.segmentation.engines.local import run_local
 
-    return run_local(data, settings, log, previous=previous, refit=refit, month=month, observe=observe)
+    return run_local(data, settings, log, previous=previous, refit=refit, month=month, observe=observe, offload=offload)

@@ -29,7 +29,7 @@ from reportgen.segmentation.selection import KSelection, select_k
 
 def run_local(
     data, settings: Settings, log=None, *, previous: PreviousModel | None = None,
-    refit: bool = False, month: str = "", observe=None,
+    refit: bool = False, month: str = "", observe=None, offload=None,
 ) -> SegmentationResult:
     """Run every step in this process; the arguments are :func:`~reportgen.segmentation.pipeline.run_segmentation`'s."""
     log = log or (lambda step: None)
@@ -53,7 +53,7 @@ def run_local(
     correlation = correlation_matrix(clean.features, seg.seed)
     observe("data", correlation=correlation, customers=len(matrix))
     log("choose k")
-    selection = select_k(matrix, seg, playbook.expected_segments)
+    selection = select_k(matrix, seg, playbook.expected_segments, offload=offload)
     scoring = previous is not None and not refit
     if previous is not None and refit and not seg.k:
         selection = keep_previous_k(selection, previous)
