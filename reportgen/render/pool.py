@@ -14,8 +14,8 @@ python-pptx) after the analysis. :class:`RenderPool` runs that work in two singl
 
 The build (:func:`reportgen.api.build`) computes half of the k evidence on the ``deck`` lane
 (many small K-Means fits, which two threads of one process cannot run in parallel), draws the
-charts that need only the data or the k evidence on the ``pdf`` lane as soon as those exist and
-shares the rest out between both lanes; then the PDF renders on one lane while the deck renders on the other at a lower
+charts that need only the data or the k evidence on the ``pdf`` lane, in a thread of lower
+priority, as soon as those exist and shares the rest out between both lanes; then the PDF renders on one lane while the deck renders on the other at a lower
 priority (it takes less time, so it fills the gaps instead of slowing the PDF) and the main
 process writes the HTML, the dashboard and every other file. The garbage collector is paused
 while a lane imports and while it renders (:func:`gc_paused`). Results are identical to a
@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
@@ -111,6 +112,31 @@ def _call_in_background(module: str, function: str, *args):
     return _call(module, function, *args)
 
 
+def _call_yielding(module: str, function: str, *args):
+    """Run the call in a thread of its own at a lower priority, leaving the worker's priority as
+    it is (on Linux a niceness belongs to one thread; elsewhere the call runs as it is)."""
+    if not sys.platform.startswith("linux"):
+        return _call(module, function, *args)
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            thread = threading.get_native_id()
+            if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:  # never raise it back
+                os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+            outcome.append((True, _call(module, function, *args)))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="reportgen-yielding")
+    worker.start()
+    worker.join()
+    done, value = outcome[0]
+    if not done:
+        raise value
+    return value
+
+
 class RenderPool:
     """Two warm worker lanes for rendering, or an in-process stand-in."""
 
@@ -141,16 +167,20 @@ class RenderPool:
         """Whether work runs in worker processes (any lane started)."""
         return bool(self._lanes)
 
-    def submit(self, lane: str | None, module: str, function: str, *args, background: bool = False) -> Future:
+    def submit(
+        self, lane: str | None, module: str, function: str, *args, background: bool = False, yielding: bool = False
+    ) -> Future:
         """Run ``module.function(*args)`` on ``lane`` ("pdf" or "deck"), or in this process when
         ``lane`` is ``None`` or the pool is not parallel.
 
         ``background`` is for work nothing waits on first (the deck while the PDF renders): the
         lane then runs at a lower priority from this call on, so the work others wait on gets
-        the cores and this fills the gaps."""
+        the cores and this fills the gaps. ``yielding`` runs just this call at that lower
+        priority (the charts drawn during the analysis, on the lane that renders the PDF next)."""
         executor = self._lanes.get(lane) if lane else None
         if executor is not None:
-            return executor.submit(_call_in_background if background else _call, module, function, *args)
+            call = _call_in_background if background else _call_yielding if yielding else _call
+            return executor.submit(call, module, function, *args)
         future: Future = Future()
         try:
             future.set_result(_call(module, function, *args))
