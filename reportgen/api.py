@@ -228,6 +228,8 @@ def build(
             rendering_step = "render " + ", ".join(formats)
             progress(rendering_step)
             rendering = submit_renders(model, charts, render, [f for f in formats if f in RENDERERS], pool)  # xlsx: below
+            if any(RENDER_LANES.get(f) for f in rendering):
+                pool.lanes_first()  # the files below are written in the gaps the renderers leave
             with StagedFiles() as staged:
                 # While the lanes render, this process stages everything else: the target lists
                 # first (a mailer that sees the report relies on them), then the model files and

@@ -32,7 +32,7 @@ def run() -> None:
     """Entry point of the ``reportgen`` console script and ``python -m reportgen``: :func:`main`, then the
     process ends at once. Every file is written, synced and closed and every worker joined by then, so the
     interpreter's own shutdown (about 0.3 s here) would only delay the exit; streams and logging are flushed first."""
-    code = main()
+    code = main(ends_process=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -42,10 +42,13 @@ def run() -> None:
     os._exit(code)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command; return the exit status (what :func:`run` exits with)."""
+def main(argv: list[str] | None = None, *, ends_process: bool = False) -> int:
+    """Run a command; return the exit status (what :func:`run` exits with). ``ends_process``: the
+    process ends with the command (:func:`run`), so a build may lower its priority while its
+    render lanes work (:meth:`~reportgen.render.pool.RenderPool.lanes_first`)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.ends_process = ends_process
     from reportgen.progress import configure_logging
 
     configure_logging(-1 if args.quiet else (1 if args.verbose else 0))
@@ -290,7 +293,7 @@ def _run_build(args) -> int:
     check_out_folder(args.out)
     engine = _engine_args(args)
 
-    with RenderPool(start=False) as pool:
+    with RenderPool(start=False, yield_to_lanes=args.ends_process) as pool:
         # The PDF lane starts first and imports what it needs on the second core while this
         # process imports the analysis libraries; the deck lane starts once they are imported
         # (it shares them) and before the analysis starts.

@@ -3,6 +3,7 @@ the lane that renders the PDF afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -30,3 +31,47 @@ def test_the_pdf_lane_keeps_its_priority_after_drawing_at_a_lower_one():
         after = pool.submit("pdf", "os", "getpriority", os.PRIO_PROCESS, 0).result(timeout=60)
     assert drawn == max(own, BACKGROUND_NICENESS)
     assert after == own
+
+
+LANES_FIRST = """
+import json, os, threading, time
+from reportgen.render.pool import RenderPool
+
+def niceness():
+    return sorted({os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir("/proc/self/task")})
+
+sleeper = threading.Thread(target=time.sleep, args=(2,))
+sleeper.start()
+with RenderPool(workers=2, start=False, yield_to_lanes=FLAG) as pool:
+    pool.start("deck")
+    pool.lanes_first()
+    lane = pool.submit("deck", "os", "getpriority", os.PRIO_PROCESS, 0).result(timeout=120)
+    later = []
+    newer = threading.Thread(target=lambda: later.append(os.getpriority(os.PRIO_PROCESS, 0)))
+    newer.start(); newer.join()
+    print(json.dumps({"lane": lane, "threads": niceness(), "later": later[0]}))
+"""
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_command_lets_its_lanes_go_first_and_a_library_caller_keeps_its_priority(tmp_path, flag):
+    import subprocess
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    done = subprocess.run([sys.executable, "-c", LANES_FIRST.replace("FLAG", str(flag))], capture_output=True,
+                          text=True, timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["lane"] == own  # the lane renders at the priority it had
+    expected = max(own, BACKGROUND_NICENESS) if flag else own
+    assert seen["threads"] == [expected] and seen["later"] == expected  # every thread, and threads started after
+
+
+def test_a_build_run_from_python_leaves_the_callers_priority(tmp_path):
+    from reportgen.api import SAMPLE_DATA
+    from reportgen.cli import main
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert main(["build", "--data", str(SAMPLE_DATA), "--out", str(tmp_path / "out"), "--k", "3", "-q"]) == 0
+    assert (tmp_path / "out").exists()
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own

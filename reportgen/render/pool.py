@@ -140,9 +140,13 @@ def _call_yielding(module: str, function: str, *args):
 class RenderPool:
     """Two warm worker lanes for rendering, or an in-process stand-in."""
 
-    def __init__(self, workers: int | None = None, *, start: bool = True):
+    def __init__(self, workers: int | None = None, *, start: bool = True, yield_to_lanes: bool = False):
         """A pool of the :data:`LANES` (``workers`` > 1, default: the number of cores) or an
-        in-process stand-in. With ``start=False`` no lane runs until :meth:`start` forks it."""
+        in-process stand-in. With ``start=False`` no lane runs until :meth:`start` forks it.
+
+        ``yield_to_lanes`` lets :meth:`lanes_first` lower this process's priority for good: for a
+        command that ends with the build (the CLI), never for a library caller."""
+        self._yield_to_lanes = yield_to_lanes
         cores = os.cpu_count() or 1
         self._parallel = (workers if workers is not None else cores) > 1 and (
             "fork" in multiprocessing.get_all_start_methods()
@@ -187,6 +191,26 @@ class RenderPool:
         except BaseException as exc:  # delivered through the future, as a worker would
             future.set_exception(exc)
         return future
+
+    def lanes_first(self) -> None:
+        """From now on the lanes' work goes first: every thread of this process (and any it starts
+        later, which inherit it) takes the background niceness, so this process's writers use
+        the cores the deliverables being rendered leave free instead of slowing them (1M
+        customers: the PDF renders while this process writes 0.1 GB of target lists and the
+        history on several threads). Only with ``yield_to_lanes``, on Linux (a niceness per
+        thread) and while lanes run; a niceness cannot be lowered again without privileges."""
+        if not (self._yield_to_lanes and self._lanes and sys.platform.startswith("linux")):
+            return
+        try:
+            threads = [int(t) for t in os.listdir("/proc/self/task")]
+        except OSError:
+            return
+        for thread in threads:
+            try:
+                if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:
+                    os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+            except OSError:  # the thread has ended
+                pass
 
     def close(self) -> None:
         """Stop the workers (cancelling anything not started)."""
