@@ -43,9 +43,7 @@ def run() -> None:
 
 
 def main(argv: list[str] | None = None, *, ends_process: bool = False) -> int:
-    """Run a command; return the exit status (what :func:`run` exits with). ``ends_process``: the
-    process ends with the command (:func:`run`), so a build may lower its priority while its
-    render lanes work (:meth:`~reportgen.render.pool.RenderPool.lanes_first`)."""
+    """Run a command; return the exit status. ``ends_process``: as from :func:`run` (see ``lanes_first``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     args.ends_process = ends_process
@@ -294,9 +292,8 @@ def _run_build(args) -> int:
     engine = _engine_args(args)
 
     with RenderPool(start=False, yield_to_lanes=args.ends_process) as pool:
-        # The PDF lane starts first and imports what it needs on the second core while this
-        # process imports the analysis libraries; the deck lane starts once they are imported
-        # (it shares them) and before the analysis starts.
+        # The PDF lane starts first and imports what it needs while this process imports the analysis
+        # libraries; the deck lane starts once they are imported (it shares them), before the analysis.
         pool.start("pdf")
         with gc_paused(freeze=True):
             from reportgen.api import build
