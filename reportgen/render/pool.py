@@ -15,9 +15,11 @@ python-pptx) after the analysis. :class:`RenderPool` runs that work in two singl
 The build (:func:`reportgen.api.build`) computes half of the k evidence on the ``deck`` lane
 (many small K-Means fits, which two threads of one process cannot run in parallel), draws the
 charts that need only the data or the k evidence on the ``pdf`` lane, in a thread of lower
-priority, as soon as those exist and shares the rest out between both lanes; then the PDF renders on one lane while the deck renders on the other at a lower
-priority (it takes less time, so it fills the gaps instead of slowing the PDF) and the main
-process writes the HTML, the dashboard and every other file. The garbage collector is paused
+priority, as soon as those exist and shares the rest out between both lanes; then the PDF
+renders on one lane while the deck renders on the other at a lower priority (it takes less
+time, so it fills the gaps instead of slowing the PDF) and the main process writes the HTML,
+the dashboard and every other file (at a lower priority too when it is the ``reportgen``
+command: :meth:`RenderPool.lanes_first`). The garbage collector is paused
 while a lane imports and while it renders (:func:`gc_paused`). Results are identical to a
 serial run (each piece is a pure function of the report model); where ``fork`` is
 unavailable, or with one core, everything runs in-process.
@@ -196,7 +198,7 @@ class RenderPool:
         """From now on the lanes' work goes first: every thread of this process (and any it starts
         later, which inherit it) takes the background niceness, so this process's writers use
         the cores the deliverables being rendered leave free instead of slowing them (1M
-        customers: the PDF renders while this process writes 0.1 GB of target lists and the
+        customers: the PDF renders while this process writes 0.2 GB of target lists and the
         history on several threads). Only with ``yield_to_lanes``, on Linux (a niceness per
         thread) and while lanes run; a niceness cannot be lowered again without privileges."""
         if not (self._yield_to_lanes and self._lanes and sys.platform.startswith("linux")):

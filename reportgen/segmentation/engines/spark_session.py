@@ -93,8 +93,8 @@ def start_session(master: str | None = None):
         builder.config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_log4j_file()}")
-        # The validation pass aggregates about 130 columns at once and Lloyd's passes k x 18:
-        # above spark.sql.codegen.maxFields (100) Spark drops whole-stage code generation and
+        # The validation pass aggregates about 130 columns at once: above
+        # spark.sql.codegen.maxFields (100) Spark drops whole-stage code generation and
         # evaluates every expression row by row (1M customers: 3.8 s against 5.4 for validation).
         .config("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))
     )
