@@ -341,3 +341,24 @@ def test_real_file_pdf(real_pdf):
     assert reader.metadata.title and reader.metadata.author == "reportgen"
     titles = outline_titles(reader.outline)
     assert all(s.name in titles for s in model.segments)
+
+
+def recommendation_pages(data: bytes) -> list[str]:
+    """The text of each page that holds part of the Recommendations table (its header repeats)."""
+    reader = PdfReader(io.BytesIO(data))
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    return [t for t in pages if "Eligible (control)" in t]
+
+
+@pytest.mark.slow
+def test_every_page_of_the_recommendations_names_the_segment_of_its_first_action(real_pdf):
+    """A segment's actions stay on one page with its name: a row continued on the next page
+    without its segment (a cell spanning rows stays where it started) cannot be read."""
+    model, data = real_pdf
+    pages = recommendation_pages(data)
+    assert len(pages) >= 2  # the real file's table spans pages: the case at stake
+    header = "KPI, priority, channel"
+    for text in pages:
+        start = text.index(header) + len(header)
+        first_row = text[start: text.index("Eligible:", start)]
+        assert any(s.name in first_row for s in model.segments), first_row
