@@ -495,3 +495,16 @@ def test_real_file_deck():
     assert not re.search(r"\bC1\d{4}\b", all_text(prs))
     assert_inside(prs)
     assert_text_fits(prs)
+
+
+def test_the_k_table_slide_says_why_this_k_below_the_table(deck, model):
+    """The k table leaves half its slide free: the reason for k and the rule fill it, under the
+    table, in the slide's content area."""
+    slide = next(s for s in deck.slides if s.shapes.title and s.shapes.title.text == "Appendix: evidence for each k")
+    table = next(shape for shape in slide.shapes if shape.has_table)
+    text = next(shape for shape in slide.shapes if shape.has_text_frame and "Why this k" in shape.text_frame.text)
+    words = " ".join(text.text_frame.text.split())
+    assert f"{model.k_choice.reason}." in words
+    assert " ".join(model.k_choice.rule.split()) in words
+    assert text.top >= table.top + table.height
+    assert text.top + text.height <= deck.slide_height and text.left >= table.left

@@ -17,6 +17,7 @@ from reportgen.render.deck.slides import (
     new_slide,
     set_title,
     shape_rect,
+    slide_area,
     usable_placeholder,
 )
 from reportgen.render.deck.textfit import Para, cut_words, word_fractions
@@ -58,7 +59,33 @@ def _k_table(deck) -> None:
     widths = word_fractions([header, *rows])
     notes = (f"Silhouette, Calinski-Harabasz and Davies-Bouldin are computed on a sample of "
              f"{format_count(choice.sample_size)} customers. The rule: {choice.rule} {choice.reason}.")
-    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
+    tables = add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
+    _how_k_was_chosen(deck, deck.prs.slides[-1], tables[-1][0], choice)
+
+
+# Below this much room under the table (EMU, half an inch) the reading is left to the notes.
+_MIN_READING = 457_200
+
+
+def _how_k_was_chosen(deck, slide, table, choice) -> None:
+    """Under the k table (on its last slide), when there is room: why this k and how to read the
+    columns, the rule with its thresholds as configured (the same text as the notes)."""
+    left, top, width, height = slide_area(deck, slide)
+    frame = table._graphic_frame
+    below = int(frame.top) + int(frame.height) + _MIN_READING // 3
+    room = top + height - below
+    if room < _MIN_READING:
+        return
+    paras = [
+        Para("Why this k", bold=True), Para(f"{choice.reason}."),
+        Para("How to read the columns", bold=True),
+        Para("Silhouette and Calinski-Harabasz: higher means better separated segments; Davies-Bouldin: "
+             "lower is better; inertia (the spread within segments) usually falls as k grows: look for the "
+             "elbow.", bullet=True),
+        Para(f"Stability and admissible: {choice.rule}", bullet=True),
+    ]
+    area = (left, below, width, room)
+    fill_text(deck, slide.shapes.add_textbox(*area).text_frame, area, paras, 14, 9)
 
 
 def _migration_table(deck) -> None:
