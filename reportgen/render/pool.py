@@ -107,10 +107,16 @@ def _call(module: str, function: str, *args):
         return getattr(importlib.import_module(module), function)(*args)
 
 
+def _lower_priority(thread: int = 0) -> None:
+    """Give ``thread`` (0: the calling one; on Linux a niceness belongs to one thread) the
+    background niceness, unless it is already that low (it can never be raised back)."""
+    if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:
+        os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+
+
 def _call_in_background(module: str, function: str, *args):
     """Lower this worker's priority for good (once), then run the call."""
-    if os.getpriority(os.PRIO_PROCESS, 0) < BACKGROUND_NICENESS:
-        os.setpriority(os.PRIO_PROCESS, 0, BACKGROUND_NICENESS)
+    _lower_priority()
     return _call(module, function, *args)
 
 
@@ -123,9 +129,7 @@ def _call_yielding(module: str, function: str, *args):
 
     def run() -> None:
         try:
-            thread = threading.get_native_id()
-            if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:  # never raise it back
-                os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+            _lower_priority()
             outcome.append((True, _call(module, function, *args)))
         except BaseException as exc:  # handed to the caller's thread below
             outcome.append((False, exc))
@@ -209,8 +213,7 @@ class RenderPool:
             return
         for thread in threads:
             try:
-                if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:
-                    os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+                _lower_priority(thread)
             except OSError:  # the thread has ended
                 pass
 

@@ -59,19 +59,19 @@ def _k_table(deck) -> None:
     widths = word_fractions([header, *rows])
     notes = (f"Silhouette, Calinski-Harabasz and Davies-Bouldin are computed on a sample of "
              f"{format_count(choice.sample_size)} customers. The rule: {choice.rule} {choice.reason}.")
-    tables = add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
-    _how_k_was_chosen(deck, deck.prs.slides[-1], tables[-1][0], choice)
+    add_table_slides(deck, "Appendix: evidence for each k", notes, header, rows, widths, largest=14, smallest=10)
+    _how_k_was_chosen(deck, deck.prs.slides[-1], choice)
 
 
 # Below this much room under the table (EMU, half an inch) the reading is left to the notes.
 _MIN_READING = 457_200
 
 
-def _how_k_was_chosen(deck, slide, table, choice) -> None:
-    """Under the k table (on its last slide), when there is room: why this k and how to read the
-    columns, the rule with its thresholds as configured (the same text as the notes)."""
+def _how_k_was_chosen(deck, slide, choice) -> None:
+    """Under the k table on ``slide`` (its last slide), when there is room: why this k and how to
+    read the columns, the rule with its thresholds as configured (the same text as the notes)."""
     left, top, width, height = slide_area(deck, slide)
-    frame = table._graphic_frame
+    frame = next(shape for shape in slide.shapes if getattr(shape, "has_table", False))
     below = int(frame.top) + int(frame.height) + _MIN_READING // 3
     room = top + height - below
     if room < _MIN_READING:
