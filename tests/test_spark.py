@@ -64,7 +64,13 @@ def test_assignments_agree_with_the_default_engine(both):
     assert on_spark.clean.ids.tolist() == default.clean.ids.tolist()  # the file's order
     ari = adjusted_rand_score(default.labels, on_spark.labels)
     print(f"adjusted Rand index, Spark vs default engine, real file, k = 5: {ari:.4f}")
-    assert ari >= 0.9
+    # up to FULL_FIT_LIMIT customers both engines start from the best of ten k-means++ starts on
+    # everyone; the Spark engine's Lloyd passes on Spark then only settle it
+    assert ari >= 0.99
+    pairs = _matched(default, on_spark)
+    moved = max(np.abs(default.model.centroids[d] - on_spark.model.centroids[s]).max() for d, s in pairs)
+    print(f"largest centroid difference, Spark vs default engine (scaled units): {moved:.4f}")
+    assert moved < 0.05
     assert steps == ["load", "transform", "choose k", "fit", "name personas"]
 
 

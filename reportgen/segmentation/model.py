@@ -127,15 +127,19 @@ def fit_kmeans(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.nd
     OpenMP threads spin-wait and slow down badly on a shared machine, and below ~100k customers
     a second thread gains little."""
     if len(matrix) <= FULL_FIT_LIMIT:
-        threads = None if len(matrix) > 100_000 else 1
-        with threadpool_limits(threads):
-            km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(np.asarray(matrix, dtype=np.float64))
-        return km.labels_.astype(np.int32), km.cluster_centers_
+        return best_of_starts(matrix, k, seed)
     rng = np.random.default_rng(seed)
     sample = matrix[np.sort(rng.choice(len(matrix), size=SEED_SAMPLE, replace=False))]
-    with threadpool_limits(1):
-        start = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(np.asarray(sample, dtype=np.float64))
-    return lloyd(matrix, start.cluster_centers_)
+    return lloyd(matrix, best_of_starts(sample, k, seed)[1])
+
+
+def best_of_starts(matrix: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's K-Means on every row of ``matrix``, the best of 10 k-means++ starts:
+    (labels, centroids); single-threaded up to 100,000 rows (see :func:`fit_kmeans`)."""
+    threads = None if len(matrix) > 100_000 else 1
+    with threadpool_limits(threads):
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(np.asarray(matrix, dtype=np.float64))
+    return km.labels_.astype(np.int32), km.cluster_centers_
 
 
 def mean_column_variance(matrix: np.ndarray, chunk: int = 65_536) -> float:

@@ -11,17 +11,19 @@ What runs where:
   ``s3a://``, ``gs://``, ``abfss://``, ``dbfs:/``), every validation check of
   :mod:`reportgen.data.validation` in one aggregation pass (ids empty or repeated, text in numeric
   columns, gaps, infinities, ranges, ragged rows), frequency capping, median imputation (exact
-  ``percentile``), the ``log1p`` transform and scaling statistics, the k-selection sample, K-Means
-  (``pyspark.ml.clustering.KMeans``, k-means|| initialisation, fixed seed) and the assignment of
-  every customer.
+  ``percentile``), the ``log1p`` transform and scaling statistics, the k-selection sample, Lloyd's
+  K-Means passes over every customer (one aggregation each) and the assignment of every customer.
 - **Collected to the driver:**
 
   - for a failed check, the first five row numbers and the count (row numbers count rows of one
     file in file order, from ``monotonically_increasing_id`` and the rows per partition; for a
     folder of part files they are positions in Spark's read order);
-  - the k-selection sample: at most ``selection_sample`` scaled customers (20,000). Inertia,
+  - the k-selection sample: at most ``selection_sample`` scaled customers (4,000 by default). Inertia,
     silhouette, Calinski-Harabasz, Davies-Bouldin and bootstrap stability are computed on it by
     :func:`reportgen.segmentation.selection.select_k`, the same code and rule as the default engine;
+  - up to ``FULL_FIT_LIMIT`` customers (200,000), every customer's scaled columns (16 doubles
+    each, 26 MB at the limit): the starts of K-Means run on them on the driver, as the default
+    engine's fit does; beyond, they run on the k-selection sample;
   - the k centroids;
   - every customer's id, 17 clean features (float32) and segment, ordered as in the file: about
     80 bytes per customer (0.8 GB for ten million). :class:`SegmentationResult` and the report
@@ -40,11 +42,13 @@ Differences from the default engine, documented rather than accidental:
 - a row whose extra fields are all empty is not reported as ragged (Spark reads them as null),
   and a first data row with one extra field is reported as ragged (pandas takes it as an index);
 - the file's SHA-256 is computed for local files only;
-- up to 200,000 customers, K-Means keeps the best (lowest cost) of :data:`KMEANS_STARTS` k-means||
-  starts instead of the best of ten k-means++ starts, so the assignments agree with the default
-  engine's closely (adjusted Rand index 0.995 on the reference file at k = 5), not exactly; beyond,
-  both engines seed Lloyd's passes over everyone with ten starts on a sample (the Spark engine on
-  its k-selection sample), see :mod:`reportgen.segmentation.engines.spark_kmeans`.
+- K-Means: up to 200,000 customers both engines take the best of ten k-means++ starts on every
+  customer (the Spark engine then runs Lloyd's passes on Spark from it, which stop after the first
+  on a converged fit), so the assignments agree closely, not exactly (adjusted Rand index 0.999 on
+  the reference file at k = 5: the scaled columns are rounded differently, and the passes settle
+  what scikit-learn's tolerance left); beyond, both seed Lloyd's passes over everyone with ten starts on a sample (the default
+  engine on 100,000 customers, the Spark engine on its k-selection sample), see
+  :mod:`reportgen.segmentation.engines.spark_kmeans`.
 """
 
 from __future__ import annotations
@@ -66,9 +70,10 @@ from reportgen.data.validation import (
     CleanData,
 )
 from reportgen.errors import InputError
-from reportgen.segmentation.engines.local import keep_previous_k, refit_from
+from reportgen.segmentation.drift import to_scaled_space
+from reportgen.segmentation.engines.local import keep_previous_k
 from reportgen.segmentation.engines.spark_checks import _validate
-from reportgen.segmentation.engines.spark_kmeans import _fit_kmeans
+from reportgen.segmentation.engines.spark_kmeans import _fit_from, _fit_kmeans
 from reportgen.segmentation.engines.spark_read import _ROW, _read
 from reportgen.segmentation.engines.spark_session import (  # noqa: F401 (start_session: the engine's API)
     LOCAL_MASTER,
@@ -114,16 +119,17 @@ def run_segmentation_spark(
             selection = select_k(sample, seg, playbook.expected_segments)
             if previous is not None and refit and not seg.k:
                 selection = keep_previous_k(selection, previous)
-            # A refit that keeps k starts from last month's centroids, as on the default engine;
-            # pyspark.ml's K-Means takes no initial centres, so that fit runs on the driver, which
-            # holds every customer's features for the profiles anyway.
+            # A refit that keeps k starts from last month's centroids, as on the default engine.
             warm = previous is not None and refit and len(previous.model.segments) == selection.chosen_k
             log("fit")
-            fitted = None if scoring or warm else _fit_kmeans(scaled, selection.chosen_k, seg.seed, checked.rows, sample)
+            if scoring:
+                fitted = None
+            elif warm:
+                fitted = _fit_from(scaled, to_scaled_space(previous.model.centroids, previous.model.scaler, scaler))
+            else:
+                fitted = _fit_kmeans(scaled, selection.chosen_k, seg.seed, _seeds(scaled, scaler, checked.rows, sample))
             ids, features, labels = _collect_customers(scaled, fitted)
             centroids = None if fitted is None else fitted.centroids
-            if warm:
-                labels, centroids = refit_from(scaler.transform(features), scaler, previous)
         finally:
             for frame in cached:
                 frame.unpersist()
@@ -179,37 +185,52 @@ def _fit_scaler(frame) -> Scaler:
 
 
 def _scale(frame, scaler: Scaler):
-    """The clean frame plus the scaled columns ``_z0..`` and their vector ``features``."""
-    from pyspark.ml.feature import VectorAssembler
+    """The clean frame plus the scaled columns ``_z0..``."""
     from pyspark.sql import functions as F
 
     zs = [
         ((_logged(c) if c in scaler.log_columns else F.col(c)) - F.lit(m)) / F.lit(s)
         for c, m, s in zip(scaler.columns, scaler.mean, scaler.scale)
     ]
-    scaled = frame.select("*", *(z.alias(f"_z{i}") for i, z in enumerate(zs)))
-    return VectorAssembler(inputCols=[f"_z{i}" for i in range(len(zs))], outputCol="features").transform(scaled)
+    return frame.select("*", *(z.alias(f"_z{i}") for i, z in enumerate(zs)))
 
 
 def _collect_sample(scaled, scaler: Scaler, rows: int, seg) -> np.ndarray:
     """At most ``selection_sample`` scaled customers (a seeded Spark sample), as a float64 matrix."""
-    columns = [f"_z{i}" for i in range(len(scaler.columns))]
-    picked = scaled.select(_ROW, *columns)
+    picked = scaled.select(_ROW, *_scaled_columns(scaler))
     if rows > seg.selection_sample:
         fraction = min(1.0, 1.2 * seg.selection_sample / rows)
         picked = picked.sample(withReplacement=False, fraction=fraction, seed=seg.seed).orderBy(_ROW).limit(
             seg.selection_sample
         )
-    table = _to_arrow(picked)
-    table = table.sort_by(_ROW)
-    return np.column_stack([table.column(c).to_numpy() for c in columns]).astype(np.float64)
+    return _to_matrix(picked, scaler)
+
+
+def _scaled_columns(scaler: Scaler) -> list[str]:
+    return [f"_z{i}" for i in range(len(scaler.columns))]
+
+
+def _to_matrix(picked, scaler: Scaler) -> np.ndarray:
+    """The scaled columns of ``picked`` (with :data:`_ROW`) in file order, as a float64 matrix."""
+    table = _to_arrow(picked).sort_by(_ROW)
+    return np.column_stack([table.column(c).to_numpy() for c in _scaled_columns(scaler)]).astype(np.float64)
+
+
+def _seeds(scaled, scaler: Scaler, rows: int, sample: np.ndarray) -> np.ndarray:
+    """What :func:`~reportgen.segmentation.engines.spark_kmeans._fit_kmeans` starts from: every
+    customer's scaled columns up to ``FULL_FIT_LIMIT`` customers (the k-selection sample when it
+    already holds them all), else the k-selection sample."""
+    from reportgen.segmentation import model
+
+    if len(sample) == rows or rows > model.FULL_FIT_LIMIT:
+        return sample
+    return _to_matrix(scaled.select(_ROW, *_scaled_columns(scaler)), scaler)
 
 
 def _check_distinct(path: Path, scaled, scaler: Scaler, sample: np.ndarray, k: int) -> None:
     if len(np.unique(sample, axis=0)) >= k:
         return
-    columns = [f"_z{i}" for i in range(len(scaler.columns))]
-    if scaled.select(*columns).distinct().limit(k).count() < k:
+    if scaled.select(*_scaled_columns(scaler)).distinct().limit(k).count() < k:
         raise InputError(f"{path}: fewer than {k} distinct customer behaviours; cannot form {k} segments")
 
 
