@@ -124,6 +124,34 @@ def test_validation_errors_match_the_default_engine(case, spark, small_csv):
     assert _spark_error(path, spark) == _default_error(path)
 
 
+@pytest.mark.parametrize("case", ["negative", "duplicate id"])
+def test_parquet_validation_errors_match_the_default_engine(case, spark, small_csv):
+    """A Parquet extract is read again by each pass instead of cached: the rows a failed check
+    names are still the file's."""
+    import pandas as pd
+
+    csv = small_csv(n=60, edit=BAD_FILES[case])
+    path = csv.with_suffix(".parquet")
+    pd.read_csv(csv, dtype={"CUST_ID": str}).to_parquet(path, index=False)
+    message = _spark_error(path, spark)
+    assert message == _default_error(path)
+    assert "row" in message
+
+
+def test_a_parquet_extract_segments_as_its_csv(both, spark, real_data, tmp_path):
+    """The real file as Parquet (read again by each pass, not cached) gives the CSV's customers,
+    in the file's order, and the same segments."""
+    import pandas as pd
+
+    _default, on_spark, _steps = both
+    path = tmp_path / "real.parquet"
+    pd.read_csv(real_data, dtype={"CUST_ID": str}).to_parquet(path, index=False)
+    from_parquet = run_segmentation_spark(path, load_settings(k=5), spark=spark)
+    assert from_parquet.clean.ids.tolist() == on_spark.clean.ids.tolist()
+    assert adjusted_rand_score(on_spark.labels, from_parquet.labels) > 0.999
+    assert [n.name for n in from_parquet.namings] == [n.name for n in on_spark.namings]
+
+
 def test_ragged_rows_and_too_few_customers(spark, small_csv):
     path = small_csv(n=60)
     lines = path.read_text().splitlines()
