@@ -88,7 +88,9 @@ def test_data_quality_and_the_report_model(both):
     assert on_spark.clean.capped == default.clean.capped == {"CASH_ADVANCE_FREQUENCY": 8}
     for column, value in default.clean.impute_values.items():
         assert on_spark.clean.impute_values[column] == pytest.approx(value, rel=1e-6)
+    # the scaler's moments come from the validation pass, gaps taking the median (313 of them here)
     assert np.allclose(on_spark.model.scaler.mean, default.model.scaler.mean, rtol=1e-6)
+    assert np.allclose(on_spark.model.scaler.scale, default.model.scaler.scale, rtol=1e-6)
     assert on_spark.clean.features["BALANCE"].dtype == np.float32
     assert on_spark.selection.chosen_k == 5 and on_spark.selection.forced
     model = build_report_model(on_spark, month="2026-11", generated_at="2026-11-30T00:00:00+00:00")

@@ -107,9 +107,9 @@ def run_segmentation_spark(
         cached: list = []
         try:
             source = _read(session, str(data), settings.input)
-            checked = _validate(source, MIN_CUSTOMERS_PER_SEGMENT * largest_k, cached)
+            checked = _validate(source, MIN_CUSTOMERS_PER_SEGMENT * largest_k, cached, _cluster_features())
             log("transform")
-            scaler = previous.model.scaler if scoring else _fit_scaler(checked.frame)
+            scaler = previous.model.scaler if scoring else _fit_scaler(checked)
             scaled = _scale(checked.frame, scaler)
             log("choose k")
             sample = _collect_sample(scaled, scaler, checked.rows, seg)
@@ -170,17 +170,12 @@ def _logged(name: str):
     return F.log1p(F.col(name)) if name in SKEWED else F.col(name)
 
 
-def _fit_scaler(frame) -> Scaler:
-    """Mean and population standard deviation of each clustered column after log1p, on Spark."""
-    from pyspark.sql import functions as F
-
+def _fit_scaler(checked) -> Scaler:
+    """Mean and population standard deviation of each clustered column after log1p, from the sums
+    the validation pass took (:func:`~reportgen.segmentation.engines.spark_checks._moments`)."""
     columns = _cluster_features()
-    stats = frame.agg(
-        *(F.avg(_logged(c)).alias(f"m{i}") for i, c in enumerate(columns)),
-        *(F.stddev_pop(_logged(c)).alias(f"s{i}") for i, c in enumerate(columns)),
-    ).collect()[0]
-    mean = tuple(float(stats[f"m{i}"]) for i in range(len(columns)))
-    scale = tuple(float(stats[f"s{i}"]) or 1.0 for i in range(len(columns)))  # constant column: keep at 0
+    mean = tuple(checked.moments[c][0] for c in columns)
+    scale = tuple(checked.moments[c][1] or 1.0 for c in columns)  # constant column: keep at 0
     return Scaler(columns, tuple(c for c in columns if c in SKEWED), mean, scale)
 
 

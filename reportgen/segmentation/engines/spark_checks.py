@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen.data.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, TENURE_RANGE
+from reportgen.data.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, SKEWED, TENURE_RANGE
 from reportgen.data.extract import (
     EMPTY_MARKERS,
 )
@@ -38,10 +39,25 @@ class _Checked:
     imputed: dict
     impute_values: dict
     capped: dict
+    moments: dict  # column -> (mean, population standard deviation) of its clean values after log1p
 
 
-def _validate(source: _Source, min_customers: int, cached: list) -> _Checked:
+def clean_value(name: str, col):
+    """A parsed column's clean value (a frequency capped at 1), after ``log1p`` for the skewed
+    columns: what the scaler standardises, before imputation."""
+    from pyspark.sql import functions as F
+
+    if name in FREQUENCIES:
+        col = F.when(col > 1, F.lit(1.0)).otherwise(col)
+    return F.log1p(col) if name in SKEWED else col
+
+
+def _validate(source: _Source, min_customers: int, cached: list, scaled: tuple[str, ...] = ()) -> _Checked:
     """Every check of :mod:`reportgen.data.validation`, as one aggregation, failing on the first in its order.
+
+    The same pass takes the mean and standard deviation of the columns ``scaled`` (after
+    :func:`clean_value`), from which :func:`_clean` gives each its moments after imputation
+    (``_Checked.moments``) with no pass of its own.
 
     A CSV extract's parsed frame is cached (memory, spilling to disk) for the passes that follow,
     which would otherwise parse the text again each time. A Parquet extract is not: each pass
@@ -75,6 +91,8 @@ def _validate(source: _Source, min_customers: int, cached: list) -> _Checked:
         *(F.sum(F.when(cond, 1).otherwise(0)).alias(key) for key, cond in checks),
         *(F.min(n).alias(f"_min_{n}") for n in FEATURES),
         *(F.max(n).alias(f"_max_{n}") for n in FEATURES),
+        *(F.avg(clean_value(n, F.col(n))).alias(f"_mean_{n}") for n in scaled),
+        *(F.stddev_pop(clean_value(n, F.col(n))).alias(f"_std_{n}") for n in scaled),
     ).collect()[0].asDict()
     fail = _failer(source, frame)
     if counts["_ragged"]:
@@ -99,7 +117,7 @@ def _validate(source: _Source, min_customers: int, cached: list) -> _Checked:
             fail(name, INFINITE, F.abs(F.col(name)) > _FLOAT32_MAX, counts[f"_inf_{name}"])
         if counts[f"_range_{name}"]:
             fail(name, _range_check(name), _outside(name, F.col(name)), counts[f"_range_{name}"])
-    return _clean(frame, counts, min_customers, source.path)
+    return _clean(frame, counts, min_customers, source.path, scaled)
 
 
 def _id_parts(frame, text: bool):
@@ -203,7 +221,7 @@ def _raise_ragged(source: _Source, frame) -> None:
     )
 
 
-def _clean(frame, counts: dict, min_customers: int, path: Path) -> _Checked:
+def _clean(frame, counts: dict, min_customers: int, path: Path, scaled: tuple[str, ...] = ()) -> _Checked:
     """Cap frequencies, impute gaps with the exact median, check there is something to segment."""
     from pyspark.sql import functions as F
 
@@ -229,4 +247,24 @@ def _clean(frame, counts: dict, min_customers: int, path: Path) -> _Checked:
             col = F.coalesce(col, F.lit(impute_values[c]))
         columns.append(col.alias(c))
     clean = frame.select(_ROW, ID_COLUMN, *columns)
-    return _Checked(clean, n, imputed, impute_values, capped)
+    return _Checked(clean, n, imputed, impute_values, capped, _moments(counts, impute_values, scaled))
+
+
+def _moments(counts: dict, impute_values: dict, scaled: tuple[str, ...]) -> dict:
+    """Each column's mean and population standard deviation after imputation, from those of its
+    values and its gaps, which all take the median (two groups combined as in Chan, Golub and
+    LeVeque's parallel variance: no sums of squares that could cancel)."""
+    n = counts["_rows"]
+    moments = {}
+    for name in scaled:
+        mean, std = counts[f"_mean_{name}"], counts[f"_std_{name}"]
+        gaps = counts[f"_gap_{name}"]
+        if gaps:
+            median = min(impute_values[name], 1.0) if name in FREQUENCIES else impute_values[name]
+            median = math.log1p(median) if name in SKEWED else median
+            present = n - gaps
+            delta = median - mean
+            m2 = std * std * present + delta * delta * present * gaps / n
+            mean, std = mean + delta * gaps / n, math.sqrt(m2 / n)
+        moments[name] = (mean, std)
+    return moments
