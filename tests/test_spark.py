@@ -86,8 +86,8 @@ def test_data_quality_and_the_report_model(both):
     default, on_spark, _steps = both
     assert on_spark.clean.imputed == default.clean.imputed == {"CREDIT_LIMIT": 1, "MINIMUM_PAYMENTS": 313}
     assert on_spark.clean.capped == default.clean.capped == {"CASH_ADVANCE_FREQUENCY": 8}
-    for column, value in default.clean.impute_values.items():
-        assert on_spark.clean.impute_values[column] == pytest.approx(value, rel=1e-6)
+    # the medians are the default engine's to the last bit (the float32 values' middle two, averaged)
+    assert on_spark.clean.impute_values == default.clean.impute_values
     # the scaler's moments come from the validation pass, gaps taking the median (313 of them here)
     assert np.allclose(on_spark.model.scaler.mean, default.model.scaler.mean, rtol=1e-6)
     assert np.allclose(on_spark.model.scaler.scale, default.model.scaler.scale, rtol=1e-6)

@@ -46,9 +46,10 @@ Differences from the default engine, documented rather than accidental:
   customer (the Spark engine then runs Lloyd's passes on Spark from it, which stop after the first
   on a converged fit), so the assignments agree closely, not exactly (adjusted Rand index 0.999 on
   the reference file at k = 5: the scaled columns are rounded differently, and the passes settle
-  what scikit-learn's tolerance left); beyond, both seed Lloyd's passes over everyone with ten starts on a sample (the default
-  engine on 100,000 customers, the Spark engine on its k-selection sample), see
-  :mod:`reportgen.segmentation.engines.spark_kmeans`.
+  what scikit-learn's tolerance left); beyond, both seed Lloyd's passes over everyone with ten
+  starts on a sample (the default engine on 100,000 customers, the Spark engine on its
+  k-selection sample), see :mod:`reportgen.segmentation.engines.spark_kmeans`. A refit that keeps
+  k runs Lloyd's passes from last month's centroids on Spark.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ from reportgen.segmentation.drift import to_scaled_space
 from reportgen.segmentation.engines.local import keep_previous_k
 from reportgen.segmentation.engines.spark_checks import _validate
 from reportgen.segmentation.engines.spark_kmeans import _fit_from, _fit_kmeans
-from reportgen.segmentation.engines.spark_read import _ROW, _read
+from reportgen.segmentation.engines.spark_read import _ROW, _read, _to_arrow
 from reportgen.segmentation.engines.spark_session import (  # noqa: F401 (start_session: the engine's API)
     LOCAL_MASTER,
     _session,
@@ -171,8 +172,8 @@ def _logged(name: str):
 
 
 def _fit_scaler(checked) -> Scaler:
-    """Mean and population standard deviation of each clustered column after log1p, from the sums
-    the validation pass took (:func:`~reportgen.segmentation.engines.spark_checks._moments`)."""
+    """Mean and population standard deviation of each clustered column after log1p, from the
+    moments the validation pass took (:func:`~reportgen.segmentation.engines.spark_checks._moments`)."""
     columns = _cluster_features()
     mean = tuple(checked.moments[c][0] for c in columns)
     scale = tuple(checked.moments[c][1] or 1.0 for c in columns)  # constant column: keep at 0
@@ -242,12 +243,3 @@ def _collect_customers(scaled, fitted) -> tuple[pd.Series, pd.DataFrame, np.ndar
     features = pd.DataFrame({c: table.column(c).to_numpy().astype(FEATURE_DTYPE, copy=False) for c in FEATURES})
     labels = table.column("prediction").to_numpy().astype(np.int32)
     return ids, features, labels
-
-
-def _to_arrow(frame):
-    """A Spark DataFrame as a pyarrow Table (``toArrow`` from Spark 4, ``toPandas`` before)."""
-    import pyarrow as pa
-
-    if hasattr(frame, "toArrow"):
-        return frame.toArrow()
-    return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover - PySpark 3.5

@@ -146,3 +146,12 @@ def _gz_alias(path: Path) -> str:
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def _to_arrow(frame):
+    """A Spark DataFrame as a pyarrow Table (``toArrow`` from Spark 4, ``toPandas`` before)."""
+    import pyarrow as pa
+
+    if hasattr(frame, "toArrow"):
+        return frame.toArrow()
+    return pa.Table.from_pandas(frame.toPandas(), preserve_index=False)  # pragma: no cover - PySpark 3.5
