@@ -179,10 +179,7 @@ def _engine(p: argparse.ArgumentParser) -> None:
 def _engine_args(args) -> dict:
     if args.spark_master and args.engine != "spark":
         raise InputError("--spark-master needs --engine spark")
-    if args.engine == "spark":  # the JVM boots while this process imports the analysis libraries
-        __import__("reportgen.segmentation.engines.spark_session", fromlist=["_"]).start_early(args.spark_master)
     return {"engine": args.engine, "spark_master": args.spark_master}
-
 
 
 def _add_build(sub) -> None:
@@ -295,6 +292,9 @@ def _run_build(args) -> int:
         # The PDF lane starts first and imports what it needs while this process imports the analysis
         # libraries; the deck lane starts once they are imported (it shares them), before the analysis.
         pool.start("pdf")
+        if args.engine == "spark":  # the JVM boots while this process imports; both lanes fork first (start_early)
+            pool.start("deck")
+            __import__("reportgen.segmentation.engines.spark_session", fromlist=["_"]).start_early(args.spark_master)
         with gc_paused(freeze=True):
             from reportgen.api import build
             from reportgen.render.settings import RenderSettings

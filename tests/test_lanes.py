@@ -75,3 +75,28 @@ def test_a_build_run_from_python_leaves_the_callers_priority(tmp_path):
     assert main(["build", "--data", str(SAMPLE_DATA), "--out", str(tmp_path / "out"), "--k", "3", "-q"]) == 0
     assert (tmp_path / "out").exists()
     assert os.getpriority(os.PRIO_PROCESS, 0) == own
+
+
+def test_with_the_spark_engine_both_lanes_fork_before_the_jvm_thread_starts(monkeypatch, tmp_path):
+    """`build --engine spark` starts the JVM on a thread that imports PySpark. A lane forked while
+    that thread imports inherits the module's import lock held by no thread of its own and hangs
+    on its first import of that module (CI caught a cluster build hung so), so both lanes fork
+    before the thread starts."""
+    import reportgen.api
+    from reportgen.cli import main
+    from reportgen.errors import InputError
+    from reportgen.segmentation.engines import spark_session
+
+    events = []
+    monkeypatch.setattr(RenderPool, "start", lambda self, lane: events.append(("fork", lane)))
+    monkeypatch.setattr(spark_session, "start_early", lambda master=None: events.append(("spark", master)))
+
+    def build(*args, **kwargs):
+        events.append(("build",))
+        raise InputError("stop here")
+
+    monkeypatch.setattr(reportgen.api, "build", build)
+    code = main(["build", "--engine", "spark", "--spark-master", "local[1]", "--out", str(tmp_path)])
+    assert code == 2
+    assert events[:3] == [("fork", "pdf"), ("fork", "deck"), ("spark", "local[1]")]
+    assert events[-1] == ("build",)

@@ -37,7 +37,13 @@ _EARLY: dict[str | None, Future] = {}  # master -> the session being started ahe
 
 def start_early(master: str | None = None) -> None:
     """Start the session for ``master`` on a thread now: the JVM boots while the caller imports
-    the analysis libraries, and the engine takes the session (or the error) when it needs one."""
+    the analysis libraries, and the engine takes the session (or the error) when it needs one.
+
+    Fork any worker process before calling this. The thread imports PySpark, and a process
+    forked while it imports gets that module's import lock held by a thread it does not have:
+    a render lane importing the same module waits for ever (the standalone-cluster test caught
+    a build whose PDF lane hung in matplotlib's import of ``importlib.resources``). The CLI forks
+    both render lanes first."""
     if master not in _EARLY:
         starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
         _EARLY[master] = starter.submit(_quietly_started, master)
