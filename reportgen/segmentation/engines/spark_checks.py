@@ -54,10 +54,10 @@ def clean_value(name: str, col):
     return F.log1p(col) if name in SKEWED else col
 
 
-def _validate(source: _Source, min_customers: int, cached: list, scaled: tuple[str, ...] = ()) -> _Checked:
+def _validate(source: _Source, min_customers: int, cached: list, clustered: tuple[str, ...]) -> _Checked:
     """Every check of :mod:`reportgen.data.validation`, as one aggregation, failing on the first in its order.
 
-    The same pass takes the mean and standard deviation of the columns ``scaled`` (after
+    The same pass takes the mean and standard deviation of the columns ``clustered`` (after
     :func:`clean_value`), from which :func:`_clean` gives each its moments after imputation
     (``_Checked.moments``) with no pass of its own.
 
@@ -93,8 +93,8 @@ def _validate(source: _Source, min_customers: int, cached: list, scaled: tuple[s
         *(F.sum(F.when(cond, 1).otherwise(0)).alias(key) for key, cond in checks),
         *(F.min(n).alias(f"_min_{n}") for n in FEATURES),
         *(F.max(n).alias(f"_max_{n}") for n in FEATURES),
-        *(F.avg(clean_value(n, F.col(n))).alias(f"_mean_{n}") for n in scaled),
-        *(F.stddev_pop(clean_value(n, F.col(n))).alias(f"_std_{n}") for n in scaled),
+        *(F.avg(clean_value(n, F.col(n))).alias(f"_mean_{n}") for n in clustered),
+        *(F.stddev_pop(clean_value(n, F.col(n))).alias(f"_std_{n}") for n in clustered),
     ).collect()[0].asDict()
     fail = _failer(source, frame)
     if counts["_ragged"]:
@@ -119,7 +119,7 @@ def _validate(source: _Source, min_customers: int, cached: list, scaled: tuple[s
             fail(name, INFINITE, F.abs(F.col(name)) > _FLOAT32_MAX, counts[f"_inf_{name}"])
         if counts[f"_range_{name}"]:
             fail(name, _range_check(name), _outside(name, F.col(name)), counts[f"_range_{name}"])
-    return _clean(frame, counts, min_customers, source.path, scaled)
+    return _clean(frame, counts, min_customers, source.path, clustered)
 
 
 def _id_parts(frame, text: bool):
@@ -223,7 +223,7 @@ def _raise_ragged(source: _Source, frame) -> None:
     )
 
 
-def _clean(frame, counts: dict, min_customers: int, path: Path, scaled: tuple[str, ...] = ()) -> _Checked:
+def _clean(frame, counts: dict, min_customers: int, path: Path, clustered: tuple[str, ...]) -> _Checked:
     """Cap frequencies, impute gaps with the exact median, check there is something to segment."""
     from pyspark.sql import functions as F
 
@@ -248,7 +248,7 @@ def _clean(frame, counts: dict, min_customers: int, path: Path, scaled: tuple[st
             col = F.coalesce(col, F.lit(impute_values[c]))
         columns.append(col.alias(c))
     clean = frame.select(_ROW, ID_COLUMN, *columns)
-    return _Checked(clean, n, imputed, impute_values, capped, _moments(counts, impute_values, scaled))
+    return _Checked(clean, n, imputed, impute_values, capped, _moments(counts, impute_values, clustered))
 
 
 def _medians(frame) -> dict:
@@ -263,13 +263,13 @@ def _medians(frame) -> dict:
     return {c: column_median(table.column(c).drop_null().to_numpy().astype(FEATURE_DTYPE)) for c in IMPUTABLE}
 
 
-def _moments(counts: dict, impute_values: dict, scaled: tuple[str, ...]) -> dict:
+def _moments(counts: dict, impute_values: dict, clustered: tuple[str, ...]) -> dict:
     """Each column's mean and population standard deviation after imputation, from those of its
     values and its gaps, which all take the median (two groups combined as in Chan, Golub and
     LeVeque's parallel variance: no sums of squares that could cancel)."""
     n = counts["_rows"]
     moments = {}
-    for name in scaled:
+    for name in clustered:
         mean, std = counts[f"_mean_{name}"], counts[f"_std_{name}"]
         gaps = counts[f"_gap_{name}"]
         if gaps:
