@@ -107,8 +107,7 @@ def _run_check_template(args) -> int:
     from reportgen.errors import RenderError
     from reportgen.render.deck.template_check import check_template, format_report
 
-    report = check_template(args.template)
-    print(format_report(report))
+    print(format_report(report := check_template(args.template)))
     failed = report.errors or (args.strict and report.warnings)
     return RenderError.exit_code if failed else 0
 
@@ -371,9 +370,10 @@ def _run_segment(args) -> int:
     fmt.use_style(outcome.result.settings.locale, outcome.result.settings.currency)  # the summary in the report's locale
     number, count = fmt.format_number, fmt.format_count
     choice = outcome.model.k_choice
-    chosen = next(r for r in choice.rows if r.chosen)
+    chosen = next((r for r in choice.rows if r.chosen), None)  # None: a set k the sample's behaviours could not weigh
     how = "set with --k" if choice.how == "set by the user" else choice.how
-    print(f"k = {choice.chosen_k} ({how}): silhouette {number(chosen.silhouette, 3)}, stability {number(chosen.stability)}")
+    figures = f": silhouette {number(chosen.silhouette, 3)}, stability {number(chosen.stability)}" if chosen else ""
+    print(f"k = {choice.chosen_k} ({how}){figures}")
     if not choice.forced:
         print(f"  {choice.reason}")
     if choice.weak:

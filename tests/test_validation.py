@@ -124,6 +124,25 @@ def test_all_customers_identical(cli, small_csv, tmp_path):
     assert code == 2 and "identical behaviour" in err
 
 
+@pytest.mark.parametrize("third_from", [None, 1_200])
+def test_fewer_distinct_behaviours_than_segments(cli, small_csv, tmp_path, third_from):
+    """Two behaviours cannot make three segments; a third behaviour found only after the first
+    thousand customers (where the check looks first) can."""
+    def behaviours(frame):
+        ids = frame["CUST_ID"].to_numpy()
+        late = len(frame) if third_from is None else third_from
+        frame = pd.DataFrame([frame.iloc[i % 2 if i < late else 2] for i in range(len(frame))]).reset_index(drop=True)
+        frame["CUST_ID"] = ids
+        return frame
+
+    path = small_csv(n=1_500, edit=behaviours)
+    code, _out, err = cli("segment", "--data", path, "--out", tmp_path / "out", "--k", "3")
+    if third_from is None:
+        assert code == 2 and f"{path}: fewer than 3 distinct customer behaviours; cannot form 3 segments" in err
+    else:
+        assert code == 0, err
+
+
 def test_bad_config_exits_3(cli, small_csv, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[segmentation]\nk_mni = 3\n")

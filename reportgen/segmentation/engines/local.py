@@ -73,8 +73,9 @@ def run_local(
 
 
 def _check_distinct(extract: Extract, matrix: np.ndarray, k: int) -> None:
-    sample = matrix[:100_000]
-    if len(np.unique(sample, axis=0)) < k and len(np.unique(matrix, axis=0)) < k:
+    """At least ``k`` distinct rows, looked for in ever longer prefixes (the first thousand rows
+    settle it for any real extract; sorting 100,000 rows took 0.2 s)."""
+    if all(len(np.unique(matrix[:rows], axis=0)) < k for rows in (1_000, 100_000, len(matrix))):
         raise InputError(f"{extract.path}: fewer than {k} distinct customer behaviours; cannot form {k} segments")
 
 
