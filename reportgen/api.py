@@ -214,7 +214,8 @@ def build(
     try:
         with month_lock(Path(out), month), progress.running(), number_style(settings.locale, settings.currency):
             for lane in filter(None, RENDER_LANES.values()):  # the lanes format numbers in the build's style too
-                pool.submit(lane, "reportgen.report.formatting", "use_style", settings.locale, settings.currency)
+                pool.submit(lane, "reportgen.report.formatting", "use_style", settings.locale, settings.currency,
+                            analysis=True)
             folder = Path(out) / month
             remove_stale_temps(folder)
             early = EarlyCharts(pool)

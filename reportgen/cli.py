@@ -289,7 +289,7 @@ def _run_build(args) -> int:
 
     with RenderPool(start=False, yield_to_lanes=args.ends_process) as pool:
         # The PDF lane starts first and imports what it needs while this process imports the analysis
-        # libraries; the deck lane starts once they are imported (it shares them), before the analysis.
+        # libraries; the deck lane once they are imported (it shares them): its share of the k evidence first.
         pool.start("pdf")
         if args.engine == "spark":  # the JVM boots while this process imports; both lanes fork first (start_early)
             pool.start("deck")
@@ -298,7 +298,7 @@ def _run_build(args) -> int:
             from reportgen.api import build
             from reportgen.render.settings import RenderSettings
 
-        pool.start("deck")
+        pool.start("deck", renderers_later=True)
         outcome = build(
             args.data,
             formats=tuple(f for group in args.formats or [("pdf",)] for f in group),

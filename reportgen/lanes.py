@@ -69,7 +69,13 @@ def offload_to(pool: RenderPool):
     or ``None`` when the pool runs everything in this process."""
     if not pool.parallel:
         return None
-    return lambda module, function, *args: pool.submit(ANALYSIS_LANE, module, function, *args)
+
+    def offload(module: str, function: str, *args) -> Future:
+        future = pool.submit(ANALYSIS_LANE, module, function, *args, analysis=True)
+        pool.warm_renderers(ANALYSIS_LANE)  # the lane's renderers import after its share, not before
+        return future
+
+    return offload
 
 
 def draw_charts(model: ReportModel, pool: RenderPool, early: EarlyCharts | None = None) -> dict:

@@ -88,7 +88,7 @@ def test_with_the_spark_engine_both_lanes_fork_before_the_jvm_thread_starts(monk
     from reportgen.segmentation.engines import spark_session
 
     events = []
-    monkeypatch.setattr(RenderPool, "start", lambda self, lane: events.append(("fork", lane)))
+    monkeypatch.setattr(RenderPool, "start", lambda self, lane, **_: events.append(("fork", lane)))
     monkeypatch.setattr(spark_session, "start_early", lambda master=None: events.append(("spark", master)))
 
     def build(*args, **kwargs):
@@ -100,3 +100,29 @@ def test_with_the_spark_engine_both_lanes_fork_before_the_jvm_thread_starts(monk
     assert code == 2
     assert events[:3] == [("fork", "pdf"), ("fork", "deck"), ("spark", "local[1]")]
     assert events[-1] == ("build",)
+
+
+HELD_WARM_UP = """
+import json, sys
+from reportgen.lanes import offload_to
+from reportgen.render.pool import RenderPool
+
+with RenderPool(workers=2, start=False) as pool:
+    pool.start("deck", renderers_later=True)
+    offload = offload_to(pool)
+    style = pool.submit("deck", "reportgen.render.pool", "_imported", "pptx", analysis=True)
+    evidence = offload("reportgen.render.pool", "_imported", "pptx")  # the analysis's share
+    drawn = pool.submit("deck", "reportgen.render.pool", "_imported", "pptx")
+    print(json.dumps([style.result(timeout=120), evidence.result(timeout=60), drawn.result(timeout=60)]))
+"""
+
+
+def test_the_deck_lane_takes_its_share_of_the_analysis_before_importing_the_renderers(tmp_path):
+    """A small extract's k evidence waited 0.6 s for python-pptx and matplotlib to import on the
+    lane that computes half of it; now they import after it, and before anything that renders."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", HELD_WARM_UP], capture_output=True, text=True, timeout=180,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, False, True]
