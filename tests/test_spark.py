@@ -117,6 +117,9 @@ BAD_FILES = {
     "empty id": lambda f: f.assign(CUST_ID=f["CUST_ID"].where(f.index != 7, " NA ")),
     "tenure": lambda f: f.assign(TENURE=f["TENURE"].where(f.index > 10, "13")),
     "all empty": lambda f: f.assign(MINIMUM_PAYMENTS=""),
+    # repeated ids are looked for in a pass of their own only when a later check fails
+    "duplicate id and text": lambda f: BAD_FILES["text"](BAD_FILES["duplicate id"](f)),
+    "header only": lambda f: f.head(0),
 }
 
 
@@ -126,18 +129,19 @@ def test_validation_errors_match_the_default_engine(case, spark, small_csv):
     assert _spark_error(path, spark) == _default_error(path)
 
 
-@pytest.mark.parametrize("case", ["negative", "duplicate id"])
+@pytest.mark.parametrize("case", ["negative", "duplicate id", "duplicate id and text", "header only, a column missing"])
 def test_parquet_validation_errors_match_the_default_engine(case, spark, small_csv):
     """A Parquet extract is read again by each pass instead of cached: the rows a failed check
-    names are still the file's."""
+    names are still the file's. An empty file says so before its columns are looked at."""
     import pandas as pd
 
-    csv = small_csv(n=60, edit=BAD_FILES[case])
+    edit = (lambda f: f.head(0).drop(columns="TENURE")) if case.startswith("header only") else BAD_FILES[case]
+    csv = small_csv(n=60, edit=edit)
     path = csv.with_suffix(".parquet")
     pd.read_csv(csv, dtype={"CUST_ID": str}).to_parquet(path, index=False)
     message = _spark_error(path, spark)
     assert message == _default_error(path)
-    assert "row" in message
+    assert ("no customer rows" if case.startswith("header only") else "row") in message
 
 
 def test_a_parquet_extract_segments_as_its_csv(both, spark, real_data, tmp_path):
