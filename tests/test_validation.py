@@ -141,6 +141,9 @@ def test_fewer_distinct_behaviours_than_segments(cli, small_csv, tmp_path, third
         assert code == 2 and f"{path}: fewer than 3 distinct customer behaviours; cannot form 3 segments" in err
     else:
         assert code == 0, err
+        # without --k, the smallest k allowed (3): not k = 2 for want of more behaviours than segments
+        code, out, err = cli("segment", "--data", path, "--out", tmp_path / "auto")
+        assert code == 0 and out.startswith("k = 3 (chosen by the rule)"), err
 
 
 def test_bad_config_exits_3(cli, small_csv, tmp_path):

@@ -112,8 +112,9 @@ def select_k(matrix: np.ndarray, settings: SegmentationSettings, prior: int | No
     sil_idx = rng.choice(len(sample), size=min(len(sample), settings.silhouette_sample), replace=False)
     ks = sorted(set(range(settings.k_min, settings.k_max + 1)) | ({settings.k} if settings.k else set()))
     distinct = len(np.unique(sample, axis=0))
-    # a k needs more behaviours than segments to be weighed, but a k the user set needs only as many
-    ks = [k for k in ks if k < distinct or k == settings.k <= distinct] or [2]
+    # a k needs more behaviours than segments to be weighed, but a k the user set needs only as many,
+    # and so does the smallest k when the sample has no more behaviours (k_min is not undercut)
+    ks = [k for k in ks if k < distinct or k == settings.k <= distinct] or [k for k in ks if k <= distinct] or [2]
     if offload is not None and len(ks) > 1:
         # The largest k first, then every other one: the costlier fits split evenly.
         theirs = tuple(sorted(ks[::-1][::2]))
