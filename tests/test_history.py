@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from pptx.enum.chart import XL_CHART_TYPE
 
 from reportgen.api import analyse, record_history
 from reportgen.data.features import Scaler
@@ -170,3 +172,150 @@ def test_a_database_from_before_the_stored_amounts_still_reports_migration(tmp_p
     migration = model.history.migration
     assert migration is not None and migration.moved > 0
     assert all("last month" not in line for line in migration.at_risk)  # nothing known of last month's amounts
+
+
+# -- a scored month that leaves a segment empty ---------------------------------------------------
+
+EMPTIED = ("CASH_ADVANCE", "CASH_ADVANCE_FREQUENCY", "CASH_ADVANCE_TRX", "PURCHASES", "ONEOFF_PURCHASES",
+           "INSTALLMENTS_PURCHASES")
+AVERAGES = ("utilisation", "avg_balance", "avg_purchases", "avg_payments", "avg_limit", "full_payment",
+            "cash_advance_users")
+
+
+@pytest.fixture(scope="module")
+def emptied(tmp_path_factory):
+    """`reportgen build` of the bundled sample for 2026-11, then `--format all` (and the workbook) for
+    2026-12 on the same customers with no purchases and no cash advance: scored with November's
+    five-segment model, the Revolvers get no customer. Returns (exit codes, month folder, report-model
+    JSON, the empty segment's JSON, the December model rebuilt by analyse, the history database)."""
+    import gc
+
+    from reportgen.cli import main
+    from reportgen.report import formatting
+
+    root = tmp_path_factory.mktemp("emptied")
+    frame = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "sample.csv", dtype={"CUST_ID": str})
+    frame[list(EMPTIED)] = 0
+    december = root / "m2zero.csv"
+    frame.to_csv(december, index=False)
+    out = root / "out"
+    style = dict(formatting._style)
+    try:
+        codes = (main(["build", "--out", str(out), "--format", "html", "--month", "2026-11", "-q"]),
+                 main(["build", "--data", str(december), "--out", str(out), "--format", "all,xlsx",
+                       "--month", "2026-12", "-q"]))
+    finally:
+        formatting._style.update(style)  # a build leaves its number style and a frozen collector behind
+        gc.unfreeze()
+    folder = out / "2026-12"
+    report = json.loads((folder / "report-model.json").read_text(encoding="utf-8"))
+    empty = [s for s in report["segments"] if s["customers"] == 0]
+    db = out / "history.duckdb"
+    _result, model = analyse(december, month="2026-12", history=db)
+    return codes, folder, report, empty, model, db
+
+
+@pytest.mark.slow
+def test_a_month_that_empties_a_segment_builds_every_format(emptied):
+    codes, folder, report, empty, model, _db = emptied
+    assert codes == (0, 0)  # the deck's profile chart got NaN indices: exit 70
+    assert [s["name"] for s in empty] == ["Revolvers"] and report["facts"]["k"] == 5
+    for name in ("report-2026-12.pdf", "report-2026-12.pptx", "report-2026-12.html", "dashboard-2026-12.html",
+                 "targets-2026-12.xlsx"):
+        assert (folder / f"segment-{name}").stat().st_size > 0
+    assert [s.customers for s in model.segments] == [s["customers"] for s in report["segments"]]
+
+
+@pytest.mark.slow
+def test_an_empty_segment_claims_no_figures_it_does_not_have(emptied):
+    _codes, _folder, report, (empty,), model, db = emptied
+    kpis = {k["key"]: k for k in empty["kpis"]}
+    for key in AVERAGES:  # averages over nobody: none, not $0 or 0.0%
+        assert (kpis[key]["value"], kpis[key]["display"]) == (None, "\u2013"), key
+    for key in ("customers", "balance", "purchases", "payments"):  # counts and totals: 0 is true
+        assert kpis[key]["value"] == 0
+    assert all((row["mean"], row["median"], row["z"]) == (None, None, None) for row in empty["profile"])
+    (segment,) = [s for s in model.segments if not s.customers]
+    assert all(row.index is None for row in segment.profile)
+    assert (empty["stability"], empty["stability_level"]) == (None, "not measured")
+    assert empty["traits"] == [] and empty["risks"] == [] and empty["actions"] == []
+    assert empty["description"] == "No customer fell in this segment in December 2026."
+    assert "They" not in empty["description"]
+    # the trend has a gap for the month, in the model and in the history store, not a 0
+    (series,) = [s for s in report["history"]["series"] if s["name"] == empty["name"]]
+    assert series["customers"][-1] == 0 and series["avg_balance"][-1] is None and series["utilisation"][-1] is None
+    assert series["avg_balance"][0] > 0
+    with connect(db) as con:
+        stored = con.execute("SELECT customers, avg_balance, utilisation, full_payment FROM segment_kpis "
+                             "WHERE month = '2026-12' AND name = ?", [empty["name"]]).fetchone()
+    assert stored == (0, None, None, None)
+
+
+@pytest.mark.slow
+def test_the_summary_compares_only_segments_with_customers(emptied):
+    """The executive summary's 'highest of any segment' and 'make most of all purchases' name a segment
+    with customers; with no purchases at all, no segment is said to make most of them."""
+    import dataclasses
+
+    from reportgen.report.story import describe_points
+
+    _codes, _folder, _report, _empty, model, _db = emptied
+    by_name = {s.name: s for s in model.segments}
+    unflagged = tuple(dataclasses.replace(s, risk_flags=()) for s in model.segments)
+    for variant in (dataclasses.replace(model, changes=(), effects=()),  # room for every segment point
+                    dataclasses.replace(model, changes=(), effects=(), segments=unflagged)):  # by utilisation
+        points = describe_points(variant)
+        assert points
+        named = [name for point in points for name in by_name if point.startswith(f"{name} (")]
+        assert named and all(by_name[name].customers for name in named), points
+        assert not any("of all purchases" in point for point in points), points
+    (point,) = [p for p in describe_points(dataclasses.replace(model, changes=(), effects=(), segments=unflagged))
+                if "the highest of any segment" in p]
+    assert by_name[point.split(" (")[0]].customers > 0
+
+
+def _segment_block(text: str, segment: dict) -> str:
+    """The empty segment's part of the PDF's text: from its meta line to the next section."""
+    start = text.index(f"Segment {segment['id']} \u00b7 0 customers")
+    return text[start:text.index("Recommendations", start)]
+
+
+@pytest.mark.slow
+def test_the_pdf_prints_no_average_for_the_empty_segment(emptied):
+    import subprocess
+
+    _codes, folder, _report, (empty,), _model, _db = emptied
+    pdf = str(folder / "segment-report-2026-12.pdf")
+    layout = subprocess.run(["pdftotext", "-layout", pdf, "-"], capture_output=True, text=True, check=True).stdout
+    block = _segment_block(layout, empty)
+    lines = [line for line in block.splitlines() if line.strip()]
+    # each tile's value sits on the line above its label, in the label's column
+    for label in ("Average balance", "Utilisation (balance / limit)", "Months paid in full", "Average credit limit"):
+        (row,) = [i for i, line in enumerate(lines) if label in line]
+        column = lines[row].index(label)
+        assert lines[row - 1][column:].split()[0] == "\u2013", (label, lines[row - 1])
+    assert "They " not in block and "close to the portfolio average" not in block
+    assert "No customer fell in this segment in December 2026." in " ".join(block.split())
+    text = " ".join(layout.split())
+    assert f"{empty['name']} no customers this month" in text  # not its fit month's "highly stable"
+
+
+@pytest.mark.slow
+def test_the_deck_has_a_slide_for_the_empty_segment_without_a_chart(emptied):
+    from pptx import Presentation
+
+    _codes, folder, _report, (empty,), _model, _db = emptied
+    deck = Presentation(str(folder / "segment-report-2026-12.pptx"))
+    (slide,) = [s for s in deck.slides if s.shapes.title is not None and s.shapes.title.text == empty["name"]]
+    assert not any(shape.has_chart for shape in slide.shapes)
+    text = " ".join(shape.text_frame.text for shape in slide.shapes if shape.has_text_frame)
+    assert "No profile index" in text and "No customer fell in this segment in December 2026." in text
+    tiles = {label: shape.text_frame.paragraphs[0].text for shape in slide.shapes if shape.has_text_frame
+             for label in ("Average balance", "Average purchases", "Utilisation") if label in shape.text_frame.text
+             and len(shape.text_frame.paragraphs) == 2}
+    assert tiles == {"Average balance": "\u2013", "Average purchases": "\u2013", "Utilisation": "\u2013"}
+    # the comparison chart leaves a gap for it, not bars at $0
+    (columns,) = [shape.chart for s in deck.slides for shape in s.shapes
+                  if shape.has_chart and shape.chart.chart_type == XL_CHART_TYPE.COLUMN_CLUSTERED]
+    (series,) = [s for s in columns.plots[0].series if s.name.startswith(empty["name"])]
+    assert list(series.values) == [None, None, None] and "no customers" in series.name

@@ -223,7 +223,9 @@ def kpis_table(model: ReportModel) -> pd.DataFrame:
         for key in keys:
             numerator, denominator, _format = KPI_FORMULAS[key]
             value = sums[measures[numerator]]
-            if denominator is not None:
+            if denominator is not None and not sums[measures["customers"]]:
+                value = float("nan")  # no customer, no average or share (the report's "–"), not 0
+            elif denominator is not None:
                 value = value / sums[measures[denominator]] if sums[measures[denominator]] else 0.0
             records.append({"month": model.facts.month, "segment": segment, "persona": persona, "kpi": key, "value": float(value)})
     return pd.DataFrame(records)

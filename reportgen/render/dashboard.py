@@ -164,7 +164,10 @@ def build_context(model: ReportModel, settings: RenderSettings, *, data: dict | 
 
 def _profile_rows(segment) -> list[list]:
     """The segment's eight most distinctive features against the portfolio, as the report's profile
-    table: [label, segment mean, portfolio mean, index (100 = portfolio), shade from -1 to 1]."""
+    table: [label, segment mean, portfolio mean, index (100 = portfolio), shade from -1 to 1]; none for
+    a segment with no customers (it has no means to compare)."""
+    if not segment.customers:
+        return []
     return [
         [clean_text(row.label), format_value(row.mean, row.unit), format_value(row.portfolio_mean, row.unit),
          format_index(row.index), round(index_strength(row.index), 3) if row.index is not None else None]

@@ -68,8 +68,9 @@ def css_color(value) -> str:
 
 
 def key_features(profile, n: int = 8):
-    """The ``n`` profile rows furthest from the portfolio (largest ``|z|``), furthest first."""
-    return sorted(profile, key=lambda row: -abs(row.z))[:n]
+    """The ``n`` profile rows furthest from the portfolio (largest ``|z|``), furthest first (rows
+    without a z, those of a segment with no customers, last)."""
+    return sorted(profile, key=lambda row: (row.z is None, -abs(row.z or 0.0)))[:n]
 
 
 def at_risk(segments):

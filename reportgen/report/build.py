@@ -79,7 +79,8 @@ def build_report_model(
         cube = cube_ready.result()
     period = result.settings.input.period_months
     fields = fields_of_all(result.profiles, len(result.namings))
-    segments = tuple(_segment(result, i, by_segment[i], risks[i], fields[i]) for i in range(len(result.namings)))
+    segments = tuple(_segment(result, i, by_segment[i], risks[i], fields[i], month)
+                     for i in range(len(result.namings)))
     del by_segment
     actions = build_actions(groups, segments, values, period)
     segments = tuple(replace(s, actions=segment_action_texts(actions, s.id)) for s in segments)
@@ -119,6 +120,8 @@ def build_report_model(
     return replace(model, story=describe_story(model))
 
 
+#: What a figure shows when there is none (a per-customer average of a segment with no customers).
+NO_FIGURE = "\u2013"
 KPI_COLUMNS = ("BALANCE", "CREDIT_LIMIT", "PURCHASES", "PAYMENTS", "PRC_FULL_PAYMENT", "CASH_ADVANCE")
 
 
@@ -142,48 +145,70 @@ def _by_segment(columns: dict[str, np.ndarray], labels, k: int) -> list[dict[str
 
 
 def _kpis(columns: dict[str, np.ndarray], mask, period_months: int = 6) -> tuple[Kpi, ...]:
+    """The KPIs of the customers ``mask`` picks. With no customer, the totals are 0 (true) and the
+    per-customer figures (averages, shares, utilisation) have no value: None, shown "–"."""
     pick = {name: values[mask] for name, values in columns.items()}
     n = len(pick["BALANCE"])
     balance, limit = float(pick["BALANCE"].sum()), float(pick["CREDIT_LIMIT"].sum())
     purchases, payments = float(pick["PURCHASES"].sum()), float(pick["PAYMENTS"].sum())
-    utilisation = balance / limit if limit else 0.0
-    full = float(pick["PRC_FULL_PAYMENT"].mean()) if n else 0.0
-    cash_users = float((pick["CASH_ADVANCE"] > 0).mean()) if n else 0.0
-    per = (lambda total: total / n) if n else (lambda total: 0.0)
+    months = period_months
+
+    def per(key: str, label: str, value, formatter) -> Kpi:
+        """A figure per customer (or a ratio of the customers' sums): none when there is no customer."""
+        if not n:
+            return Kpi(key, label, None, NO_FIGURE)
+        value = float(value())
+        return Kpi(key, label, _round(value), formatter(value))
+
     return (
         Kpi("customers", "Customers", n, format_count(n)),
         Kpi("balance", "Total balance", _round(balance), format_money(balance, compact=True)),
-        Kpi("purchases", f"Purchases in {period_months} months", _round(purchases), format_money(purchases, compact=True)),
-        Kpi("payments", f"Payments in {period_months} months", _round(payments), format_money(payments, compact=True)),
-        Kpi("utilisation", "Utilisation (balance / limit)", _round(utilisation), format_share(utilisation)),
-        Kpi("avg_balance", "Average balance", _round(per(balance)), format_money(per(balance))),
-        Kpi("avg_purchases", f"Average purchases in {period_months} months", _round(per(purchases)), format_money(per(purchases))),
-        Kpi("avg_payments", f"Average payments in {period_months} months", _round(per(payments)), format_money(per(payments))),
-        Kpi("avg_limit", "Average credit limit", _round(per(limit)), format_money(per(limit))),
-        Kpi("full_payment", "Months paid in full", _round(full), format_share(full)),
-        Kpi("cash_advance_users", "Customers using cash advance", _round(cash_users), format_share(cash_users)),
+        Kpi("purchases", f"Purchases in {months} months", _round(purchases), format_money(purchases, compact=True)),
+        Kpi("payments", f"Payments in {months} months", _round(payments), format_money(payments, compact=True)),
+        per("utilisation", "Utilisation (balance / limit)", lambda: balance / limit if limit else 0.0, format_share),
+        per("avg_balance", "Average balance", lambda: balance / n, format_money),
+        per("avg_purchases", f"Average purchases in {months} months", lambda: purchases / n, format_money),
+        per("avg_payments", f"Average payments in {months} months", lambda: payments / n, format_money),
+        per("avg_limit", "Average credit limit", lambda: limit / n, format_money),
+        per("full_payment", "Months paid in full", lambda: pick["PRC_FULL_PAYMENT"].mean(), format_share),
+        per("cash_advance_users", "Customers using cash advance", lambda: (pick["CASH_ADVANCE"] > 0).mean(),
+            format_share),
     )
 
 
 def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[str, ...],
-             fields: dict[str, float]) -> Segment:
-    """Segment ``i`` of the model; ``columns`` are its own customers' KPI columns."""
+             fields: dict[str, float], month: str) -> Segment:
+    """Segment ``i`` of the model; ``columns`` are its own customers' KPI columns.
+
+    A segment with no customers this month (a scored month can leave one empty) keeps its name,
+    colour and zero counts, and claims nothing else: no means, z-scores or stability, no traits or
+    risk notes, and a description that says it is empty."""
     naming, info, profiles = result.namings[i], result.model.segments[i], result.profiles
     customers = int(profiles.sizes[i])
+
+    def known(value, digits: int = 6) -> float | None:
+        """A figure of the segment's customers: none without customers (not NaN, and no z of 0)."""
+        return _round(value, digits) if customers else None
+
     rows = tuple(
         ProfileRow(
             feature=f,
             label=feature_label(f),
             unit=BY_NAME[f].unit if f in BY_NAME else ("$" if f == "AVERAGE_TICKET" else "ratio"),
-            mean=_round(profiles.means[i, j]),
-            median=_round(profiles.medians[i, j]),
+            mean=known(profiles.means[i, j]),
+            median=known(profiles.medians[i, j]),
             portfolio_mean=_round(profiles.portfolio_means[j]),
             portfolio_median=_round(profiles.portfolio_medians[j]),
-            z=_round(profiles.z[i, j], 4),
+            z=known(profiles.z[i, j], 4),
         )
         for j, f in enumerate(PROFILE_FEATURES)
     )
-    description, risks = segment_sentences(naming, fields, naming.traits)
+    if customers:
+        description, risks = segment_sentences(naming, fields, naming.traits)
+        traits, stability = naming.traits, info.stability
+    else:
+        description, risks = f"No customer fell in this segment in {month_label(month)}.", ()
+        traits, stability = (), None
     return Segment(
         id=info.id,
         name=naming.name,
@@ -193,16 +218,17 @@ def _segment(result, i: int, columns: dict[str, np.ndarray], risk_flags: tuple[s
         share=_round(customers / len(result.labels)),
         fit=_round(naming.fit, 4),
         description=description,
-        traits=naming.traits,
+        traits=traits,
         actions=(),  # the sized actions' texts, filled in once the actions are built
         risks=risks,
         kpis=_kpis(columns, slice(None), result.settings.input.period_months),
         profile=rows,
-        stability=info.stability,
-        stability_level=describe_stability(info.stability if info.stability is not None else float("nan")),
-        name_basis=tuple(c.describe(feature_label(c.feature).lower()) for c in naming.checks if c.passed),
-        naming_note=naming.note,
-        risk_flags=risk_flags,
+        stability=stability,
+        stability_level=describe_stability(stability if stability is not None else float("nan")),
+        name_basis=tuple(c.describe(feature_label(c.feature).lower()) for c in naming.checks if c.passed)
+        if customers else (),
+        naming_note=naming.note if customers else "",
+        risk_flags=risk_flags if customers else (),
     )
 
 

@@ -25,11 +25,11 @@ MODEL_VERSION = 1
 
 @dataclass(frozen=True)
 class Kpi:
-    """A headline figure: ``display`` is ``value`` formatted for every format alike."""
+    """A headline figure: ``display`` is ``value`` formatted for every format alike (None, "–": no customers)."""
 
     key: str
     label: str
-    value: float
+    value: float | None
     display: str
 
 
@@ -118,22 +118,22 @@ class KChoice:
 
 @dataclass(frozen=True)
 class ProfileRow:
-    """One feature of a segment's profile against the portfolio."""
+    """One feature of a segment's profile against the portfolio (mean, median, z None: no customers)."""
 
     feature: str
     label: str
     unit: str
-    mean: float
-    median: float
+    mean: float | None
+    median: float | None
     portfolio_mean: float
     portfolio_median: float
-    z: float
+    z: float | None
 
     @property
     def index(self) -> float | None:
-        """The segment's mean as an index of the portfolio's (portfolio = 100); None when the
-        portfolio mean is not positive."""
-        return 100.0 * self.mean / self.portfolio_mean if self.portfolio_mean > 0 else None
+        """The segment's mean as an index of the portfolio's (= 100); None without a mean or a positive portfolio's."""
+        known = self.mean is not None and math.isfinite(self.mean) and self.portfolio_mean > 0
+        return 100.0 * self.mean / self.portfolio_mean if known else None
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Segment:
     risks: tuple[str, ...]
     kpis: tuple[Kpi, ...]
     profile: tuple[ProfileRow, ...]
-    stability: float | None = None  # mean Jaccard similarity over refits on resamples (fit month)
+    stability: float | None = None  # mean Jaccard over refits on resamples (fit month); None: no customers now
     stability_level: str = "not measured"  # highly stable / stable / doubtful / unstable
     name_basis: tuple[str, ...] = ()  # the persona's criteria on this segment's numbers, all met
     naming_note: str = ""  # why the segment has no persona name, when it has none
@@ -355,8 +355,8 @@ CUBE_MEASURES = ("customers", "BALANCE", "PURCHASES", "PAYMENTS", "CREDIT_LIMIT"
                  "PRC_FULL_PAYMENT", "cash_advance_users")
 
 #: How each KPI of ``model.kpis`` is computed from cube sums: ``(numerator, denominator, format)``.
-#: A ``None`` denominator means the numerator itself; a zero denominator gives 0 (as in
-#: ``reportgen.report.build._kpis``). Formats name functions of :mod:`reportgen.report.formatting`.
+#: A ``None`` denominator: the numerator itself; no customers: no value (None, "–"); else a zero denominator gives 0
+#: (as in ``reportgen.report.build._kpis``). Formats name functions of :mod:`reportgen.report.formatting`.
 #: The dashboard's script and the BI extracts compute KPIs for any filter from these.
 KPI_FORMULAS: dict[str, tuple[str, str | None, str]] = {
     "customers": ("customers", None, "count"),

@@ -271,7 +271,9 @@ def _describe_inflow(name: str, key: str, flows, period_months: int) -> tuple[fl
                      "needed, with repayment plans and no limit increases.")
 
 
-def _kpi(segment, key: str) -> float:
+def _kpi(segment, key: str) -> float | None:
+    """A KPI's value: None for a per-customer figure of a segment with no customers (the trend then
+    has a gap in that month, as the history store keeps it: NULL, not 0)."""
     return next(k.value for k in segment.kpis if k.key == key)
 
 

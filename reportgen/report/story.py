@@ -25,7 +25,8 @@ def is_clear(effect) -> bool:
     return effect.p_value is not None and effect.p_value < CLEAR_P and (effect.low > 0 or effect.high < 0)
 
 
-def _kpi(kpis, key: str) -> float:
+def _kpi(kpis, key: str) -> float | None:
+    """The value of KPI ``key``: None for a per-customer figure of a segment with no customers."""
     return next(k.value for k in kpis if k.key == key)
 
 
@@ -54,22 +55,25 @@ def describe_points(model: ReportModel) -> tuple[str, ...]:
             ranked.append((0, e.treated + e.control, e.verdict))
     for line in model.changes[:2]:
         ranked.append((1, 0.0, line))
-    if model.segments:
+    # Only segments with customers are compared: an empty one (a scored month can leave one) has no
+    # utilisation or spend to be the highest or lowest of.
+    populated = [s for s in model.segments if s.customers]
+    if populated:
         # The credit risk named by the numbers (the segments' risk flags), not by a persona's name.
-        flagged = [s for s in model.segments if s.risk_flags]
+        flagged = [s for s in populated if s.risk_flags]
         if flagged:
             risky = max(flagged, key=lambda s: (len(s.risk_flags), _kpi(s.kpis, "balance")))
             reason = f"the portfolio's {_join(risky.risk_flags)}: the main credit risk"
         else:
-            risky = max(model.segments, key=lambda s: _kpi(s.kpis, "utilisation"))
+            risky = max(populated, key=lambda s: _kpi(s.kpis, "utilisation"))
             reason = f"{format_share(_kpi(risky.kpis, 'utilisation'))} utilisation, the highest of any segment"
         balance = _kpi(risky.kpis, "balance")
         ranked.append((2, balance, (
             f"{risky.name} ({format_share(risky.share)} of customers) carry {format_money(balance, compact=True)}, "
             f"{format_share(balance / total_balance if total_balance else 0)} of all balances, with {reason}.")))
-        spender = max(model.segments, key=lambda s: _kpi(s.kpis, "purchases") / max(total_purchases, 1e-9) - s.share)
+        spender = max(populated, key=lambda s: _kpi(s.kpis, "purchases") / max(total_purchases, 1e-9) - s.share)
         spend = _kpi(spender.kpis, "purchases")
-        if spender.id != risky.id:
+        if spender.id != risky.id and spend > 0:  # no purchases at all: no segment "makes" the most of them
             ranked.append((2, spend, (
                 f"{spender.name} ({format_share(spender.share)} of customers) make "
                 f"{format_share(spend / total_purchases if total_purchases else 0)} of all purchases: "

@@ -213,17 +213,20 @@
     return total;
   }
 
-  // A KPI of model.kpis from sums, as reportgen.report.build._kpis defines it.
+  // A KPI of model.kpis from sums, as reportgen.report.build._kpis defines it: a ratio (an average,
+  // a share, utilisation) of no customers has no value (null, shown "–"), not 0.
   function kpiValue(key, sums) {
     const formula = data.kpi_formulas[key];
     const numerator = sums[MEASURE[formula[0]]];
     if (formula[1] === null) return numerator;
+    if (!sums[MEASURE.customers]) return null;
     const denominator = sums[MEASURE[formula[1]]];
     return denominator ? numerator / denominator : 0;
   }
 
   function kpiDisplay(key, sums) {
-    return FORMATS[data.kpi_formulas[key][2]](kpiValue(key, sums));
+    const value = kpiValue(key, sums);
+    return value === null ? "\u2013" : FORMATS[data.kpi_formulas[key][2]](value);
   }
 
   function selectedIds() {
@@ -667,6 +670,15 @@
   function fillProfile(rows) {
     const body = document.querySelector("#detail-profile tbody");
     body.replaceChildren();
+    if (!rows.length) { // a segment with no customers this month: no means to set against the portfolio's
+      const tr = document.createElement("tr");
+      const cell = document.createElement("td");
+      cell.colSpan = 4;
+      cell.textContent = "No profile: the segment has no customers this month.";
+      tr.appendChild(cell);
+      body.appendChild(tr);
+      return;
+    }
     rows.forEach(function (row) {
       const tr = document.createElement("tr");
       row.slice(0, 4).forEach(function (text, i) {

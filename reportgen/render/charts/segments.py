@@ -35,6 +35,7 @@ from reportgen.render.charts.style import (
     _profile,
     _style,
     _text,
+    _values,
     _wrap,
 )
 from reportgen.report.formatting import (
@@ -170,11 +171,13 @@ def plot_comparison(model: ReportModel):
     segments = model.segments
     n = len(segments)
     fig = _figure(5.0)
-    _header(fig, TITLES["comparison"], "Average per customer in each segment")
+    _header(fig, TITLES["comparison"], "Average per customer in each segment" + _without_customers(model))
     axes = [[fig.add_axes((0, 0, 1, 1)) for _ in range(3)] for _ in range(2)]
     flat = [a for row in axes for a in row]
     for ax, (title, ylabel, value, kind) in zip(flat, COMPARISON):
-        ax.bar(range(n), [value(s) for s in segments], width=0.72, color=[s.color for s in segments], zorder=2)
+        # a segment with no customers has no average: no bar (NaN), not a bar at 0
+        ax.bar(range(n), _values([value(s) for s in segments]), width=0.72, color=[s.color for s in segments],
+               zorder=2)
         ax.set_xticks(range(n), [str(s.id) for s in segments])
         ax.set_xlim(-0.6, n - 0.4)
         _panel_title(ax, unit_label(title))
@@ -202,9 +205,20 @@ def describe_comparison(model: ReportModel) -> str:
     panels = []
     for title, _ylabel, value, kind in COMPARISON:
         number = format_money if kind == "money" else format_share  # exact values, not tick labels
-        values = ", ".join(f"{s.name} {number(value(s))}" for s in model.segments)
+        values = ", ".join(f"{s.name} {'no customers' if value(s) is None else number(value(s))}"
+                           for s in model.segments)
         panels.append(f"{title.split(' (')[0].lower()}: {values}")
     return f"Bar charts comparing the segments (average per customer). {'; '.join(panels)}."
+
+
+def _without_customers(model: ReportModel) -> str:
+    """The comparison's subtitle addition naming, by the numbers its axes show, the segments with no
+    customers (no bar), or "" (ids, not names: the subtitle is one line, however many are empty)."""
+    empty = [str(s.id) for s in model.segments if not s.customers]
+    if not empty:
+        return ""
+    ids = empty[0] if len(empty) == 1 else ", ".join(empty[:-1]) + " and " + empty[-1]
+    return f"; no bar for segment{'s' if len(empty) > 1 else ''} {ids}: no customers this month"
 
 
 def plot_profile_heat(model: ReportModel):
@@ -249,7 +263,7 @@ def describe_profile_heat(model: ReportModel) -> str:
     rows = []
     for s in model.segments:
         cells = ", ".join(f"{SHORT_LABELS[f]} {format_index(_profile(s, f).index)}" for f in HEAT_FEATURES)
-        rows.append(f"{s.name}: {cells}")
+        rows.append(f"{s.name}: {cells}" if s.customers else f"{s.name}: no customers, no index (grey)")
     return (
         "Heat table of each segment's average as an index of the portfolio's "
         f"(100 = the portfolio, 200 = twice as much, 50 = half). {'; '.join(rows)}."

@@ -125,14 +125,18 @@ def build_comparison(deck) -> None:
     segments = deck.model.segments
     slide = new_slide(deck, "title_only", "Balance, purchases and payments per customer", (
         "Average balance, purchases and payments per customer in each segment. "
-        + " ".join(f"{s.name}: " + ", ".join(f"{label.lower()} {kpi_of(s.kpis, key).display}"
-                                            for key, label in _COMPARED) + "." for s in segments)
+        + " ".join((f"{s.name}: " + ", ".join(f"{label.lower()} {kpi_of(s.kpis, key).display}"
+                                             for key, label in _COMPARED) + "." if s.customers
+                    else f"{s.name}: no customers this month, so no averages.") for s in segments)
     ))
     area = slide_area(deck, slide)
     data = CategoryChartData(number_format=spreadsheet_money_format())
     data.categories = [label for _key, label in _COMPARED]
     for segment in segments:
-        data.add_series(slide_text(segment.name, single_line=True), [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
+        # a segment with no customers has no averages: gaps, not bars at 0, and its legend entry says why
+        name = segment.name if segment.customers else f"{segment.name} (no customers)"
+        data.add_series(slide_text(name, single_line=True),
+                        [_finite(kpi_of(segment.kpis, key).value) for key, _ in _COMPARED])
     chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, *area, data).chart
     style_chart(chart, area, legend=XL_LEGEND_POSITION.BOTTOM)
     plot = chart.plots[0]

@@ -10,10 +10,20 @@ from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_TICK_LABEL_POSITION
 from pptx.enum.dml import MSO_THEME_COLOR
+from pptx.enum.text import MSO_ANCHOR
 from pptx.util import Pt
 
 from reportgen.render.deck.charts import style_chart
-from reportgen.render.deck.slides import add_tiles, fit_size, kpi_of, new_slide, slide_area, split_rect, text_frames
+from reportgen.render.deck.slides import (
+    add_tiles,
+    fill_text,
+    fit_size,
+    kpi_of,
+    new_slide,
+    slide_area,
+    split_rect,
+    text_frames,
+)
 from reportgen.render.deck.textfit import FLOOR, Para, slide_text, write_text
 from reportgen.report.formatting import format_count, format_share
 
@@ -77,8 +87,8 @@ def _segment(deck, segment, size: float) -> None:
         + (" Typical traits: " + ", ".join(segment.traits) + "." if segment.traits else "")
         + (" What marketing should do: " + "; ".join(segment.actions) + "." if segment.actions else "")
         + (" Risks to watch: " + "; ".join(segment.risks) + "." if segment.risks else "")
-        + " Profile index against the portfolio (portfolio = 100): "
-        + "; ".join(f"{label} {index:.0f}" for label, index in rows) + "."
+        + (" Profile index against the portfolio (portfolio = 100): "
+           + "; ".join(f"{label} {index:.0f}" for label, index in rows) + "." if rows else f" {_NO_PROFILE}")
     ))
     strip, text_rect, chart_rect = _grid(slide_area(deck, slide))
     tiles = split_rect(strip, (1.25, 1, 1, 1), gap=0.025)
@@ -89,10 +99,18 @@ def _segment(deck, segment, size: float) -> None:
     write_text(frame.text_frame, _text(segment), size)
     if rows:
         _profile_chart(slide, segment, rows, chart_rect)
+    elif not segment.customers:  # nothing to chart: say so where the chart would be, not an empty frame
+        box = slide.shapes.add_textbox(*chart_rect)
+        fill_text(deck, box.text_frame, chart_rect, [Para(_NO_PROFILE, colour=MSO_THEME_COLOR.TEXT_2)], size, FLOOR,
+                  anchor=MSO_ANCHOR.MIDDLE)
+
+
+_NO_PROFILE = "No profile index: with no customers this month, there is nothing to set against the portfolio."
 
 
 def _profile_rows(segment) -> list[tuple[str, float]]:
-    """(label, index) of the fixed profile features the segment's profile has."""
+    """(label, index) of the fixed profile features the segment's profile has (none when it has no
+    customers: no mean, no index)."""
     by_feature = {row.feature: row for row in segment.profile}
     return [(label, by_feature[key].index) for key, label in PROFILE_FEATURES
             if key in by_feature and by_feature[key].index is not None]
