@@ -145,6 +145,15 @@ def test_history_charts_have_no_overlapping_text(sixth, key):
     assert_text_placed(key, texts[key])
 
 
+def test_the_second_months_trend_has_no_overlapping_text(months):
+    """Two months put the small panels' first and last month labels closest together ("Jan 2026"
+    and "Feb 2026" printed over each other in every panel): they shorten until they fit."""
+    _charts, texts = build_recording(months[1])
+    assert_text_placed("trend", texts["trend"])
+    labels = [text for text, *_ in texts["trend"]]
+    assert labels.count("Jan") == labels.count("Feb") == len(months[1].history.series)
+
+
 # -- PDF ----------------------------------------------------------------------------------------
 
 

@@ -367,6 +367,16 @@ def month_short(month: str) -> str:
     return str(month)
 
 
+def month_abbr(month: str) -> str:
+    """``'2026-11' -> 'Nov'``: the month without its year (where the year is plain); other text as it is."""
+    year, _, number = str(month).partition("-")
+    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
+        if _style["plain"]:
+            return calendar.month_abbr[int(number)]
+        return format_skeleton("MMM", date(int(year), int(number), 1), locale=_style["locale"])
+    return str(month)
+
+
 def date_label(stamp: str) -> str:
     """An ISO timestamp as ``'26 November 2026, 22:20 UTC'`` (other offsets as ``UTC+05:30``);
     unparsable text as it is."""

@@ -48,6 +48,7 @@ from reportgen.report.colours import MOVERS_CMAP
 from reportgen.report.formatting import (
     format_count,
     format_share,
+    month_abbr,
     month_short,
 )
 from reportgen.report.model import ReportModel
@@ -132,15 +133,30 @@ def plot_trend(model: ReportModel):
         ax_small.set_title(titles[i], fontsize=TICK_SIZE, color=INK, fontfamily=FONT, loc="left", pad=3)
         ax_small.set_yticks([0, ceiling / 2, ceiling])
         ax_small.yaxis.set_major_formatter(_formatter("share" if kind == "share" else kind))
-        ends = [0, len(months) - 1]
-        ax_small.set_xticks(ends, [month_short(months[0]), month_short(months[-1])])
         _style(ax_small, grid="y", size=CELL_SIZE)
         ax_small.tick_params(axis="y", labelleft=i % cols == 0)
-        for label, ha in zip(ax_small.get_xticklabels(), ("left", "right")):
-            label.set_horizontalalignment(ha)
     _place(fig, grid, left=_left_space(fig, flat[0]), right=PAD + 0.1, top=sub_top + 0.24 + panel_title,
            bottom=PAD + 0.22, wgap=0.2, hgap=0.3 + panel_title)
+    _end_months(fig, flat[:n], months)
     return fig
+
+
+def _end_months(fig, axes, months) -> None:
+    """Label each small panel's first and last month, as short as it takes for the two not to
+    overlap in the panel's width (measured): "Nov 2026" and "Dec 2026", else "Nov" and "Dec 2026",
+    else "Nov" and "Dec" (the chart above names the months in full)."""
+    first, last = months[0], months[-1]
+    choices = [(month_short(first), month_short(last)), (month_abbr(first), month_short(last)),
+               (month_abbr(first), month_abbr(last))]
+    renderer = fig.canvas.get_renderer()
+    for labels in choices:
+        for ax in axes:
+            ax.set_xticks([0, len(months) - 1], labels)
+            for label, ha in zip(ax.get_xticklabels(), ("left", "right")):
+                label.set_horizontalalignment(ha)
+        left, right = (t.get_window_extent(renderer) for t in axes[0].get_xticklabels())
+        if len(months) > 1 and left.x1 + 0.5 * left.height < right.x0:
+            return
 
 
 def describe_trend(model: ReportModel) -> str:
