@@ -9,8 +9,9 @@ What runs where:
 
 - **On Spark:** reading the extract (``spark.read`` CSV or Parquet; local paths, ``hdfs://``,
   ``s3a://``, ``gs://``, ``abfss://``, ``dbfs:/``), every validation check of
-  :mod:`reportgen.data.validation` in one aggregation pass (ids empty or repeated, text in numeric
-  columns, gaps, infinities, ranges, ragged rows), frequency capping, median imputation, the
+  :mod:`reportgen.data.validation` in one aggregation pass (ids empty, text in numeric columns,
+  gaps, infinities, ranges, ragged rows; repeated ids only when a later check fails, see below),
+  frequency capping, median imputation, the
   ``log1p`` transform and scaling statistics, the k-selection sample, Lloyd's
   K-Means passes over every customer (one aggregation each) and the assignment of every customer.
 - **Collected to the driver:**
@@ -19,7 +20,8 @@ What runs where:
     file in file order, from ``monotonically_increasing_id`` and the rows per partition; for a
     folder of part files they are positions in Spark's read order);
   - the two imputable columns' values (8 bytes a customer each), whose exact medians are
-    computed as the default engine computes them;
+    computed as the default engine computes them, with every customer's id, looked for repeats as
+    the default engine does (a Spark pass names the rows of any repeat);
   - the k-selection sample: at most ``selection_sample`` scaled customers (4,000 by default). Inertia,
     silhouette, Calinski-Harabasz, Davies-Bouldin and bootstrap stability are computed on it by
     :func:`reportgen.segmentation.selection.select_k`, the same code and rule as the default engine;
