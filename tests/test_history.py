@@ -272,6 +272,8 @@ def test_the_summary_compares_only_segments_with_customers(emptied):
     (point,) = [p for p in describe_points(dataclasses.replace(model, changes=(), effects=(), segments=unflagged))
                 if "the highest of any segment" in p]
     assert by_name[point.split(" (")[0]].customers > 0
+    # and the opening sentence counts the segments that hold the customers
+    assert model.story.situation.startswith("4,000 customers in 4 of the model's 5 segments hold "), model.story.situation
 
 
 def _segment_block(text: str, segment: dict) -> str:

@@ -35,8 +35,11 @@ def describe_situation(model: ReportModel) -> str:
     n = model.facts.period_months
     k = model.kpis
     purchases, payments = _kpi(k, "purchases"), _kpi(k, "payments")
+    held = [s for s in model.segments if s.customers]
+    segments = f"{len(model.segments)} segments" if len(held) == len(model.segments) else (
+        f"{len(held)} of the model's {len(model.segments)} segments")  # a scored month can leave some empty
     return (
-        f"{format_count(_kpi(k, 'customers'))} customers in {len(model.segments)} segments hold "
+        f"{format_count(_kpi(k, 'customers'))} customers in {segments} hold "
         f"{format_money(_kpi(k, 'balance'), compact=True)} in balances at the end of "
         f"{month_label(model.facts.month)}, {format_share(_kpi(k, 'utilisation'))} of their limits; over the "
         f"extract's {n} months they bought {format_money(purchases, compact=True)} "
