@@ -357,23 +357,13 @@ def month_label(month: str) -> str:
     return format_skeleton("yMMMM", moment.date(), locale=_style["locale"])
 
 
-def month_short(month: str) -> str:
-    """``'2026-11' -> 'Nov 2026'`` (axis labels and table headers); other text as it is."""
-    year, _, number = str(month).partition("-")
-    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
+def month_short(month: str, *, year: bool = True) -> str:
+    """``'2026-11' -> 'Nov 2026'`` (axis labels, table headers; ``'Nov'`` without the year); other text as it is."""
+    digits, _, number = str(month).partition("-")
+    if digits.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
         if _style["plain"]:
-            return f"{calendar.month_abbr[int(number)]} {year}"
-        return format_skeleton("yMMM", date(int(year), int(number), 1), locale=_style["locale"])
-    return str(month)
-
-
-def month_abbr(month: str) -> str:
-    """``'2026-11' -> 'Nov'``: the month without its year (where the year is plain); other text as it is."""
-    year, _, number = str(month).partition("-")
-    if year.isdigit() and number.isdigit() and 1 <= int(number) <= 12:
-        if _style["plain"]:
-            return calendar.month_abbr[int(number)]
-        return format_skeleton("MMM", date(int(year), int(number), 1), locale=_style["locale"])
+            return f"{calendar.month_abbr[int(number)]} {digits}" if year else calendar.month_abbr[int(number)]
+        return format_skeleton("yMMM" if year else "MMM", date(int(digits), int(number), 1), locale=_style["locale"])
     return str(month)
 
 

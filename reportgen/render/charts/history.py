@@ -48,7 +48,6 @@ from reportgen.report.colours import MOVERS_CMAP
 from reportgen.report.formatting import (
     format_count,
     format_share,
-    month_abbr,
     month_short,
 )
 from reportgen.report.model import ReportModel
@@ -146,8 +145,8 @@ def _end_months(fig, axes, months) -> None:
     overlap in the panel's width (measured): "Nov 2026" and "Dec 2026", else "Nov" and "Dec 2026",
     else "Nov" and "Dec" (the chart above names the months in full)."""
     first, last = months[0], months[-1]
-    choices = [(month_short(first), month_short(last)), (month_abbr(first), month_short(last)),
-               (month_abbr(first), month_abbr(last))]
+    choices = [(month_short(first), month_short(last)), (month_short(first, year=False), month_short(last)),
+               (month_short(first, year=False), month_short(last, year=False))]
     renderer = fig.canvas.get_renderer()
     for labels in choices:
         for ax in axes:
