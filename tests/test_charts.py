@@ -223,3 +223,20 @@ def test_scatter_cost_does_not_depend_on_customers(models):
     (points,) = fig.axes[0].collections
     assert len(points.get_offsets()) == len(model.scatter.x)
     assert "10,000,000 customers" in charts_module.describe_pca(bigger)
+
+
+def test_a_panel_with_nothing_above_zero_says_so_with_one_tick(models):
+    """No purchases anywhere (a month's extract can have none): the panel's axis read "$0, $0, $1,
+    $1" from a range matplotlib widened around 0; now one "$0" tick and a line saying so."""
+    model = models["3 segments"]
+
+    def no_purchases(segment):
+        kpis = tuple(dataclasses.replace(k, value=0.0, display="$0") if k.key == "avg_purchases" else k
+                     for k in segment.kpis)
+        return dataclasses.replace(segment, kpis=kpis)
+
+    charts, texts = build_recording(dataclasses.replace(model, segments=tuple(map(no_purchases, model.segments))))
+    drawn = [text for text, *_ in texts["comparison"]]
+    assert drawn.count("0 in every segment") == 1
+    assert_text_placed("comparison", texts["comparison"])
+    assert not any(text in ("$1", "-$0") for text in drawn)

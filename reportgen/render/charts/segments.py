@@ -176,8 +176,8 @@ def plot_comparison(model: ReportModel):
     flat = [a for row in axes for a in row]
     for ax, (title, ylabel, value, kind) in zip(flat, COMPARISON):
         # a segment with no customers has no average: no bar (NaN), not a bar at 0
-        ax.bar(range(n), _values([value(s) for s in segments]), width=0.72, color=[s.color for s in segments],
-               zorder=2)
+        heights = _values([value(s) for s in segments])
+        ax.bar(range(n), heights, width=0.72, color=[s.color for s in segments], zorder=2)
         ax.set_xticks(range(n), [str(s.id) for s in segments])
         ax.set_xlim(-0.6, n - 0.4)
         _panel_title(ax, unit_label(title))
@@ -185,6 +185,11 @@ def plot_comparison(model: ReportModel):
         _numeric(ax.yaxis, kind)
         _style(ax, grid="y")
         ax.tick_params(axis="x", bottom=False)
+        if not np.nanmax(np.append(heights, 0)) > 0:  # nothing above 0 (no purchases at all): say so, one tick
+            ax.set_ylim(0, 1)
+            ax.set_yticks([0])
+            ax.text(0.5, 0.5, "0 in every segment", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=TICK_SIZE, color=INK)
     for ax in axes[1]:
         _label(ax, x="Segment")
     ncol = min(n, 3)
