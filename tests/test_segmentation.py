@@ -256,3 +256,14 @@ def test_criteria_read_from_the_profiles_are_the_direct_figures():
         assert (a.passed, a.op, a.feature, a.stat) == (b.passed, b.op, b.feature, b.stat)
         assert b.threshold == pytest.approx(a.threshold, rel=1e-9, abs=1e-12)
         assert (np.isnan(a.value) and np.isnan(b.value)) or b.value == pytest.approx(a.value, rel=1e-9, abs=1e-12)
+
+
+def test_a_descriptive_name_does_not_say_the_same_thing_twice():
+    """A segment fitting no persona is named after its two strongest traits, but purchase amount,
+    frequency and count are one meaning: 'Frequent purchases & many purchases' was a name."""
+    from reportgen.segmentation.personas import _descriptive
+
+    assert _descriptive(("frequent purchases", "many purchases", "high limits"), 0.3).name == (
+        "Frequent purchases & high limits")
+    assert _descriptive(("high spend", "many purchases"), 0.3).name == "High spend"
+    assert _descriptive(("new accounts", "no instalments", "few purchases"), 0.3).name == "New accounts & no instalments"

@@ -252,8 +252,22 @@ def describe_traits(z: np.ndarray, count: int = 3) -> tuple[str, ...]:
     return tuple(label for _, label in scored[:count]) or ("close to the portfolio average",)
 
 
+#: Features whose traits say one thing: a name joins at most one of them ("Frequent purchases &
+#: many purchases" said it twice).
+_ONE_MEANING = (frozenset({"PURCHASES", "PURCHASES_FREQUENCY", "PURCHASES_TRX"}),)
+
+
+def _name_traits(traits: tuple[str, ...]) -> tuple[str, ...]:
+    """The first trait and the next one that says something else (see :data:`_ONE_MEANING`)."""
+    def meaning(trait: str):
+        feature = next((f for f, labels in TRAIT_LABELS.items() if trait in labels), trait)
+        return next((group for group in _ONE_MEANING if feature in group), feature)
+
+    return traits[:1] + tuple(t for t in traits[1:] if meaning(t) != meaning(traits[0]))[:1]
+
+
 def _descriptive(traits: tuple[str, ...], best_fit: float, note: str = "it matches no persona of the playbook") -> Naming:
-    name = " & ".join(t.capitalize() if i == 0 else t for i, t in enumerate(traits[:2]))
+    name = " & ".join(t.capitalize() if i == 0 else t for i, t in enumerate(_name_traits(traits)))
     text = f"A segment without a persona name because {note}; its strongest traits: {', '.join(traits)}."
     review = ActionSpec(key="review", text="Review this segment with the marketing team and add a persona to the "
                         "playbook if it recurs", channel="analyst review", priority="low")
