@@ -17,7 +17,7 @@ import pandas as pd
 
 from reportgen.config import Settings, load_settings
 from reportgen.data.frames import resolve_source
-from reportgen.errors import InputError
+from reportgen.errors import ConfigError, InputError
 from reportgen.lanes import RENDER_LANES, EarlyCharts, draw_charts, offload_to, submit_renders
 from reportgen.monthly.campaigns import campaign_members, write_target_lists
 from reportgen.monthly.history import (
@@ -110,6 +110,10 @@ def analyse(
     stamp = generated_at or now_utc()
     month = month or stamp.strftime("%Y-%m")
     previous = _previous_model(history, month) if history else None
+    k, saved = settings.segmentation.k, len(previous.model.segments) if previous else None
+    if previous is not None and not refit and k and k != saved:  # a scored month keeps the saved model's k
+        raise ConfigError(f"k = {k} was asked (--k or [segmentation] k), but {month} is scored with the saved "
+                          f"{saved}-segment model fitted in {previous.model_month}: add --refit to fit {k} segments")
     source = resolve_source(data, engine, SAMPLE_DATA)
     with number_style(settings.locale, settings.currency):  # the sentences about the segments (risk, naming, k)
         result = run_segmentation(

@@ -48,6 +48,45 @@ def test_every_month_is_recorded_and_modes_follow_history(months):
     assert models[4][1].monitoring.model_month == "2026-04"  # scored with the refitted model
 
 
+def test_a_refit_month_says_where_its_k_and_its_drift_come_from(months):
+    """Month 4 is refitted from January's model: its k was kept by the refit (not set by the user),
+    and its drift table compares with January, the fit month of the model it refitted (it was
+    labelled with April, its own month); May, scored with April's model, compares with April."""
+    _db, _files, models = months
+    april, may = models[3][1], models[4][1]
+    assert april.facts.k_how == april.k_choice.how == "kept from the model fitted in January 2026 by the refit"
+    assert "January 2026" in april.k_choice.reason and "2026-01" not in april.k_choice.reason
+    assert (april.monitoring.drift_month, may.monitoring.drift_month) == ("2026-01", "2026-04")
+    assert may.facts.k_how == "kept from the model fitted in April 2026, scored since"
+
+
+def test_a_k_that_a_scored_month_cannot_honour_is_an_error(months):
+    """--k on a month scored with the saved model was ignored without a word; now the user is told
+    to refit (the check comes before any work)."""
+    from reportgen.config import load_settings
+    from reportgen.errors import ConfigError
+
+    db, files, _models = months
+    with pytest.raises(ConfigError, match=r"k = 4 was asked .* but 2026-07 is scored with the saved 5-segment model "
+                                          r"fitted in 2026-04: add --refit to fit 4 segments"):
+        analyse(files[-1], month="2026-07", history=db, settings=load_settings(k=4))
+
+
+def test_a_persona_gone_from_the_playbook_keeps_its_name_and_says_why():
+    """A scored month keeps a segment's name when its persona has left the playbook, and no text
+    claims it was named after its traits or has no persona name."""
+    from reportgen.segmentation.model import SegmentInfo
+    from reportgen.segmentation.personas import load_playbook, saved_naming
+
+    playbook = load_playbook(Path(__file__).resolve().parents[1] / "data" / "personas.toml")
+    info = SegmentInfo(4, "Dormant Users", "retired_persona", "#777777")
+    naming = saved_naming(info, np.zeros(21), playbook, np.zeros(len(playbook.personas)))
+    assert (naming.name, naming.persona_key) == ("Dormant Users", None)
+    assert naming.note.startswith("the playbook no longer has the persona it was named after")
+    text = " ".join(s.text for s in naming.description)
+    assert "without a persona name" not in text and "no longer has the persona" in text
+
+
 def test_personas_keep_names_and_colours_across_months(months):
     _db, _files, models = months
     first = [(s.name, s.color) for s in models[0][1].segments]

@@ -304,10 +304,13 @@ def k_choice_of(selection, customers: int, scored_from: str | None = None) -> KC
         )
         for e in selection.evidence
     )
+    kept = selection.kept_from
     how = (f"kept from the model fitted in {month_label(scored_from)}, scored since" if scored_from
+           else f"kept from the model fitted in {month_label(kept)} by the refit" if kept
            else "set by the user" if selection.forced else "chosen by the rule")
-    # the reason is shown to executives: no command-line flags in it
-    reason = re.sub(r";? ?use --refit to fit afresh", "", selection.reason).replace(" ()", "")
+    # the reason is shown to executives: no command-line flags in it, and months in words
+    reason = selection.reason.replace(f"fitted in {kept}", f"fitted in {month_label(kept)}") if kept else selection.reason
+    reason = re.sub(r";? ?use --refit to fit afresh", "", reason).replace(" ()", "")
     reason = re.sub(r";? ?--k changes it", "", reason)
     return KChoice(
         rows, selection.chosen_k, selection.forced, selection.rule, reason, selection.sample_size, customers,

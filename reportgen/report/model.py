@@ -249,10 +249,9 @@ class FeatureShift:
 
 @dataclass(frozen=True)
 class Monitoring:
-    """Which way the segments were made this month, and what moved.
-
-    ``mode``: "fit" (first month, no history), "score" (the saved model assigned this month's
-    customers, names kept) or "refit" (fitted afresh and matched to last month's segments)."""
+    """Which way the segments were made this month, and what moved. ``mode``: "fit" (first month, no
+    history), "score" (the saved model assigned this month's customers, names kept) or "refit"
+    (fitted afresh and matched to last month's segments)."""
 
     mode: str
     model_month: str
@@ -263,6 +262,7 @@ class Monitoring:
     events: tuple[str, ...]
     psi_last: tuple[FeatureShift, ...] = ()  # against last month (empty: none recorded)
     significant_shift: bool = False  # any key feature shifted significantly (PSI > 0.25)
+    drift_month: str | None = None  # the month ``psi`` compares with: the fit month of the model scored or refitted
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def describe_changes(monitoring: Monitoring, history: History | None) -> tuple[s
                      f"changed segment since {month_label(migration.month_from)}.")
         lines.extend(migration.highlights[:2])
     lines.extend(f"{p.label}: the customers' values have shifted ({p.level}) since the model was fitted in "
-                 f"{month_label(monitoring.model_month)}." for p in monitoring.psi if p.level != "stable")
+                 f"{month_label(monitoring.drift_month)}." for p in monitoring.psi if p.level != "stable")
     lines.extend(monitoring.events)
     return tuple(lines)
 
@@ -109,7 +109,7 @@ def _monitoring(result) -> Monitoring:
     psi_last = tuple(FeatureShift(f, feature_label(f), _round(v, 4), psi_level(v)) for f, v in (c.psi_last or {}).items())
     shifts = tuple((info.name, _round(v, 4)) for info, v in zip(result.model.segments, c.centroid_shift))
     events = list(c.events)
-    for against, rows in ((c.model_month, psi), (c.previous_month, psi_last)):
+    for against, rows in ((c.drift_month, psi), (c.previous_month, psi_last)):
         moved = [r for r in rows if r.level == "significant shift"]
         if moved and against:
             listed = ", ".join(f"{r.label.lower()} ({format_number(r.psi)})" for r in moved)
@@ -119,7 +119,7 @@ def _monitoring(result) -> Monitoring:
         if abs(now - before) >= ZERO_ALERT:
             events.append(
                 f"Significant shift: the share of customers with no {feature_label(feature).lower()} went from "
-                f"{format_share(before, 0)} in {month_label(c.model_month)} to {format_share(now, 0)}."
+                f"{format_share(before, 0)} in {month_label(c.drift_month)} to {format_share(now, 0)}."
             )
     for name, value in shifts:
         if value is not None and np.isfinite(value) and value >= CENTROID_ALERT:
@@ -135,6 +135,7 @@ def _monitoring(result) -> Monitoring:
         psi_last=psi_last,
         significant_shift=any(r.level == "significant shift" for r in (*psi, *psi_last))
         or any(abs(now - before) >= ZERO_ALERT for before, now in (c.zero_shift or {}).values()),
+        drift_month=c.drift_month,
     )
 
 

@@ -238,6 +238,12 @@ def saved_naming(info, z: np.ndarray, playbook: Playbook, fits: np.ndarray, chec
         p = playbook.personas[j]
         return Naming(info.name, p.key, float(fits[j]), p.description, p.actions, p.risks, traits, checks)
     best = float(fits.max()) if len(fits) else 0.0
+    if info.persona_key:  # named after a persona the playbook no longer has: the name stays, the texts go
+        note = "the playbook no longer has the persona it was named after; the name stays for continuity"
+        text = ("The playbook no longer has the persona this segment was named after, so it has no persona texts; "
+                f"its strongest traits: {', '.join(traits)}.")
+        descriptive = _descriptive(traits, best, note)
+        return Naming(info.name, None, best, (Sentence(text),), descriptive.actions, descriptive.risks, traits, (), note)
     descriptive = _descriptive(traits, best)
     return Naming(info.name, None, best, descriptive.description, descriptive.actions, descriptive.risks, traits)
 

@@ -137,6 +137,7 @@ class Continuity:
     psi_last: dict[str, float] | None = None  # against last month (None: no last month recorded)
     zero_shift: dict[str, tuple[float, float]] | None = None  # share at zero: fit month, now
     month_reference: dict | None = None  # this month's own distribution, for next month's comparison
+    drift_month: str | None = None  # the month ``psi`` and ``zero_shift`` compare with: the saved model's fit month
 
 
 def finish_segmentation(
@@ -247,7 +248,7 @@ def _score(clean, matrix, previous: PreviousModel, playbook):
     continuity = Continuity(
         "score", previous.model_month, previous.previous_month, psi,
         tuple(float(v) for v in centroid_shift(model.centroids, matrix, labels)), tuple(events), previous.reference,
-        psi_last, zeros, current,
+        psi_last, zeros, current, previous.model_month,
     )
     return labels, model, namings, continuity, profiles
 
@@ -288,8 +289,9 @@ def _match_previous(
     labels = np.argsort(order).astype(np.int32)[labels]
     psi, psi_last, current, zeros = _drift(previous, clean.features)
     continuity = Continuity(
-        "refit", month, previous.previous_month, psi,
+        "refit", month, previous.previous_month, psi,  # the drift: against the model refitted from
         tuple(match.distances.get(n, float("nan")) for n in order), events, current, psi_last, zeros, current,
+        previous.model_month,
     )
     return labels, centroids[order], final, tuple(infos), continuity, order
 

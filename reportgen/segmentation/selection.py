@@ -89,6 +89,7 @@ class KSelection:
     reason: str
     weak: bool = False
     structure: str = ""
+    kept_from: str = ""  # a refit that kept k: the month of the model whose k it kept
 
 
 def describe_rule(settings: SegmentationSettings, prior: int | None = None) -> str:

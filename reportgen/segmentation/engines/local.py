@@ -85,7 +85,7 @@ def keep_previous_k(selection: KSelection, previous: PreviousModel) -> KSelectio
     numbers did not change as movers. The evidence is still computed and shown."""
     k = len(previous.model.segments)
     return replace(
-        selection, chosen_k=k, forced=True,
+        selection, chosen_k=k, forced=True, kept_from=previous.model_month,
         reason=f"k = {k}: kept from the model fitted in {previous.model_month} (a refit keeps k; --k changes it)",
     )
 
