@@ -107,12 +107,15 @@ import json, sys
 from reportgen.lanes import offload_to
 from reportgen.render.pool import RenderPool
 
+def imported(module):  # run in the lane (forked from this script): what it has imported so far
+    return module in sys.modules
+
 with RenderPool(workers=2, start=False) as pool:
     pool.start("deck", renderers_later=True)
     offload = offload_to(pool)
-    style = pool.submit("deck", "reportgen.render.pool", "_imported", "pptx", analysis=True)
-    evidence = offload("reportgen.render.pool", "_imported", "pptx")  # the analysis's share
-    drawn = pool.submit("deck", "reportgen.render.pool", "_imported", "pptx")
+    style = pool.submit("deck", "__main__", "imported", "pptx", analysis=True)
+    evidence = offload("__main__", "imported", "pptx")  # the analysis's share
+    drawn = pool.submit("deck", "__main__", "imported", "pptx")
     print(json.dumps([style.result(timeout=120), evidence.result(timeout=60), drawn.result(timeout=60)]))
 """
 

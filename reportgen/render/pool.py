@@ -106,11 +106,6 @@ def _warm(entries: tuple[str, ...]) -> int:
     return os.getpid()
 
 
-def _imported(module: str) -> bool:
-    """Whether ``module`` is imported in this process (what a lane has warmed up)."""
-    return module in sys.modules
-
-
 def _call(module: str, function: str, *args):
     import importlib
 
