@@ -46,6 +46,7 @@ from reportgen.errors import InputError
 
 # Cells that mean "no value", compared case-insensitively after stripping spaces.
 EMPTY_MARKERS = ("", "na", "nan", "null", "none", "n/a", "#n/a")
+NO_ROWS = "{path}: has a header but no customer rows"  # both engines' error for an empty extract
 # The fast reader matches null markers exactly; these are the spellings seen in practice. Any
 # other spelling fails the fast read and takes the text path, which compares case-insensitively.
 _NULL_SPELLINGS = sorted(
@@ -142,7 +143,7 @@ def _load_csv(path: Path, scan: FileScan, header_line: str, delimiter: str, mapp
     header = header_names(header_line, delimiter)
     lines = re.split(rb"\r\n|\r|\n", scan.head, maxsplit=1)
     if scan.content_size <= len(scan.head) and (len(lines) < 2 or not lines[1].strip()):
-        raise InputError(f"{path}: has a header but no customer rows")
+        raise InputError(NO_ROWS.format(path=path))
     renamed, ignored = map_columns(path, header, mapping)
     for text in (False, True):
         try:
@@ -152,7 +153,7 @@ def _load_csv(path: Path, scan: FileScan, header_line: str, delimiter: str, mapp
                 continue
             return _load_csv_text(path, scan, delimiter, mapping)
         if table.num_rows == 0:
-            raise InputError(f"{path}: has a header but no customer rows")
+            raise InputError(NO_ROWS.format(path=path))
         arrays = {renamed[name]: table.column(name) for name in table.column_names}
         del table  # from here each Arrow column is freed as soon as it is converted
         return _frame_from_arrow(arrays), renamed, ignored
@@ -263,7 +264,7 @@ def _load_csv_text(path: Path, scan: FileScan, delimiter: str, mapping: dict[str
         raw = gzip.decompress(raw)
     frame = _read_csv(path, raw.decode(scan.encoding), delimiter)
     if frame.empty and len(frame.columns) > 0:
-        raise InputError(f"{path}: has a header but no customer rows")
+        raise InputError(NO_ROWS.format(path=path))
     renamed, ignored = map_columns(path, list(frame.columns), mapping)
     frame = frame[list(renamed)].rename(columns=renamed)[[ID_COLUMN, *FEATURES]].reset_index(drop=True)
     return frame, renamed, ignored
@@ -314,7 +315,7 @@ def _load_parquet(path: Path, mapping: dict[str, str]):
     if len(headers) > MAX_COLUMNS:  # the same cap as a CSV header's, before any column is read
         raise InputError(f"{path}: the file has {len(headers):,} columns, more than the {MAX_COLUMNS:,} allowed")
     if parquet.metadata.num_rows == 0 and headers:
-        raise InputError(f"{path}: has a header but no customer rows")
+        raise InputError(NO_ROWS.format(path=path))
     renamed, ignored = map_columns(path, headers, mapping)
     by_contract = {v: k for k, v in renamed.items()}
     def read(name: str):

@@ -37,17 +37,16 @@ import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
+#: The renderers' part of a lane's warm-up (in :data:`LANES`), which :meth:`RenderPool.start` can
+#: hold back until the lane's share of the analysis is queued (:meth:`RenderPool.warm_renderers`).
+RENDERERS_WARM_UP: dict[str, tuple[str, ...]] = {
+    "deck": ("reportgen.render.charts:warm_up", "reportgen.render.deck.presentation"),
+}
 #: What each lane prepares when it starts: modules to import, and ``module:function`` warm-ups
 #: that pay a renderer's first-use costs (font caches, template compilation) ahead of time.
 LANES: dict[str, tuple[str, ...]] = {
     "pdf": ("reportgen.report.model", "reportgen.render.charts:warm_up", "reportgen.render.pdf:warm_up"),
-    "deck": ("reportgen.segmentation.selection", "reportgen.render.charts:warm_up", "reportgen.render.deck.presentation"),
-}
-
-#: The renderers' part of a lane's warm-up, which :meth:`RenderPool.start` can hold back until
-#: the lane's share of the analysis is queued (:meth:`RenderPool.warm_renderers`).
-RENDERERS_WARM_UP: dict[str, tuple[str, ...]] = {
-    "deck": ("reportgen.render.charts:warm_up", "reportgen.render.deck.presentation"),
+    "deck": ("reportgen.segmentation.selection", *RENDERERS_WARM_UP["deck"]),
 }
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -11,6 +11,7 @@ from pathlib import Path
 from reportgen.data.contract import BY_NAME, FEATURES, FREQUENCIES, ID_COLUMN, IMPUTABLE, SKEWED, TENURE_RANGE
 from reportgen.data.extract import (
     EMPTY_MARKERS,
+    NO_ROWS,
 )
 from reportgen.data.features import median as column_median
 from reportgen.data.validation import (
@@ -38,7 +39,6 @@ from reportgen.segmentation.engines.spark_read import (
     _ROW,
     _Source,
     _to_arrow,
-    no_rows_message,
 )
 
 
@@ -104,8 +104,8 @@ def _validate(source: _Source, min_customers: int, cached: list, clustered: tupl
         *(F.avg(clean_value(n, F.col(n))).alias(f"_mean_{n}") for n in clustered),
         *(F.stddev_pop(clean_value(n, F.col(n))).alias(f"_std_{n}") for n in clustered),
     ).collect()[0].asDict()
-    if not counts["_rows"]:
-        raise InputError(no_rows_message(source.path))
+    if not counts["_rows"]:  # found here, not by a pass of its own looking for a first row (1-3 s at 1M)
+        raise InputError(NO_ROWS.format(path=source.path))
     fail = _failer(source, frame)
     if counts["_ragged"]:
         _raise_ragged(source, frame)
@@ -113,33 +113,39 @@ def _validate(source: _Source, min_customers: int, cached: list, clustered: tupl
         fail(ID_COLUMN, EMPTY_ID, F.col("_id_empty"), counts["_id_empty"])
     # Repeated ids are looked for on the driver, in the ids collected with the imputable columns
     # (_clean), unless a later check fails: its error must wait for this one's pass.
-    ids_checked = _fails_later(counts, min_customers)
+    later = list(_later_failures(source, counts, fail))
+    ids_checked = bool(later) or counts["_rows"] < min_customers  # too few: _clean's first check
     if ids_checked:
         _check_repeats(frame, fail)
-    for name in FEATURES:
-        if counts[f"_bad_{name}"]:
-            check = BOOLEAN if dict(source.frame.dtypes).get(name) == "boolean" else TEXT
-            fail(name, check, F.col(f"_bad_{name}"), counts[f"_bad_{name}"])
-    for name in FEATURES:
-        if not counts[f"_nonempty_{name}"]:
-            raise InputError(all_empty_message(source.path, name))
-        if name not in IMPUTABLE and counts[f"_gap_{name}"]:
-            fail(name, GAP, F.col(name).isNull(), counts[f"_gap_{name}"])
-    for name in FEATURES:
-        if counts[f"_inf_{name}"]:
-            fail(name, INFINITE, F.abs(F.col(name)) > _FLOAT32_MAX, counts[f"_inf_{name}"])
-        if counts[f"_range_{name}"]:
-            fail(name, _range_check(name), _outside(name, F.col(name)), counts[f"_range_{name}"])
+    for failure in later:
+        failure()  # the first raises
     return _clean(frame, counts, min_customers, source.path, clustered, None if ids_checked else fail)
 
 
-def _fails_later(counts: dict, min_customers: int) -> bool:
-    """Whether a check after the repeated ids' fails (from the validation pass's counts)."""
-    return counts["_rows"] < min_customers or any(
-        counts[f"_bad_{n}"] or not counts[f"_nonempty_{n}"] or counts[f"_inf_{n}"] or counts[f"_range_{n}"]
-        or (n not in IMPUTABLE and counts[f"_gap_{n}"])
-        for n in FEATURES
-    )
+def _later_failures(source: _Source, counts: dict, fail):
+    """The checks after the repeated ids' that fail, in their order, each as a call raising its error."""
+    from functools import partial
+
+    from pyspark.sql import functions as F
+
+    for name in FEATURES:
+        if counts[f"_bad_{name}"]:
+            check = BOOLEAN if dict(source.frame.dtypes).get(name) == "boolean" else TEXT
+            yield partial(fail, name, check, F.col(f"_bad_{name}"), counts[f"_bad_{name}"])
+    for name in FEATURES:
+        if not counts[f"_nonempty_{name}"]:
+            yield partial(_raise, InputError(all_empty_message(source.path, name)))
+        if name not in IMPUTABLE and counts[f"_gap_{name}"]:
+            yield partial(fail, name, GAP, F.col(name).isNull(), counts[f"_gap_{name}"])
+    for name in FEATURES:
+        if counts[f"_inf_{name}"]:
+            yield partial(fail, name, INFINITE, F.abs(F.col(name)) > _FLOAT32_MAX, counts[f"_inf_{name}"])
+        if counts[f"_range_{name}"]:
+            yield partial(fail, name, _range_check(name), _outside(name, F.col(name)), counts[f"_range_{name}"])
+
+
+def _raise(error: Exception) -> None:
+    raise error
 
 
 def _check_repeats(frame, fail) -> None:

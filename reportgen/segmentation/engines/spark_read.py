@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from reportgen.config import InputSettings
-from reportgen.data.extract import header_names, map_columns
+from reportgen.data.extract import NO_ROWS, header_names, map_columns
 from reportgen.data.scan import first_line, scan_file, sniff_delimiter
 from reportgen.errors import InputError
 
@@ -62,7 +62,7 @@ def _read(spark, data: str, settings: InputSettings) -> _Source:
             renamed, ignored = map_columns(path, headers, settings.columns)
         except InputError:  # an empty file says so first, as on the default engine
             if headers and frame.limit(1).count() == 0:
-                raise InputError(no_rows_message(path)) from None
+                raise InputError(NO_ROWS.format(path=path)) from None
             raise
         frame = frame.select(
             F.monotonically_increasing_id().alias(_ROW),
@@ -95,12 +95,6 @@ def _read(spark, data: str, settings: InputSettings) -> _Source:
     )
     return _Source(frame, path, sha256, "csv", delimiter, encoding, {k: v for k, v in renamed.items() if k != v},
                    tuple(ignored), 2, True, len(header))
-
-
-def no_rows_message(path: Path) -> str:
-    """The error for an extract with a header and no rows (found by the validation pass, which
-    counts the rows: a pass of its own to look for a first row took 1-3 s at a million customers)."""
-    return f"{path}: has a header but no customer rows"
 
 
 def _location(data: str) -> str:
